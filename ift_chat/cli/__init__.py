@@ -1,0 +1,15 @@
+"""``python -m ift_chat <verb>``: one CLI; each verb lives in its own module."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(help="ift-chat: chat with, compare and rate fine-tuned vision-language checkpoints.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+
+# Verbs register themselves on `app` when imported.
+from . import serve  # noqa: E402,F401
+
+
+def main(argv: list[str] | None = None) -> None:
+    app(args=argv, prog_name="python -m ift_chat")

@@ -1,0 +1,29 @@
+"""``serve``: what app.py runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from . import app
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on (0.0.0.0 for all)."),
+    port: int = typer.Option(7860, help="Port of the web app."),
+    home: Optional[Path] = typer.Option(None, help="Data dir (DB, images, logs); env IFT_CHAT_HOME; default logs/."),
+    checkpoints: Optional[Path] = typer.Option(None, help="Checkpoints dir; env IFT_CHAT_CHECKPOINTS."),
+    backend: str = typer.Option("auto", help="auto | transformers | vllm"),
+    auth_file: Optional[Path] = typer.Option(None, help="Users file for login (see README)."),
+    no_demo: bool = typer.Option(False, "--no-demo", help="Do not create demo checkpoints."),
+) -> None:
+    """Start the web app on the checkpoints found (demo checkpoints if none)."""
+    from ..app_factory import run_app
+    from ..config import Config
+
+    config = Config.from_env(host=host, port=port, home=home, checkpoints_dir=checkpoints,
+                             backend=backend, auth_file=auth_file, demo=not no_demo)
+    run_app(config)

@@ -1,0 +1,84 @@
+"""One frozen configuration object, built once at start-up and passed down."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+from .errors import ValidationError
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Caps on user input; every one is enforced before anything is written."""
+
+    max_upload_bytes: int = 20 * 1024 * 1024
+    max_image_pixels: int = 64_000_000  # a 24 MP phone photo passes, a bomb does not
+    max_images_per_turn: int = 8
+    max_text_chars: int = 20_000
+    max_tokens_cap: int = 8192
+    send_image_max_side: int = 1024  # images are downscaled before reaching a model
+
+
+@dataclass(frozen=True)
+class Config:
+    home: Path = Path("logs")
+    checkpoints_dir: Path = Path("checkpoints")
+    host: str = "127.0.0.1"
+    port: int = 7860
+    backend: str = "auto"  # auto | transformers | vllm
+    vllm_python: str | None = None  # python of the venv that has vLLM
+    vllm_device: str = "auto"  # auto | cpu | cuda
+    request_timeout_s: float = 120.0
+    auth_file: Path | None = None
+    demo: bool = True  # create demo checkpoints when checkpoints/ has none
+    limits: Limits = field(default_factory=Limits)
+
+    @property
+    def db_path(self) -> Path:
+        return self.home / "ift_chat.db"
+
+    @property
+    def images_dir(self) -> Path:
+        return self.home / "images"
+
+    @property
+    def servers_dir(self) -> Path:
+        return self.home / "servers"
+
+    @property
+    def demo_dir(self) -> Path:
+        return self.home / "demo-checkpoints"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> "Config":
+        """Environment first, then explicit overrides (CLI flags) win."""
+        env = os.environ if env is None else env
+        values: dict = {}
+        if env.get("IFT_CHAT_HOME"):
+            values["home"] = Path(env["IFT_CHAT_HOME"])
+        if env.get("IFT_CHAT_CHECKPOINTS"):
+            values["checkpoints_dir"] = Path(env["IFT_CHAT_CHECKPOINTS"])
+        if env.get("IFT_CHAT_VLLM_PYTHON"):
+            values["vllm_python"] = env["IFT_CHAT_VLLM_PYTHON"]
+        if env.get("IFT_CHAT_AUTH_FILE"):
+            values["auth_file"] = Path(env["IFT_CHAT_AUTH_FILE"])
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        for key in ("home", "checkpoints_dir", "auth_file"):
+            if isinstance(values.get(key), str):
+                values[key] = Path(values[key])
+        config = cls(**values)
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        if self.backend not in ("auto", "transformers", "vllm"):
+            raise ValidationError(f"backend must be auto, transformers or vllm, not {self.backend!r}")
+        if not 0 < self.port < 65536:
+            raise ValidationError(f"port {self.port} is out of range")
+
+    def replace(self, **changes) -> "Config":
+        return dataclasses.replace(self, **changes)

@@ -1,0 +1,29 @@
+"""The SQLite store: one object holding the connection and one repository per topic."""
+
+from __future__ import annotations
+
+from ..config import Config
+from .conversations import Conversations
+from .db import Transactor, open_database
+from .evalsets import EvalSets
+from .feedback import Checkpoints, Feedback, Raters
+from .images import ImageStore, PreparedImage, prepare_image
+
+__all__ = ["Store", "PreparedImage", "prepare_image"]
+
+
+class Store(Transactor):
+    def __init__(self, config: Config):
+        super().__init__(open_database(config.db_path))
+        self.config = config
+        self.images = ImageStore(self, config.images_dir, config.limits)
+        self.conversations = Conversations(self, self.images, config.limits)
+        self.raters = Raters(self)
+        self.checkpoints = Checkpoints(self)
+        self.feedback = Feedback(self)
+        self.eval_sets = EvalSets(self)
+
+    def close(self) -> None:
+        with self.write():
+            pass
+        self.db.close()

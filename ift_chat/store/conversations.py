@@ -1,0 +1,192 @@
+"""Conversations, their turns (with images) and the responses to each turn."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Iterable, Sequence
+
+from ..config import Limits
+from ..errors import NotFound, ValidationError
+from .db import Transactor, now
+from .images import ImageStore, PreparedImage
+from .models import MODES, STATUSES, Conversation, Response, Turn
+
+SIDE_NAMES = ("single", "A", "B", "C", "D")
+HISTORY_MODES = (None, "own", "winner", "reference", "self")
+
+
+def clean_text(text: str, limits: Limits, what: str = "message") -> str:
+    """Strip NULs (SQLite and tokenizers choke on them) and enforce the length cap."""
+    if not isinstance(text, str):
+        raise ValidationError(f"the {what} must be text")
+    text = text.replace("\x00", "")
+    if len(text) > limits.max_text_chars:
+        raise ValidationError(
+            f"the {what} is {len(text):,} characters; the limit is {limits.max_text_chars:,}"
+        )
+    return text
+
+
+class Conversations:
+    def __init__(self, tx: Transactor, images: ImageStore, limits: Limits):
+        self.tx = tx
+        self.images = images
+        self.limits = limits
+
+    # -- conversations -------------------------------------------------------
+    def create(self, mode: str, *, sides: dict[str, str], rater_id: int | None = None,
+               system_prompt: str = "", sampling_params: dict | None = None,
+               eval_item_id: int | None = None, history_mode: str | None = None,
+               title: str | None = None) -> Conversation:
+        if mode not in MODES:
+            raise ValidationError(f"unknown conversation mode {mode!r}")
+        if history_mode not in HISTORY_MODES:
+            raise ValidationError(f"unknown history mode {history_mode!r}")
+        if not sides or any(s not in SIDE_NAMES for s in sides):
+            raise ValidationError(f"sides must be among {SIDE_NAMES}, got {list(sides)}")
+        system_prompt = clean_text(system_prompt or "", self.limits, "system prompt")
+        row = {
+            "id": uuid.uuid4().hex, "mode": mode, "rater_id": rater_id, "created": now(),
+            "system_prompt": system_prompt, "sampling_params": json.dumps(sampling_params or {}),
+            "eval_item_id": eval_item_id, "history_mode": history_mode, "title": title,
+        }
+        with self.tx.write() as db:
+            unknown = [c for c in sides.values() if not db["checkpoints"].count_where("name = ?", [c])]
+            if unknown:
+                raise ValidationError(f"unknown checkpoint(s): {', '.join(unknown)}")
+            db["conversations"].insert(row)
+            db["conversation_sides"].insert_all(
+                {"conversation_id": row["id"], "side": side, "checkpoint": ckpt}
+                for side, ckpt in sides.items()
+            )
+        return Conversation.from_row(row)
+
+    def get(self, conversation_id: str) -> Conversation:
+        rows = self.tx.query("select * from conversations where id = ?", [conversation_id])
+        if not rows:
+            raise NotFound(f"no conversation {conversation_id!r}")
+        return Conversation.from_row(rows[0])
+
+    def sides(self, conversation_id: str) -> dict[str, str]:
+        rows = self.tx.query(
+            "select side, checkpoint from conversation_sides where conversation_id = ? order by side",
+            [conversation_id])
+        return {r["side"]: r["checkpoint"] for r in rows}
+
+    def recent(self, limit: int = 50, mode: str | None = None, rater_id: int | None = None) -> list[Conversation]:
+        where, params = ["1=1"], []
+        if mode:
+            where.append("mode = ?"); params.append(mode)
+        if rater_id is not None:
+            where.append("rater_id = ?"); params.append(rater_id)
+        rows = self.tx.query(
+            f"select * from conversations where {' and '.join(where)} order by created desc limit ?",
+            [*params, limit])
+        return [Conversation.from_row(r) for r in rows]
+
+    def set_history_mode(self, conversation_id: str, history_mode: str) -> None:
+        if history_mode not in HISTORY_MODES:
+            raise ValidationError(f"unknown history mode {history_mode!r}")
+        with self.tx.write() as db:
+            db["conversations"].update(conversation_id, {"history_mode": history_mode})
+
+    # -- turns ---------------------------------------------------------------
+    def add_turn(self, conversation_id: str, text: str,
+                 images: Sequence[PreparedImage] = ()) -> Turn:
+        """Validate everything first, write image files, then turn + images in one transaction."""
+        text = clean_text(text, self.limits).strip()
+        if not text and not images:
+            raise ValidationError("the message is empty: type something or attach an image")
+        if len(images) > self.limits.max_images_per_turn:
+            raise ValidationError(
+                f"{len(images)} images in one turn; the limit is {self.limits.max_images_per_turn}")
+        self.get(conversation_id)
+        paths = [self.images.write_file(img) for img in images]
+        with self.tx.write() as db:
+            idx = db.execute(
+                "select coalesce(max(idx), 0) + 1 from turns where conversation_id = ? and superseded = 0",
+                [conversation_id]).fetchone()[0]
+            db["images"].insert_all((self.images.row_for(i, p) for i, p in zip(images, paths)), ignore=True)
+            turn_id = db["turns"].insert({
+                "conversation_id": conversation_id, "idx": idx, "user_text": text,
+                "superseded": 0, "created": now()}).last_pk
+            db["turn_images"].insert_all(
+                {"turn_id": turn_id, "position": pos, "image_sha256": img.sha256}
+                for pos, img in enumerate(images))
+        return self.turn(turn_id)
+
+    def turn(self, turn_id: int) -> Turn:
+        rows = self.tx.query("select * from turns where id = ?", [turn_id])
+        if not rows:
+            raise NotFound(f"no turn {turn_id}")
+        shas = self.tx.query(
+            "select image_sha256 from turn_images where turn_id = ? order by position", [turn_id])
+        return Turn.from_row({**rows[0], "images": tuple(r["image_sha256"] for r in shas)})
+
+    def turns(self, conversation_id: str, include_superseded: bool = False) -> list[Turn]:
+        sql = "select id from turns where conversation_id = ?"
+        if not include_superseded:
+            sql += " and superseded = 0"
+        ids = self.tx.query(sql + " order by idx, id", [conversation_id])
+        return [self.turn(r["id"]) for r in ids]
+
+    def supersede_turn(self, turn_id: int) -> None:
+        """Editing the last user turn: the old turn and its responses stay, marked superseded."""
+        with self.tx.write() as db:
+            db["turns"].update(turn_id, {"superseded": 1})
+            db.execute("update responses set superseded = 1 where turn_id = ?", [turn_id])
+
+    # -- responses -----------------------------------------------------------
+    def start_response(self, turn_id: int, side: str, checkpoint: str,
+                       sampling_params: dict | None = None) -> int:
+        with self.tx.write() as db:
+            return db["responses"].insert({
+                "turn_id": turn_id, "side": side, "checkpoint": checkpoint, "text": "",
+                "status": "pending", "sampling_params": json.dumps(sampling_params or {}),
+                "created": now()}).last_pk
+
+    def finish_response(self, response_id: int, *, text: str, status: str,
+                        error: str | None = None, finish_reason: str | None = None,
+                        ttft_ms: float | None = None, latency_ms: float | None = None,
+                        tokens_in: int | None = None, tokens_out: int | None = None,
+                        identity_leak: bool = False) -> Response:
+        if status not in STATUSES or status == "pending":
+            raise ValidationError(f"a finished response cannot have status {status!r}")
+        with self.tx.write() as db:
+            db["responses"].update(response_id, {
+                "text": text.replace("\x00", ""), "status": status, "error": error,
+                "finish_reason": finish_reason, "ttft_ms": ttft_ms, "latency_ms": latency_ms,
+                "tokens_in": tokens_in, "tokens_out": tokens_out,
+                "identity_leak": int(identity_leak), "completed": now()})
+        return self.response(response_id)
+
+    def response(self, response_id: int) -> Response:
+        rows = self.tx.query("select * from responses where id = ?", [response_id])
+        if not rows:
+            raise NotFound(f"no response {response_id}")
+        return Response.from_row(rows[0])
+
+    def responses(self, turn_id: int, include_superseded: bool = False) -> list[Response]:
+        sql = "select * from responses where turn_id = ?"
+        if not include_superseded:
+            sql += " and superseded = 0"
+        return [Response.from_row(r) for r in self.tx.query(sql + " order by side, id", [turn_id])]
+
+    def supersede_responses(self, turn_id: int, sides: Iterable[str] | None = None) -> None:
+        """Regenerate: old responses stay in the DB, marked superseded."""
+        with self.tx.write() as db:
+            if sides is None:
+                db.execute("update responses set superseded = 1 where turn_id = ?", [turn_id])
+            else:
+                for side in sides:
+                    db.execute("update responses set superseded = 1 where turn_id = ? and side = ?",
+                               [turn_id, side])
+
+    def fail_pending(self, error: str = "the app stopped before this reply finished") -> int:
+        """At start-up: replies left 'pending' by a crash become errors (partial text kept)."""
+        with self.tx.write() as db:
+            cur = db.execute(
+                "update responses set status = 'error', error = ?, completed = ? where status = 'pending'",
+                [error, now()])
+            return cur.rowcount

@@ -1,0 +1,176 @@
+"""Raters, checkpoints, per-turn ratings and arena votes."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Iterable
+
+from ..errors import NotFound, ValidationError
+from .db import Transactor, now
+from .models import ERROR_TAGS, FOLLOWED, ROLES, WINNERS, Checkpoint, Rater, Rating, Vote
+
+NAME_RE = re.compile(r"^[\w][\w .@+-]{0,63}$", re.UNICODE)
+MAX_COMMENT = 5_000
+MAX_CORRECTED = 20_000
+
+
+def check_name(name: str, what: str = "name") -> str:
+    name = (name or "").strip()
+    if not NAME_RE.match(name):
+        raise ValidationError(
+            f"{what} {name!r} is not allowed: 1-64 letters, digits, spaces or . _ @ + -")
+    return name
+
+
+class Raters:
+    def __init__(self, tx: Transactor):
+        self.tx = tx
+
+    def create(self, name: str, role: str = "rater", password_hash: str | None = None) -> Rater:
+        name = check_name(name, "rater name")
+        if role not in ROLES:
+            raise ValidationError(f"role must be one of {ROLES}, not {role!r}")
+        with self.tx.write() as db:
+            if db["raters"].count_where("name = ?", [name]):
+                raise ValidationError(f"a rater named {name!r} already exists")
+            db["raters"].insert({"name": name, "role": role, "password_hash": password_hash,
+                                 "disabled": 0, "created": now()})
+        return self.by_name(name)
+
+    def get_or_create(self, name: str, role: str = "rater") -> Rater:
+        try:
+            return self.by_name(name)
+        except NotFound:
+            return self.create(name, role)
+
+    def by_name(self, name: str) -> Rater:
+        rows = self.tx.query("select * from raters where name = ?", [(name or "").strip()])
+        if not rows:
+            raise NotFound(f"no rater named {name!r}")
+        return Rater.from_row(rows[0])
+
+    def get(self, rater_id: int) -> Rater:
+        rows = self.tx.query("select * from raters where id = ?", [rater_id])
+        if not rows:
+            raise NotFound(f"no rater with id {rater_id}")
+        return Rater.from_row(rows[0])
+
+    def password_hash(self, rater_id: int) -> str | None:
+        rows = self.tx.query("select password_hash from raters where id = ?", [rater_id])
+        return rows[0]["password_hash"] if rows else None
+
+    def all(self) -> list[Rater]:
+        return [Rater.from_row(r) for r in self.tx.query("select * from raters order by id")]
+
+
+class Checkpoints:
+    def __init__(self, tx: Transactor):
+        self.tx = tx
+
+    def register(self, name: str, *, source: str | None = None, backend: str | None = None,
+                 architecture: str | None = None, fingerprint: str | None = None,
+                 base: str | None = None) -> Checkpoint:
+        """Insert or refresh a checkpoint row; first_seen never changes."""
+        name = check_name(name, "checkpoint name")
+        fields = {"source": source, "backend": backend, "architecture": architecture,
+                  "fingerprint": fingerprint, "base": base}
+        with self.tx.write() as db:
+            if db["checkpoints"].count_where("name = ?", [name]):
+                db["checkpoints"].update(name, fields)
+            else:
+                db["checkpoints"].insert({"name": name, "first_seen": now(), **fields})
+        return self.get(name)
+
+    def get(self, name: str) -> Checkpoint:
+        rows = self.tx.query("select * from checkpoints where name = ?", [name])
+        if not rows:
+            raise NotFound(f"no checkpoint named {name!r}")
+        return Checkpoint.from_row(rows[0])
+
+    def all(self) -> list[Checkpoint]:
+        return [Checkpoint.from_row(r) for r in self.tx.query("select * from checkpoints order by name")]
+
+
+def _check_rating(followed: str, score: int | None, tags: Iterable[str], comment: str | None,
+                  corrected_text: str | None) -> list[str]:
+    if followed not in FOLLOWED:
+        raise ValidationError(f"'instruction followed' must be one of {', '.join(FOLLOWED)}, not {followed!r}")
+    if score is not None and (isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5):
+        raise ValidationError(f"the quality score must be a whole number from 1 to 5, not {score!r}")
+    tags = list(dict.fromkeys(tags or []))
+    unknown = [t for t in tags if t not in ERROR_TAGS]
+    if unknown:
+        raise ValidationError(f"unknown error tag(s): {', '.join(map(str, unknown))}")
+    if comment and len(comment) > MAX_COMMENT:
+        raise ValidationError(f"the comment is longer than {MAX_COMMENT:,} characters")
+    if corrected_text and len(corrected_text) > MAX_CORRECTED:
+        raise ValidationError(f"the corrected response is longer than {MAX_CORRECTED:,} characters")
+    return tags
+
+
+class Feedback:
+    """Ratings (per response) and votes (per arena turn); both upsert per rater."""
+
+    def __init__(self, tx: Transactor):
+        self.tx = tx
+
+    def _require(self, db, table: str, pk, what: str) -> None:
+        if not db[table].count_where(f"{db[table].pks[0]} = ?", [pk]):
+            raise NotFound(f"no {what} {pk!r}")
+
+    def rate(self, response_id: int, rater_id: int, followed: str, *, score: int | None = None,
+             tags: Iterable[str] = (), comment: str | None = None, corrected_text: str | None = None,
+             seconds_spent: float | None = None) -> Rating:
+        tags = _check_rating(followed, score, tags, comment, corrected_text)
+        corrected_text = (corrected_text or "").replace("\x00", "").strip() or None
+        values = {"followed": followed, "score": score, "tags": json.dumps(tags),
+                  "comment": (comment or "").strip() or None, "corrected_text": corrected_text,
+                  "seconds_spent": seconds_spent, "updated": now()}
+        with self.tx.write() as db:
+            self._require(db, "responses", response_id, "response")
+            self._require(db, "raters", rater_id, "rater")
+            existing = list(db["ratings"].rows_where(
+                "response_id = ? and rater_id = ?", [response_id, rater_id]))
+            if existing:
+                db["ratings"].update(existing[0]["id"], values)
+            else:
+                db["ratings"].insert({"response_id": response_id, "rater_id": rater_id,
+                                      "created": values["updated"], **values})
+        return self.rating(response_id, rater_id)
+
+    def rating(self, response_id: int, rater_id: int) -> Rating:
+        rows = self.tx.query("select * from ratings where response_id = ? and rater_id = ?",
+                             [response_id, rater_id])
+        if not rows:
+            raise NotFound(f"no rating of response {response_id} by rater {rater_id}")
+        return Rating.from_row(rows[0])
+
+    def ratings_for(self, response_id: int) -> list[Rating]:
+        return [Rating.from_row(r) for r in self.tx.query(
+            "select * from ratings where response_id = ? order by id", [response_id])]
+
+    def vote(self, turn_id: int, rater_id: int, winner: str, *, anonymous: bool,
+             reason: str | None = None) -> Vote:
+        if winner not in WINNERS:
+            raise ValidationError(f"the vote must be one of {', '.join(WINNERS)}, not {winner!r}")
+        if reason and len(reason) > MAX_COMMENT:
+            raise ValidationError(f"the reason is longer than {MAX_COMMENT:,} characters")
+        values = {"winner": winner, "anonymous": int(anonymous),
+                  "reason": (reason or "").strip() or None, "updated": now()}
+        with self.tx.write() as db:
+            self._require(db, "turns", turn_id, "turn")
+            self._require(db, "raters", rater_id, "rater")
+            existing = list(db["votes"].rows_where("turn_id = ? and rater_id = ?", [turn_id, rater_id]))
+            if existing:
+                db["votes"].update(existing[0]["id"], values)
+            else:
+                db["votes"].insert({"turn_id": turn_id, "rater_id": rater_id,
+                                    "created": values["updated"], **values})
+        return self.vote_of(turn_id, rater_id)
+
+    def vote_of(self, turn_id: int, rater_id: int) -> Vote:
+        rows = self.tx.query("select * from votes where turn_id = ? and rater_id = ?", [turn_id, rater_id])
+        if not rows:
+            raise NotFound(f"no vote on turn {turn_id} by rater {rater_id}")
+        return Vote.from_row(rows[0])

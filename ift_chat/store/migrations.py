@@ -1,0 +1,153 @@
+"""Schema, as small named migrations. Only ever append; never edit one that shipped."""
+
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("ift_chat")
+
+
+@migrations()
+def create_raters_and_checkpoints(db):
+    db["raters"].create(
+        {"id": int, "name": str, "role": str, "password_hash": str,
+         "disabled": int, "created": str},
+        pk="id", not_null={"name", "role", "created"}, defaults={"disabled": 0},
+    )
+    db["raters"].create_index(["name"], unique=True)
+    db["checkpoints"].create(
+        {"name": str, "source": str, "backend": str, "architecture": str,
+         "fingerprint": str, "base": str, "first_seen": str},
+        pk="name", not_null={"first_seen"},
+    )
+
+
+@migrations()
+def create_images(db):
+    db["images"].create(
+        {"sha256": str, "path": str, "mime": str, "width": int, "height": int,
+         "bytes": int, "created": str},
+        pk="sha256", not_null={"path", "mime", "width", "height", "bytes"},
+    )
+
+
+@migrations()
+def create_eval_sets(db):
+    db["eval_sets"].create(
+        {"id": int, "name": str, "source": str, "description": str, "created": str},
+        pk="id", not_null={"name", "created"},
+    )
+    db["eval_sets"].create_index(["name"], unique=True)
+    # rounds: JSON list of {"text", "images": [sha256...], "reference"}
+    db["eval_items"].create(
+        {"id": int, "eval_set_id": int, "idx": int, "external_id": str,
+         "rounds": str, "created": str},
+        pk="id", foreign_keys=[("eval_set_id", "eval_sets", "id")],
+        not_null={"eval_set_id", "idx", "rounds"},
+    )
+    db["eval_items"].create_index(["eval_set_id", "idx"], unique=True)
+
+
+@migrations()
+def create_conversations(db):
+    db["conversations"].create(
+        {"id": str, "mode": str, "rater_id": int, "created": str,
+         "system_prompt": str, "sampling_params": str, "eval_item_id": int,
+         "history_mode": str, "title": str},
+        pk="id", not_null={"mode", "created"},
+        foreign_keys=[("rater_id", "raters", "id"), ("eval_item_id", "eval_items", "id")],
+    )
+    db["conversations"].create_index(["created"])
+    # Which checkpoint sits on which side; known before any response exists,
+    # and kept server-side so anonymous arenas never ship it to the browser.
+    db["conversation_sides"].create(
+        {"conversation_id": str, "side": str, "checkpoint": str},
+        pk=("conversation_id", "side"),
+        foreign_keys=[("conversation_id", "conversations", "id"),
+                      ("checkpoint", "checkpoints", "name")],
+    )
+    db["turns"].create(
+        {"id": int, "conversation_id": str, "idx": int, "user_text": str,
+         "superseded": int, "created": str},
+        pk="id", foreign_keys=[("conversation_id", "conversations", "id")],
+        not_null={"conversation_id", "idx", "user_text", "created"},
+        defaults={"superseded": 0},
+    )
+    db["turns"].create_index(["conversation_id", "idx"])
+    db["turn_images"].create(
+        {"turn_id": int, "position": int, "image_sha256": str},
+        pk=("turn_id", "position"),
+        foreign_keys=[("turn_id", "turns", "id"), ("image_sha256", "images", "sha256")],
+    )
+
+
+@migrations()
+def create_responses(db):
+    db["responses"].create(
+        {"id": int, "turn_id": int, "side": str, "checkpoint": str, "text": str,
+         "status": str, "error": str, "finish_reason": str, "ttft_ms": float,
+         "latency_ms": float, "tokens_in": int, "tokens_out": int,
+         "sampling_params": str, "superseded": int, "identity_leak": int,
+         "created": str, "completed": str},
+        pk="id",
+        foreign_keys=[("turn_id", "turns", "id"), ("checkpoint", "checkpoints", "name")],
+        not_null={"turn_id", "side", "checkpoint", "status", "created"},
+        defaults={"text": "", "superseded": 0, "identity_leak": 0},
+    )
+    db["responses"].create_index(["turn_id", "side"])
+    db["responses"].create_index(["checkpoint"])
+
+
+@migrations()
+def create_votes_and_ratings(db):
+    db["votes"].create(
+        {"id": int, "turn_id": int, "rater_id": int, "winner": str,
+         "anonymous": int, "reason": str, "created": str, "updated": str},
+        pk="id", foreign_keys=[("turn_id", "turns", "id"), ("rater_id", "raters", "id")],
+        not_null={"turn_id", "rater_id", "winner", "anonymous", "created"},
+    )
+    db["votes"].create_index(["turn_id", "rater_id"], unique=True)
+    db["ratings"].create(
+        {"id": int, "response_id": int, "rater_id": int, "followed": str,
+         "score": int, "tags": str, "comment": str, "corrected_text": str,
+         "seconds_spent": float, "created": str, "updated": str},
+        pk="id",
+        foreign_keys=[("response_id", "responses", "id"), ("rater_id", "raters", "id")],
+        not_null={"response_id", "rater_id", "followed", "created"},
+        defaults={"tags": "[]"},
+    )
+    db["ratings"].create_index(["response_id", "rater_id"], unique=True)
+
+
+@migrations()
+def create_exports(db):
+    db["exports"].create(
+        {"id": int, "kind": str, "format": str, "path": str, "filters": str,
+         "row_count": int, "sha256": str, "rater_id": int, "created": str},
+        pk="id", foreign_keys=[("rater_id", "raters", "id")],
+        not_null={"kind", "format", "path", "row_count", "created"},
+    )
+
+
+@migrations()
+def create_rating_tasks(db):
+    db["task_sets"].create(
+        {"id": int, "name": str, "k": int, "anonymous": int, "status": str,
+         "filters": str, "lease_seconds": int, "created_by": int, "created": str,
+         "closed": str},
+        pk="id", foreign_keys=[("created_by", "raters", "id")],
+        not_null={"name", "k", "status", "created"},
+        defaults={"anonymous": 1, "status": "open", "lease_seconds": 900},
+    )
+    # gold_followed: the known answer for gold items (NULL for ordinary items)
+    db["task_items"].create(
+        {"id": int, "task_set_id": int, "response_id": int, "gold_followed": str},
+        pk="id",
+        foreign_keys=[("task_set_id", "task_sets", "id"), ("response_id", "responses", "id")],
+        not_null={"task_set_id", "response_id"},
+    )
+    db["task_items"].create_index(["task_set_id", "response_id"], unique=True)
+    db["task_leases"].create(
+        {"task_item_id": int, "rater_id": int, "leased_at": str, "expires_at": str,
+         "completed_at": str},
+        pk=("task_item_id", "rater_id"),
+        foreign_keys=[("task_item_id", "task_items", "id"), ("rater_id", "raters", "id")],
+    )

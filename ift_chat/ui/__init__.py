@@ -1,0 +1,1 @@
+"""The Gradio UI: one module per tab, one shared conversation-pane component."""

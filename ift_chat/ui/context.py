@@ -1,0 +1,52 @@
+"""What every tab gets: the app's config, store and backends, plus session helpers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import gradio as gr
+
+from ..backends import Backends
+from ..config import Config
+from ..errors import AuthError, IftChatError, NotFound, ValidationError
+from ..store import Store
+from ..store.models import Rater
+
+
+@dataclass
+class AppContext:
+    """Built once by ``build_app``; tabs read from it, never replace it."""
+
+    config: Config
+    store: Store
+    backends: Backends
+    # Components shared across tabs (e.g. the rater-name box), filled by build_app.
+    shared: dict = field(default_factory=dict)
+
+    def rater_for(self, request: gr.Request | None, typed_name: str | None) -> Rater:
+        """Who is acting: the logged-in user when auth is on, else the typed name."""
+        username = getattr(request, "username", None) if request is not None else None
+        if username:
+            return self.store.raters.by_name(username)
+        if self.config.auth_file is not None:
+            raise AuthError("please log in first")
+        if not (typed_name or "").strip():
+            raise ValidationError("enter your rater name (top of the page) before rating or voting")
+        return self.store.raters.get_or_create(typed_name)
+
+
+def ui_error(exc: Exception) -> gr.Error:
+    """The UI edge: our errors become a visible gr.Error with their plain message."""
+    if isinstance(exc, IftChatError):
+        return gr.Error(str(exc), title=_title(exc))
+    return gr.Error(f"unexpected error: {exc}")
+
+
+def _title(exc: Exception) -> str:
+    if isinstance(exc, NotFound):
+        return "Not found"
+    if isinstance(exc, ValidationError):
+        return "Can't accept that"
+    if isinstance(exc, AuthError):
+        return "Not allowed"
+    return "Error"

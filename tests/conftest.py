@@ -1,0 +1,42 @@
+"""Shared fixtures: a tmp data dir, the demo checkpoints (once per run), a store."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from ift_chat.config import Config
+from ift_chat.demo import make_demo_checkpoints
+from ift_chat.store import Store
+
+
+@pytest.fixture(scope="session")
+def demo_checkpoints(tmp_path_factory) -> list[Path]:
+    """The two tiny random-weight checkpoints, made once per test run."""
+    return make_demo_checkpoints(tmp_path_factory.mktemp("checkpoints"))
+
+
+@pytest.fixture
+def config(tmp_path) -> Config:
+    return Config(home=tmp_path / "data", checkpoints_dir=tmp_path / "checkpoints")
+
+
+@pytest.fixture
+def store(config) -> Store:
+    s = Store(config)
+    yield s
+    s.db.close()
+
+
+def png_bytes(size=(32, 24), color=(200, 30, 30), mode="RGB", fmt="PNG", **save) -> bytes:
+    buf = io.BytesIO()
+    Image.new(mode, size, color).save(buf, format=fmt, **save)
+    return buf.getvalue()
+
+
+@pytest.fixture
+def make_png():
+    return png_bytes

@@ -1,0 +1,63 @@
+from ift_chat.store.db import open_database
+from ift_chat.store.migrations import migrations
+
+EXPECTED = {
+    "raters": {"id": int, "name": str, "role": str, "password_hash": str, "disabled": int, "created": str},
+    "checkpoints": {"name": str, "source": str, "backend": str, "architecture": str,
+                    "fingerprint": str, "base": str, "first_seen": str},
+    "images": {"sha256": str, "path": str, "mime": str, "width": int, "height": int,
+               "bytes": int, "created": str},
+    "conversations": {"id": str, "mode": str, "rater_id": int, "created": str, "system_prompt": str,
+                      "sampling_params": str, "eval_item_id": int, "history_mode": str, "title": str},
+    "conversation_sides": {"conversation_id": str, "side": str, "checkpoint": str},
+    "turns": {"id": int, "conversation_id": str, "idx": int, "user_text": str, "superseded": int,
+              "created": str},
+    "turn_images": {"turn_id": int, "position": int, "image_sha256": str},
+    "responses": {"id": int, "turn_id": int, "side": str, "checkpoint": str, "text": str,
+                  "status": str, "error": str, "finish_reason": str, "ttft_ms": float,
+                  "latency_ms": float, "tokens_in": int, "tokens_out": int, "sampling_params": str,
+                  "superseded": int, "identity_leak": int, "created": str, "completed": str},
+    "votes": {"id": int, "turn_id": int, "rater_id": int, "winner": str, "anonymous": int,
+              "reason": str, "created": str, "updated": str},
+    "ratings": {"id": int, "response_id": int, "rater_id": int, "followed": str, "score": int,
+                "tags": str, "comment": str, "corrected_text": str, "seconds_spent": float,
+                "created": str, "updated": str},
+    "eval_sets": {"id": int, "name": str, "source": str, "description": str, "created": str},
+    "eval_items": {"id": int, "eval_set_id": int, "idx": int, "external_id": str, "rounds": str,
+                   "created": str},
+    "exports": {"id": int, "kind": str, "format": str, "path": str, "filters": str, "row_count": int,
+                "sha256": str, "rater_id": int, "created": str},
+}
+
+
+def test_migrations_from_empty_db_give_the_schema(tmp_path):
+    db = open_database(tmp_path / "x.db")
+    for table, columns in EXPECTED.items():
+        assert db[table].columns_dict == columns, table
+    assert not migrations.pending(db)
+
+
+def test_migrations_are_idempotent_and_recorded(tmp_path):
+    path = tmp_path / "x.db"
+    open_database(path).close()
+    db = open_database(path)
+    names = [m.name for m in migrations.applied(db)]
+    assert names == [m.name for m in migrations._migrations]
+    assert len(names) == len(set(names))
+
+
+def test_pragmas(tmp_path):
+    db = open_database(tmp_path / "x.db")
+    assert db.execute("pragma journal_mode").fetchone()[0] == "wal"
+    assert db.execute("pragma foreign_keys").fetchone()[0] == 1
+    assert db.execute("pragma synchronous").fetchone()[0] == 2  # FULL
+
+
+def test_foreign_keys_enforced(tmp_path):
+    import sqlite3
+
+    import pytest
+
+    db = open_database(tmp_path / "x.db")
+    with pytest.raises(sqlite3.IntegrityError):
+        db["turns"].insert({"conversation_id": "nope", "idx": 1, "user_text": "x", "created": "t"})
