@@ -1,0 +1,1 @@
+"""Crowd rating: rater accounts and roles, task sets with overlap, gold items, agreement."""
