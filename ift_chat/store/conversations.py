@@ -146,6 +146,12 @@ class Conversations:
                 "status": "pending", "sampling_params": json.dumps(sampling_params or {}),
                 "created": now()}).last_pk
 
+    def save_partial(self, response_id: int, text: str) -> None:
+        """While streaming: keep the text so far, so a crash leaves it in the DB."""
+        with self.tx.write() as db:
+            db.execute("update responses set text = ? where id = ? and status = 'pending'",
+                       [text.replace("\x00", ""), response_id])
+
     def finish_response(self, response_id: int, *, text: str, status: str,
                         error: str | None = None, finish_reason: str | None = None,
                         ttft_ms: float | None = None, latency_ms: float | None = None,

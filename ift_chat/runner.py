@@ -1,0 +1,259 @@
+"""Running dialog turns: store the turn, stream every side at once, record each reply.
+
+Shared by the chat tab (one side), the arena (two or more) and replays. Gradio-free:
+the UI iterates the snapshots this yields and renders them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import re
+import time
+from dataclasses import dataclass
+from typing import AsyncIterator, Sequence
+
+from .backends import Backends, Completion, SamplingParams
+from .config import Limits
+from .dialog import Round, build_messages
+from .errors import BackendUnavailable, NotFound, ValidationError
+from .store import Store
+from .store.images import prepare_image
+from .store.models import Conversation, Turn
+
+log = logging.getLogger(__name__)
+
+# How often a streaming reply's partial text is written to the DB, so a crash keeps it.
+PARTIAL_SAVE_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The state of one turn while it streams: text so far and which sides finished."""
+
+    turn_id: int
+    texts: dict[str, str]
+    finished: frozenset[str]
+
+    @property
+    def done(self) -> bool:
+        return self.finished == frozenset(self.texts)
+
+
+def leaks_identity(text: str, checkpoint: str) -> bool:
+    """A reply that names its own checkpoint (modulo -/_/space) breaks anonymity."""
+    def squash(s: str) -> str:
+        return re.sub(r"[\s_\-./]+", "", s.lower())
+    name = squash(checkpoint)
+    return len(name) >= 3 and name in squash(text)
+
+
+class DialogRunner:
+    """Owns the cancel events of running turns (one per conversation)."""
+
+    def __init__(self, store: Store, backends: Backends, limits: Limits):
+        self.store = store
+        self.backends = backends
+        self.limits = limits
+        self._cancels: dict[str, asyncio.Event] = {}
+        self._tasks: set[asyncio.Task] = set()
+
+    # -- conversations ---------------------------------------------------------
+    def start(self, mode: str, sides: dict[str, str], *, rater_id: int | None,
+              system_prompt: str = "", params: SamplingParams | None = None,
+              history_mode: str | None = None, eval_item_id: int | None = None) -> Conversation:
+        params = (params or SamplingParams()).validate(self.limits)
+        for checkpoint in sides.values():
+            self.backends.get(checkpoint)
+        return self.store.conversations.create(
+            mode, sides=sides, rater_id=rater_id, system_prompt=system_prompt,
+            sampling_params=params.to_dict(), history_mode=history_mode, eval_item_id=eval_item_id)
+
+    def pick_anonymous_pair(self, rng: random.Random | None = None) -> dict[str, str]:
+        """Two ready checkpoints, pairs with fewer votes more likely, sides shuffled."""
+        rng = rng or random.Random()
+        ready = [n for n, s in self.backends.statuses().items() if s.state == "ready"]
+        if len(ready) < 2:
+            raise BackendUnavailable("an anonymous battle needs at least two ready checkpoints")
+        counts = {tuple(sorted((r["a"], r["b"]))): r["n"] for r in self.store.query(
+            """select sa.checkpoint a, sb.checkpoint b, count(*) n from votes v
+               join turns t on t.id = v.turn_id
+               join conversation_sides sa on sa.conversation_id = t.conversation_id and sa.side = 'A'
+               join conversation_sides sb on sb.conversation_id = t.conversation_id and sb.side = 'B'
+               group by 1, 2""")}
+        pairs = [(a, b) for i, a in enumerate(ready) for b in ready[i + 1:]]
+        weights = [1.0 / (1 + counts.get(tuple(sorted(p)), 0)) for p in pairs]
+        pair = list(rng.choices(pairs, weights)[0])
+        rng.shuffle(pair)
+        return {"A": pair[0], "B": pair[1]}
+
+    # -- turns -------------------------------------------------------------------
+    async def send(self, conversation_id: str, text: str, images: Sequence[bytes] = (),
+                   params: SamplingParams | None = None) -> AsyncIterator[Snapshot]:
+        """Validate, store the user turn, then stream every side's reply."""
+        conversation = self.store.conversations.get(conversation_id)
+        params = self._params(conversation, params)
+        prepared = [prepare_image(data, self.limits, f"image {n + 1}") for n, data in enumerate(images)]
+        self._check_ready(conversation_id)
+        self._check_idle(conversation_id)
+        turn = self.store.conversations.add_turn(conversation_id, text, prepared)
+        async for snapshot in self._respond(conversation, turn, params):
+            yield snapshot
+
+    async def regenerate(self, conversation_id: str,
+                         params: SamplingParams | None = None) -> AsyncIterator[Snapshot]:
+        """New replies to the last turn on every side; the old ones stay, superseded."""
+        conversation = self.store.conversations.get(conversation_id)
+        params = self._params(conversation, params)
+        turn = self._last_turn(conversation_id)
+        self._check_ready(conversation_id)
+        self._check_idle(conversation_id)
+        self.store.conversations.supersede_responses(turn.id)
+        async for snapshot in self._respond(conversation, turn, params):
+            yield snapshot
+
+    async def edit_last(self, conversation_id: str, text: str, images: Sequence[bytes] | None = None,
+                        params: SamplingParams | None = None) -> AsyncIterator[Snapshot]:
+        """Replace the last user turn (kept, superseded) and answer the new one.
+
+        ``images=None`` keeps the old turn's images."""
+        old = self._last_turn(conversation_id)
+        self._check_idle(conversation_id)
+        if images is None:
+            images = [self.store.images.absolute_path(self.store.images.get(sha)).read_bytes()
+                      for sha in old.images]
+        conversation = self.store.conversations.get(conversation_id)
+        params = self._params(conversation, params)
+        prepared = [prepare_image(data, self.limits, f"image {n + 1}") for n, data in enumerate(images)]
+        self._check_ready(conversation_id)
+        self.store.conversations.supersede_turn(old.id)
+        turn = self.store.conversations.add_turn(conversation_id, text, prepared)
+        async for snapshot in self._respond(conversation, turn, params):
+            yield snapshot
+
+    def stop(self, conversation_id: str) -> bool:
+        """Ask the running turn of this conversation to stop; its partial text is kept."""
+        event = self._cancels.get(conversation_id)
+        if event is None:
+            return False
+        event.set()
+        return True
+
+    def is_running(self, conversation_id: str) -> bool:
+        return conversation_id in self._cancels
+
+    # -- history -----------------------------------------------------------------
+    def rounds_for(self, conversation: Conversation, turn: Turn, side: str) -> list[Round]:
+        """The dialog as `side` sees it up to `turn`: its own replies, or the winners'."""
+        rounds = []
+        for past in self.store.conversations.turns(conversation.id):
+            if past.idx >= turn.idx:
+                break
+            rounds.append(Round(past.user_text, self._image_paths(past),
+                                self._history_reply(conversation, past, side)))
+        rounds.append(Round(turn.user_text, self._image_paths(turn)))
+        return rounds
+
+    def _history_reply(self, conversation: Conversation, turn: Turn, side: str) -> str:
+        replies = {r.side: r.text for r in self.store.conversations.responses(turn.id)}
+        if conversation.history_mode == "winner":
+            votes = self.store.query(
+                "select winner from votes where turn_id = ? order by coalesce(updated, created) desc",
+                [turn.id])
+            if votes and votes[0]["winner"] in replies:
+                return replies[votes[0]["winner"]]
+        return replies.get(side, "")
+
+    def _image_paths(self, turn: Turn):
+        return tuple(self.store.images.absolute_path(self.store.images.get(sha)) for sha in turn.images)
+
+    # -- streaming ---------------------------------------------------------------
+    async def _respond(self, conversation: Conversation, turn: Turn,
+                       params: SamplingParams) -> AsyncIterator[Snapshot]:
+        sides = self.store.conversations.sides(conversation.id)
+        cancel = asyncio.Event()
+        self._cancels[conversation.id] = cancel
+        queue: asyncio.Queue = asyncio.Queue()
+        texts = {side: "" for side in sides}
+        finished: set[str] = set()
+        messages = {side: build_messages(self.rounds_for(conversation, turn, side),
+                                         conversation.system_prompt or "") for side in sides}
+        # Independent tasks: a closed browser tab must not lose the reply.
+        tasks = [asyncio.create_task(
+            self._stream_side(turn.id, side, checkpoint, messages[side], params, cancel, queue))
+            for side, checkpoint in sides.items()]
+        group = asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks.add(group)
+        group.add_done_callback(lambda _: self._release(conversation.id, cancel, group))
+        while len(finished) < len(sides):
+            side, delta = await queue.get()
+            while True:  # coalesce whatever else arrived meanwhile
+                if delta is None:
+                    finished.add(side)
+                else:
+                    texts[side] += delta
+                if queue.empty():
+                    break
+                side, delta = queue.get_nowait()
+            yield Snapshot(turn.id, dict(texts), frozenset(finished))
+
+    def _release(self, conversation_id: str, cancel: asyncio.Event, group) -> None:
+        self._tasks.discard(group)
+        if self._cancels.get(conversation_id) is cancel:
+            del self._cancels[conversation_id]
+
+    async def _stream_side(self, turn_id: int, side: str, checkpoint: str, messages: list[dict],
+                           params: SamplingParams, cancel: asyncio.Event, queue: asyncio.Queue) -> None:
+        conversations = self.store.conversations
+        response_id = conversations.start_response(turn_id, side, checkpoint, params.to_dict())
+        text, completion, last_save = "", None, time.monotonic()
+        try:
+            async for item in self.backends.get(checkpoint).stream(messages, params, cancel):
+                if isinstance(item, Completion):
+                    completion = item
+                    continue
+                text += item
+                queue.put_nowait((side, item))
+                if time.monotonic() - last_save > PARTIAL_SAVE_SECONDS:
+                    conversations.save_partial(response_id, text)
+                    last_save = time.monotonic()
+        except Exception as exc:  # a backend bug must not lose the turn
+            log.exception("backend %s failed", checkpoint)
+            completion = Completion(text, "error", error=f"{type(exc).__name__}: {exc}")
+        completion = completion or Completion(text, "error", error="the backend ended without a result")
+        final = completion.text if completion.text else text
+        try:
+            conversations.finish_response(
+                response_id, text=final, status=completion.status, error=completion.error,
+                finish_reason=completion.finish_reason, ttft_ms=completion.ttft_ms,
+                latency_ms=completion.latency_ms, tokens_in=completion.prompt_tokens,
+                tokens_out=completion.completion_tokens,
+                identity_leak=leaks_identity(final, checkpoint))
+        finally:
+            if final != text:
+                queue.put_nowait((side, final[len(text):] if final.startswith(text) else ""))
+            queue.put_nowait((side, None))
+
+    # -- checks ------------------------------------------------------------------
+    def _params(self, conversation: Conversation, params: SamplingParams | None) -> SamplingParams:
+        params = params or SamplingParams.from_dict(conversation.sampling_params)
+        return params.validate(self.limits)
+
+    def _check_ready(self, conversation_id: str) -> None:
+        for checkpoint in self.store.conversations.sides(conversation_id).values():
+            status = self.backends.get(checkpoint).status()
+            if status.state != "ready":
+                # No name or detail: in an anonymous battle it would reveal the model.
+                raise BackendUnavailable(
+                    f"a checkpoint in this conversation is {status.state}; try again in a moment")
+
+    def _check_idle(self, conversation_id: str) -> None:
+        if self.is_running(conversation_id):
+            raise ValidationError("a reply is still streaming: wait for it or press Stop")
+
+    def _last_turn(self, conversation_id: str) -> Turn:
+        turns = self.store.conversations.turns(conversation_id)
+        if not turns:
+            raise NotFound("this conversation has no turn yet")
+        return turns[-1]
