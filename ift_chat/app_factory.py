@@ -1,9 +1,11 @@
-"""Wire config → store → backends → UI, and run it. The CLI's `serve` calls this."""
+"""Wire config → store → backends → web app, and run it. The CLI's `serve` calls this."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+
+import uvicorn
 
 from .config import Config
 from .store import Store
@@ -11,26 +13,28 @@ from .store import Store
 log = logging.getLogger("ift_chat")
 
 
-def build(config: Config):
-    """Return (blocks, store, backends), ready to launch; tests use this too."""
+def build(config: Config, auth=None):
+    """Return (asgi app, store, backends), ready to serve; tests use this too."""
     from .backends.factory import build_backends
-    from .ui.app import build_app
+    from .server import make_asgi_app
 
     store = Store(config)
     interrupted = store.conversations.fail_pending()
     if interrupted:
         log.warning("%d replies were interrupted by the last shutdown; marked as errors", interrupted)
     backends = build_backends(config, store)
-    blocks = build_app(config, store, backends)
-    return blocks, store, backends
+    app = make_asgi_app(config, store, backends, auth=auth)
+    return app, store, backends
 
 
 def run_app(config: Config) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    blocks, store, backends = build(config)
+    store_for_auth = Store(config) if config.auth_file is not None else None
+    auth = _auth(config, store_for_auth) if store_for_auth is not None else None
+    app, store, backends = build(config, auth=auth)
+    log.info("ift-chat on http://%s:%d/ (anonymous battles on /battle/)", config.host, config.port)
     try:
-        blocks.launch(server_name=config.host, server_port=config.port, show_error=True,
-                      auth=_auth(config, store), allowed_paths=[], ssr_mode=False)
+        uvicorn.run(app, host=config.host, port=config.port, log_level="warning")
     finally:
         asyncio.run(backends.aclose())
         store.close()
@@ -38,9 +42,7 @@ def run_app(config: Config) -> None:
 
 def _auth(config: Config, store: Store):
     """Gradio auth callable when an auth file is configured; None = name entry only."""
-    if config.auth_file is None:
-        return None
-    from .auth import load_users_file, make_auth_check
+    from .crowd.auth import load_users_file, make_auth_check
 
     load_users_file(config.auth_file, store)
     return make_auth_check(store)

@@ -151,3 +151,16 @@ def create_rating_tasks(db):
         pk=("task_item_id", "rater_id"),
         foreign_keys=[("task_item_id", "task_items", "id"), ("rater_id", "raters", "id")],
     )
+
+
+@migrations()
+def crowd_create_invites(db):
+    # Only the token's sha256 is kept; the token itself is shown once to the admin.
+    db["invites"].create(
+        {"id": int, "token_sha256": str, "role": str, "max_uses": int, "uses": int,
+         "created": str, "expires_at": str, "created_by": int},
+        pk="id", foreign_keys=[("created_by", "raters", "id")],
+        not_null={"token_sha256", "role", "max_uses", "uses", "created", "expires_at"},
+        defaults={"uses": 0, "max_uses": 1},
+    )
+    db["invites"].create_index(["token_sha256"], unique=True)

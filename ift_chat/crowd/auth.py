@@ -1,0 +1,258 @@
+"""Accounts, roles and login: scrypt password hashes, the users file, invites.
+
+Users file (``serve --auth-file users.txt``), one account per line::
+
+    # name:role:password      role is rater or admin
+    alice:admin:correct horse battery staple
+    bob:rater:scrypt$16384$8$1$<salt b64>$<hash b64>
+
+The password may be plain text (hashed on load) or an already hashed
+``scrypt$...`` string (``python -m ift_chat raters hash`` prints one), so
+the file need not hold plain passwords. Loading adds missing accounts and
+updates role and password of existing ones; accounts not in the file are left alone.
+
+Invites: an admin creates a token (one-time or with N uses, expiring). A crowd
+rater logs in with a name of their choice and the token as password; that
+creates their account with the token as its password, and uses up the invite.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from ..errors import AuthError, NotFound, PermissionDenied, ValidationError
+from ..store.db import Transactor
+from ..store.feedback import check_name
+from ..store.models import ROLES, FromRow, Rater
+
+# scrypt cost: ~50 ms and 16 MiB per check on a laptop; stored in each hash.
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+MAX_PASSWORD = 1024
+MIN_PASSWORD = 8
+
+Clock = Callable[[], datetime.datetime]
+
+
+def utc_now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def stamp(moment: datetime.datetime) -> str:
+    """The store's timestamp format (ISO, UTC, microseconds): sorts as text."""
+    return moment.astimezone(datetime.timezone.utc).isoformat(timespec="microseconds")
+
+
+# -- passwords ----------------------------------------------------------------
+def hash_password(password: str, *, n: int = SCRYPT_N, r: int = SCRYPT_R, p: int = SCRYPT_P) -> str:
+    """``scrypt$n$r$p$salt$hash``: salted, with its cost parameters, so they can change later."""
+    _check_password(password)
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, maxmem=128 * r * n * 2, dklen=32)
+    return "$".join(["scrypt", str(n), str(r), str(p), _b64(salt), _b64(digest)])
+
+
+def verify_password(password: str, encoded: str | None) -> bool:
+    if not encoded or not password or len(password) > MAX_PASSWORD:
+        return False
+    try:
+        kind, n, r, p, salt, digest = encoded.split("$")
+        n, r, p = int(n), int(r), int(p)
+        expected = base64.b64decode(digest)
+        actual = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=n, r=r, p=p,
+                                maxmem=128 * r * n * 2, dklen=len(expected))
+    except (ValueError, TypeError):
+        return False
+    return kind == "scrypt" and hmac.compare_digest(actual, expected)
+
+
+def is_password_hash(text: str) -> bool:
+    parts = text.split("$")
+    return len(parts) == 6 and parts[0] == "scrypt" and all(x.isdigit() for x in parts[1:4])
+
+
+def _check_password(password: str) -> None:
+    if not isinstance(password, str) or not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise ValidationError(f"a password must be {MIN_PASSWORD} to {MAX_PASSWORD} characters long")
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii")
+
+
+# -- roles --------------------------------------------------------------------
+def require_admin(rater: Rater | None) -> Rater:
+    """Server-side check at the top of every admin action."""
+    if rater is None or rater.disabled or not rater.is_admin:
+        name = rater.name if rater is not None else "nobody"
+        raise PermissionDenied(f"only an admin can do this ({name} is not an admin)")
+    return rater
+
+
+def require_active(rater: Rater) -> Rater:
+    if rater.disabled:
+        raise AuthError(f"the account {rater.name!r} is disabled")
+    return rater
+
+
+# -- accounts -------------------------------------------------------------------
+def set_account(store: Transactor, name: str, role: str, password: str) -> Rater:
+    """Create the account or update its role and password (plain or ``scrypt$`` hash)."""
+    name = check_name(name, "rater name")
+    if role not in ROLES:
+        raise ValidationError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    encoded = password if is_password_hash(password) else hash_password(password)
+    with store.write() as db:
+        _upsert_account(db, name, role, encoded)
+    return _rater_by_name(store, name)
+
+
+def _upsert_account(db, name: str, role: str, encoded: str) -> None:
+    existing = list(db["raters"].rows_where("name = ?", [name]))
+    if existing:
+        db["raters"].update(existing[0]["id"], {"role": role, "password_hash": encoded})
+    else:
+        db["raters"].insert({"name": name, "role": role, "password_hash": encoded,
+                             "disabled": 0, "created": stamp(utc_now())})
+
+
+def set_disabled(store: Transactor, name: str, disabled: bool) -> Rater:
+    rater = _rater_by_name(store, name)
+    with store.write() as db:
+        db["raters"].update(rater.id, {"disabled": int(disabled)})
+    return _rater_by_name(store, name)
+
+
+def _rater_by_name(store: Transactor, name: str) -> Rater:
+    rows = store.query("select * from raters where name = ?", [(name or "").strip()])
+    if not rows:
+        raise NotFound(f"no rater named {name!r}")
+    return Rater.from_row(rows[0])
+
+
+def parse_users_file(path: Path | str) -> list[tuple[str, str, str]]:
+    """[(name, role, password)], or a ValidationError naming the bad line."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ValidationError(f"cannot read the users file {path}: {exc.strerror}") from exc
+    users, seen = [], set()
+    for number, line in enumerate(lines, 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        parts = line.split(":", 2)  # the password may contain ':'
+        if len(parts) != 3:
+            raise ValidationError(f"{path}:{number}: expected name:role:password")
+        name, role, password = parts[0].strip(), parts[1].strip(), parts[2]
+        try:
+            name = check_name(name, "rater name")
+            if role not in ROLES:
+                raise ValidationError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+            if not is_password_hash(password):
+                _check_password(password)
+        except ValidationError as exc:
+            raise ValidationError(f"{path}:{number}: {exc}") from exc
+        if name in seen:
+            raise ValidationError(f"{path}:{number}: {name!r} appears twice")
+        seen.add(name)
+        users.append((name, role, password))
+    return users
+
+
+def load_users_file(path: Path | str, store: Transactor) -> int:
+    """Apply the users file: all accounts or, on any bad line, none. Returns the count."""
+    users = parse_users_file(path)
+    hashed = [(n, r, p if is_password_hash(p) else hash_password(p)) for n, r, p in users]
+    with store.write() as db:
+        for name, role, encoded in hashed:
+            _upsert_account(db, name, role, encoded)
+    return len(hashed)
+
+
+# -- invites --------------------------------------------------------------------
+@dataclass(frozen=True)
+class Invite(FromRow):
+    id: int
+    token_sha256: str
+    role: str
+    max_uses: int
+    uses: int
+    created: str
+    expires_at: str
+    created_by: int | None = None
+
+
+def _token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_invite(store: Transactor, admin: Rater, *, role: str = "rater", hours: float = 72.0,
+                  max_uses: int = 1, clock: Clock = utc_now) -> tuple[str, Invite]:
+    """A fresh token (shown once; only its hash is kept) and the invite row."""
+    require_admin(admin)
+    if role not in ROLES:
+        raise ValidationError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    if not 0 < hours <= 24 * 365 or not 1 <= max_uses <= 10_000:
+        raise ValidationError("an invite lasts 0-8760 hours and allows 1-10000 uses")
+    token = secrets.token_urlsafe(18)
+    moment = clock()
+    row = {"token_sha256": _token_digest(token), "role": role, "max_uses": max_uses, "uses": 0,
+           "created": stamp(moment), "expires_at": stamp(moment + datetime.timedelta(hours=hours)),
+           "created_by": admin.id}
+    with store.write() as db:
+        row["id"] = db["invites"].insert(row).last_pk
+    return token, Invite.from_row(row)
+
+
+def redeem_invite(store: Transactor, name: str, token: str, clock: Clock = utc_now) -> Rater:
+    """Create account ``name`` from a valid invite; the token becomes its password."""
+    name = check_name(name, "rater name")
+    digest = _token_digest(token or "")
+    if not store.query("select id from invites where token_sha256 = ?", [digest]):
+        raise AuthError("wrong name or password")  # unknown name and no such invite
+    encoded = hash_password(token)  # slow: outside the write lock
+    with store.write() as db:
+        rows = list(db["invites"].rows_where("token_sha256 = ?", [digest]))
+        invite = Invite.from_row(rows[0])
+        if invite.uses >= invite.max_uses:
+            raise AuthError("this invite has already been used")
+        if invite.expires_at <= stamp(clock()):
+            raise AuthError("this invite has expired")
+        if db["raters"].count_where("name = ?", [name]):
+            raise AuthError(f"the name {name!r} is taken; pick another")
+        db["invites"].update(invite.id, {"uses": invite.uses + 1})
+        db["raters"].insert({"name": name, "role": invite.role, "password_hash": encoded,
+                             "disabled": 0, "created": stamp(clock())})
+    return _rater_by_name(store, name)
+
+
+# -- login ----------------------------------------------------------------------
+def authenticate(store: Transactor, name: str, password: str, clock: Clock = utc_now) -> Rater:
+    """The rater for these credentials (an unused invite token creates the account)."""
+    rows = store.query("select * from raters where name = ?", [(name or "").strip()])
+    if not rows:
+        return redeem_invite(store, name, password, clock)
+    rater = Rater.from_row(rows[0])
+    if not verify_password(password, rows[0]["password_hash"]):
+        raise AuthError("wrong name or password")
+    return require_active(rater)
+
+
+def make_auth_check(store: Transactor, clock: Clock = utc_now) -> Callable[[str, str], bool]:
+    """What ``gr.Blocks.launch(auth=...)`` takes: (username, password) -> bool."""
+
+    def check(username: str, password: str) -> bool:
+        try:
+            authenticate(store, username, password, clock)
+        except (AuthError, ValidationError):
+            return False
+        return True
+
+    return check
