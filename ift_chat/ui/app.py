@@ -1,0 +1,88 @@
+"""The Gradio apps: the main one (chat, named arena, analysis, admin tabs) and the
+anonymous battle page, which must never ship a checkpoint name before a vote."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from ..backends import Backends
+from ..config import Config
+from ..runner import DialogRunner
+from ..store import Store
+from .arena_tab import ArenaTab
+from .chat_tab import ChatTab
+from .context import AppContext
+
+TITLE = "ift-chat"
+CSS = ".ift-pane .message-wrap { font-size: 0.95rem; }"
+DEMO_BANNER = ("**Demo mode**: serving two tiny checkpoints with random weights, so replies are "
+               "gibberish. Put your own checkpoints in `checkpoints/` (see its README) and restart.")
+
+
+def _header(ctx: AppContext, title: str) -> None:
+    with gr.Row():
+        gr.Markdown(f"## {title}")
+        locked = ctx.config.auth_file is not None
+        ctx.shared["rater_name"] = gr.Textbox(
+            label="Your rater name", placeholder="required to rate or vote", max_lines=1,
+            scale=0, min_width=220, elem_id="rater-name", interactive=not locked,
+            info="you are logged in" if locked else "ratings and votes are saved under this name")
+    if ctx.backends.demo:
+        gr.Markdown(DEMO_BANNER, elem_id="demo-banner")
+
+
+def _fill_name(request: gr.Request):
+    return getattr(request, "username", None) or gr.Textbox()
+
+
+def build_app(config: Config, store: Store, backends: Backends) -> gr.Blocks:
+    ctx = AppContext(config, store, backends)
+    runner = DialogRunner(store, backends, config.limits)
+    with gr.Blocks(title=TITLE) as blocks:
+        _header(ctx, "ift-chat — talk to, compare and rate your checkpoints")
+        with gr.Tabs() as tabs:
+            with gr.Tab("Chat", id="chat"):
+                chat = ChatTab(ctx, runner).render()
+            with gr.Tab("Arena (named)", id="arena"):
+                gr.Markdown("For blind comparisons use the [anonymous battle page](/battle/).")
+                arena = ArenaTab(ctx, runner, anonymous=False).render()
+            for label, render in _extra_tabs():
+                with gr.Tab(label):
+                    render(ctx)
+        name = ctx.shared["rater_name"]
+        blocks.load(_fill_name, None, [name], api_name=False)
+        _wire_url_resume(blocks, tabs, name, chat, arena)
+    return blocks
+
+
+def build_battle_app(config: Config, store: Store, backends: Backends) -> gr.Blocks:
+    ctx = AppContext(config, store, backends)
+    runner = DialogRunner(store, backends, config.limits)
+    with gr.Blocks(title=f"{TITLE} — anonymous battle") as blocks:
+        _header(ctx, "ift-chat — anonymous battle")
+        battle = ArenaTab(ctx, runner, anonymous=True).render()
+        name = ctx.shared["rater_name"]
+        blocks.load(_fill_name, None, [name], api_name=False)
+
+        def resume(n, request: gr.Request):
+            return battle.on_load(request, n)
+
+        blocks.load(resume, [name], battle.load_outputs, api_name=False)
+    return blocks
+
+
+def _wire_url_resume(blocks: gr.Blocks, tabs: gr.Tabs, name, chat: ChatTab, arena: ArenaTab) -> None:
+    """`?c=<id>` reopens a conversation in the tab of its mode."""
+    def resume(n, request: gr.Request):
+        update = {**chat.on_load(request, n), **arena.on_load(request, n)}
+        if update.get(arena.panes.conversation):
+            update[tabs] = gr.Tabs(selected="arena")
+        return update
+
+    blocks.load(resume, [name], [*chat.load_outputs, *arena.load_outputs, tabs], api_name=False)
+
+
+def _extra_tabs():
+    """Analysis and crowd tabs, each a module with `render(ctx)`."""
+    tabs = []
+    return tabs

@@ -1,0 +1,92 @@
+"""Chat tab: talk to one checkpoint, multi-round with images, rate every reply."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from ..errors import ValidationError
+from ..runner import DialogRunner
+from .context import AppContext
+from .panes import ConversationPanes
+
+
+def checkpoint_choices(ctx: AppContext) -> list[tuple[str, str]]:
+    return [(f"{name} · {status.label}", name) for name, status in ctx.backends.statuses().items()]
+
+
+def status_markdown(ctx: AppContext) -> str:
+    lines = []
+    for name, status in ctx.backends.statuses().items():
+        line = f"- **{name}** {status.label}" + (f" — {status.detail}" if status.detail else "")
+        if status.state == "down" and status.log_tail:
+            line += "\n\n  ```\n  " + "\n  ".join(status.log_tail[-5:]) + "\n  ```"
+        lines.append(line)
+    for name, problem in sorted(ctx.backends.notes.items()):
+        lines.append(f"- ~~{name}~~ not served: {problem}")
+    return "\n".join(lines) or "No checkpoints are being served."
+
+
+class ChatTab:
+    def __init__(self, ctx: AppContext, runner: DialogRunner):
+        self.ctx, self.runner = ctx, runner
+
+    def render(self) -> "ChatTab":
+        names = self.ctx.backends.names()
+        with gr.Row():
+            self.checkpoint = gr.Dropdown(checkpoint_choices(self.ctx), value=names[0] if names else None,
+                                          label="Checkpoint", scale=3, elem_id="chat-checkpoint")
+            self.recent = gr.Dropdown([], label="Resume a conversation", scale=3, elem_id="chat-recent")
+        with gr.Accordion("Checkpoint status", open=False):
+            self.status = gr.Markdown(status_markdown(self.ctx))
+        self.panes = ConversationPanes(self.ctx, self.runner, sides=("single",), modes=("chat",),
+                                       api_prefix="chat", start=self._start)
+        self.panes.extra_inputs = [self.checkpoint]
+        self.panes.render().render_rating()
+        self.panes.wire()
+        self.checkpoint.input(self.panes.new, None, self.panes._outputs(), api_name=False)
+        self.recent.input(self._resume, [self.recent, self.ctx.shared["rater_name"]],
+                          self.panes._outputs(), api_name="chat_resume")
+        gr.Timer(5).tick(self._refresh, None, [self.checkpoint, self.status], api_name=False,
+                         show_progress="hidden")
+        return self
+
+    def on_load(self, request: gr.Request, name: str | None) -> dict:
+        update = self.panes.load_from_url(request, name)
+        conversation_id = update.get(self.panes.conversation)
+        if conversation_id:
+            update[self.checkpoint] = self.ctx.store.conversations.sides(conversation_id).get("single")
+        update[self.recent] = gr.Dropdown(choices=self._recent_choices())
+        return update
+
+    @property
+    def load_outputs(self) -> list:
+        return [*self.panes._outputs(), self.checkpoint, self.recent]
+
+    def _start(self, rater, params, system_prompt, extra) -> str:
+        (checkpoint,) = extra
+        if not checkpoint:
+            raise ValidationError("pick a checkpoint first")
+        return self.runner.start("chat", {"single": checkpoint}, rater_id=rater.id if rater else None,
+                                 system_prompt=system_prompt, params=params).id
+
+    def _resume(self, conversation_id, name, request: gr.Request):
+        if not conversation_id:
+            return {}
+        return self.panes.show(conversation_id, self.panes._optional_rater(request, name))
+
+    def _recent_choices(self) -> list[tuple[str, str]]:
+        out = []
+        for c in self.ctx.store.conversations.recent(50, mode="chat"):
+            first = self.ctx.store.query(
+                "select user_text from turns where conversation_id = ? and superseded = 0 order by idx limit 1",
+                [c.id])
+            if not first:
+                continue
+            checkpoint = self.ctx.store.conversations.sides(c.id).get("single", "?")
+            out.append((f"{c.created[:16]} · {checkpoint} · {first[0]['user_text'][:40]}", c.id))
+        return out
+
+    def _refresh(self):
+        return gr.Dropdown(choices=checkpoint_choices(self.ctx)), status_markdown(self.ctx)
+
+

@@ -1,0 +1,231 @@
+"""The conversation component: N chat panes sharing one input (1 = chat, 2+ = arena)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable, Sequence
+
+import gradio as gr
+
+from ..errors import IftChatError, ValidationError
+from ..runner import DialogRunner, Snapshot
+from ..store.models import Rater
+from .context import AppContext, ui_error
+from .rating import RatingPanel
+from .render import chat_messages
+from .settings import SettingsPanel
+
+# start(rater, params, system_prompt, extra values) -> new conversation id
+StartFn = Callable[[Rater | None, object, str, Sequence], str]
+
+
+class ConversationPanes:
+    def __init__(self, ctx: AppContext, runner: DialogRunner, *, sides: Sequence[str],
+                 modes: Sequence[str], api_prefix: str, start: StartFn, anonymous: bool = False):
+        self.ctx, self.runner = ctx, runner
+        self.sides, self.modes, self.p = tuple(sides), tuple(modes), api_prefix
+        self.start, self.anonymous = start, anonymous
+        self.extra_inputs: list = []
+        # Hooks a tab may set: extra updates before/after each turn (e.g. the vote row).
+        self.turn_hooks: list[Callable[[str | None, bool], dict]] = []
+        self.extra_outputs: list = []
+
+    # -- layout ------------------------------------------------------------------
+    def render(self) -> "ConversationPanes":
+        self.conversation = gr.State(None)
+        self.editing = gr.State(False)
+        with gr.Row(equal_height=True):
+            self.chatbots = {side: gr.Chatbot(
+                label=self._default_label(side), height=440, sanitize_html=True, allow_tags=False,
+                render_markdown=True, elem_id=f"{self.p}-chat-{side}", elem_classes=["ift-pane"],
+                placeholder="Upload an image and ask something about it.")
+                for side in self.sides}
+        self.input = gr.MultimodalTextbox(
+            file_types=["image"], file_count="multiple", sources=["upload"],
+            placeholder="Type a message; attach or drop images with the clip (several allowed)…",
+            show_label=False, elem_id=f"{self.p}-input")
+        with gr.Row():
+            self.stop_btn = gr.Button("⏹ Stop", size="sm", elem_id=f"{self.p}-stop")
+            self.regen_btn = gr.Button("🔄 Regenerate", size="sm", elem_id=f"{self.p}-regenerate")
+            self.edit_btn = gr.Button("✏️ Edit last message", size="sm", elem_id=f"{self.p}-edit")
+            self.new_btn = gr.Button("🆕 New conversation", size="sm", elem_id=f"{self.p}-new")
+        self.info = gr.Markdown("", elem_id=f"{self.p}-info")
+        self.settings = SettingsPanel(self.ctx.config.limits).render()
+        return self
+
+    def render_rating(self) -> "ConversationPanes":
+        self.rating = RatingPanel(self.ctx, self.p).render()
+        return self
+
+    # -- events ------------------------------------------------------------------
+    def wire(self) -> None:
+        name = self.ctx.shared["rater_name"]
+        base = [self.conversation, name, *self.settings.inputs[1:]]
+        outs = self._outputs()
+        self.input.submit(self.send, [self.conversation, self.input, self.editing, name,
+                                      *self.settings.inputs, *self.extra_inputs], outs,
+                          api_name=f"{self.p}_send", concurrency_limit=None)
+        self.regen_btn.click(self.regenerate, base, outs, api_name=f"{self.p}_regenerate",
+                             concurrency_limit=None)
+        self.stop_btn.click(self.stop, [self.conversation], [self.info], api_name=f"{self.p}_stop",
+                            concurrency_limit=None)
+        self.edit_btn.click(self.edit, [self.conversation], [self.input, self.editing, self.info],
+                            api_name=f"{self.p}_edit")
+        self.new_btn.click(self.new, None, outs, api_name=f"{self.p}_new")
+        self.rating.wire(name, list(self.chatbots.values()), self._rerender_for)
+
+    def _outputs(self) -> list:
+        return [self.conversation, self.editing, self.input, self.info, *self.chatbots.values(),
+                *self.rating.fields, self.rating.reply, self.rating.saved, *self.extra_outputs]
+
+    async def send(self, conversation_id, message, editing, name, system_prompt, temperature,
+                   top_p, max_tokens, seed, request: gr.Request, *extra):
+        try:
+            params = self.settings.params(temperature, top_p, max_tokens, seed)
+            rater = self._optional_rater(request, name)
+            text, images = self._read_message(message)
+            if not conversation_id:
+                conversation_id = self.start(rater, params, system_prompt or "", extra)
+            if editing:
+                stream = self.runner.edit_last(conversation_id, text, images or None, params)
+            else:
+                stream = self.runner.send(conversation_id, text, images, params)
+            async for update in self._stream(conversation_id, stream, rater):
+                yield update
+        except IftChatError as exc:
+            raise ui_error(exc) from exc
+
+    async def regenerate(self, conversation_id, name, temperature, top_p, max_tokens, seed,
+                         request: gr.Request):
+        try:
+            if not conversation_id:
+                raise ValidationError("nothing to regenerate yet: send a message first")
+            params = self.settings.params(temperature, top_p, max_tokens, seed)
+            rater = self._optional_rater(request, name)
+            stream = self.runner.regenerate(conversation_id, params)
+            async for update in self._stream(conversation_id, stream, rater):
+                yield update
+        except IftChatError as exc:
+            raise ui_error(exc) from exc
+
+    async def _stream(self, conversation_id: str, stream, rater: Rater | None):
+        first = True
+        async for snapshot in stream:
+            update = self._live(conversation_id, snapshot, rater)
+            if first:
+                first = False
+                update.update({self.conversation: conversation_id, self.editing: False,
+                               self.input: gr.MultimodalTextbox(value=None),
+                               self.info: self._link(conversation_id)})
+                for hook in self.turn_hooks:
+                    update.update(hook(conversation_id, False))
+            yield update
+        yield self.show(conversation_id, rater)
+
+    def stop(self, conversation_id):
+        if conversation_id and self.runner.stop(conversation_id):
+            return "Stopping… the partial reply is kept."
+        return "Nothing is streaming."
+
+    def edit(self, conversation_id):
+        turns = self.ctx.store.conversations.turns(conversation_id) if conversation_id else []
+        if not turns:
+            raise gr.Error("nothing to edit yet", title="Can't do that")
+        return {self.input: gr.MultimodalTextbox(value={"text": turns[-1].user_text, "files": []}),
+                self.editing: True,
+                self.info: (f"Editing turn {turns[-1].idx}: change the text and press Enter. Its images "
+                            "are kept unless you attach new ones; the old turn stays in the log.")}
+
+    def new(self):
+        update = self.show(None, None)
+        update[self.input] = gr.MultimodalTextbox(value=None)
+        return update
+
+    # -- rendering ---------------------------------------------------------------
+    def show(self, conversation_id: str | None, rater: Rater | None) -> dict:
+        """Everything the panes show for a stored conversation (None = empty)."""
+        rater_id = rater.id if rater else None
+        labels = self.side_labels(conversation_id, rater)
+        update = {self.conversation: conversation_id, self.editing: False,
+                  self.info: self._link(conversation_id) if conversation_id else ""}
+        for side, bot in self.chatbots.items():
+            update[bot] = gr.Chatbot(value=chat_messages(self.ctx.store, conversation_id, side, rater_id),
+                                     label=labels[side])
+        choices = self.rating.choices(conversation_id, labels)
+        update.update(self.rating.blank(choices, choices[-1][1] if choices else None))
+        for hook in self.turn_hooks:
+            update.update(hook(conversation_id, True))
+        return update
+
+    def _live(self, conversation_id: str, snapshot: Snapshot, rater: Rater | None) -> dict:
+        rater_id = rater.id if rater else None
+        return {bot: chat_messages(self.ctx.store, conversation_id, side, rater_id,
+                                   live=None if side in snapshot.finished else snapshot.texts,
+                                   live_turn=snapshot.turn_id)
+                for side, bot in self.chatbots.items()}
+
+    def _rerender_for(self, response_id: int, rater: Rater) -> dict:
+        response = self.ctx.store.conversations.response(response_id)
+        conversation_id = self.ctx.store.conversations.turn(response.turn_id).conversation_id
+        return {bot: chat_messages(self.ctx.store, conversation_id, side, rater.id)
+                for side, bot in self.chatbots.items()}
+
+    def side_labels(self, conversation_id: str | None, rater: Rater | None) -> dict[str, str]:
+        if not conversation_id:
+            return {side: self._default_label(side) for side in self.sides}
+        sides = self.ctx.store.conversations.sides(conversation_id)
+        if self.anonymous and not self.revealed(conversation_id, rater):
+            return {side: self._default_label(side) for side in self.sides}
+        if self.sides == ("single",):
+            return {"single": sides.get("single", "")}
+        return {side: f"Model {side}: {sides.get(side, '?')}" for side in self.sides}
+
+    def revealed(self, conversation_id: str, rater: Rater | None) -> bool:
+        """Anonymous names show once this rater has voted on the latest turn."""
+        if rater is None:
+            return False
+        rows = self.ctx.store.query(
+            """select v.id from votes v join turns t on t.id = v.turn_id
+               where t.conversation_id = ? and v.rater_id = ? and t.superseded = 0
+               and t.idx = (select max(idx) from turns where conversation_id = ? and superseded = 0)""",
+            [conversation_id, rater.id, conversation_id])
+        return bool(rows)
+
+    def _default_label(self, side: str) -> str:
+        return "Reply" if side == "single" else f"Model {side}"
+
+    def _link(self, conversation_id: str) -> str:
+        return f"Conversation [`{conversation_id[:8]}`](?c={conversation_id}) — bookmark this link to come back."
+
+    # -- helpers -----------------------------------------------------------------
+    def _optional_rater(self, request, name) -> Rater | None:
+        try:
+            return self.ctx.rater_for(request, name)
+        except IftChatError:
+            return None
+
+    def _read_message(self, message) -> tuple[str, list[bytes]]:
+        message = message or {}
+        limit = self.ctx.config.limits.max_upload_bytes
+        images = []
+        for f in message.get("files") or []:
+            path = Path(f if isinstance(f, str) else f.get("path", ""))
+            size = os.path.getsize(path)
+            if size > limit:  # refuse before reading it all into memory
+                raise ValidationError(f"{path.name} is {size / 1e6:.1f} MB; the limit is {limit / 1e6:.0f} MB")
+            images.append(path.read_bytes())
+        return message.get("text") or "", images
+
+    def load_from_url(self, request: gr.Request, name: str | None) -> dict:
+        """Resume `?c=<id>` when it belongs to this pane's mode; else leave things alone."""
+        conversation_id = (request.query_params.get("c") or "") if request else ""
+        if not conversation_id:
+            return {}
+        try:
+            conversation = self.ctx.store.conversations.get(conversation_id)
+        except IftChatError:
+            return {self.info: "That conversation link is not valid (unknown id)."}
+        if conversation.mode not in self.modes:
+            return {}
+        return self.show(conversation_id, self._optional_rater(request, name))

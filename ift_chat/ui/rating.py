@@ -1,0 +1,122 @@
+"""Per-turn instruction-following rating: saved as soon as it is given, editable later."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from ..errors import IftChatError, ValidationError
+from ..store.models import ERROR_TAGS, FOLLOWED, TAG_LABELS, Rating
+from .context import AppContext, ui_error
+
+FOLLOWED_CHOICES = list(zip(("Yes", "Partially", "No"), FOLLOWED))
+
+
+class RatingPanel:
+    """Pick a reply (by turn and side), rate it; the store upserts per rater."""
+
+    def __init__(self, ctx: AppContext, api_prefix: str):
+        self.ctx = ctx
+        self.api_prefix = api_prefix
+
+    def render(self) -> "RatingPanel":
+        with gr.Accordion("Rate a reply: did it follow THIS turn's instruction?", open=True):
+            self.reply = gr.Dropdown(label="Reply", choices=[], value=None, interactive=True,
+                                     info="the latest reply is picked after each turn")
+            with gr.Row():
+                self.followed = gr.Radio(FOLLOWED_CHOICES, label="Instruction followed", value=None)
+                self.score = gr.Radio([1, 2, 3, 4, 5], label="Quality (optional)", value=None)
+            self.tags = gr.CheckboxGroup([(TAG_LABELS[t], t) for t in ERROR_TAGS], label="Errors", value=[])
+            with gr.Row():
+                self.comment = gr.Textbox(label="Comment", lines=1, max_lines=4)
+                self.corrected = gr.Textbox(label="Corrected response (becomes a training sample)",
+                                            lines=2, max_lines=12)
+            with gr.Row():
+                self.save_button = gr.Button("Save rating", size="sm", scale=0)
+                self.saved = gr.Markdown("")
+        return self
+
+    @property
+    def fields(self) -> list:
+        return [self.followed, self.score, self.tags, self.comment, self.corrected]
+
+    def wire(self, rater_name: gr.Textbox, pane_outputs: list, rerender) -> None:
+        """`rerender(response_id, rater)` returns updates for `pane_outputs` (the badge)."""
+        inputs = [self.reply, rater_name, *self.fields]
+        outputs = [self.saved, *pane_outputs]
+
+        def save(response_id, name, followed, score, tags, comment, corrected, request: gr.Request):
+            return self._save(response_id, name, followed, score, tags, comment, corrected,
+                              request, rerender, explicit=True)
+
+        def autosave(response_id, name, followed, score, tags, comment, corrected,
+                     request: gr.Request):
+            return self._save(response_id, name, followed, score, tags, comment, corrected,
+                              request, rerender, explicit=False)
+
+        for event in (self.followed.input, self.score.input, self.tags.input,
+                      self.comment.blur, self.corrected.blur):
+            event(autosave, inputs, outputs, api_name=False, show_progress="hidden")
+        self.save_button.click(save, inputs, outputs, api_name=f"{self.api_prefix}_rate")
+        self.reply.input(self.load, [self.reply, rater_name], self.fields + [self.saved],
+                         api_name=False)
+
+    def _save(self, response_id, name, followed, score, tags, comment, corrected, request,
+              rerender, explicit: bool) -> dict:
+        if not explicit and (response_id is None or followed is None):
+            return {self.saved: "Choose *Instruction followed* to save a rating."}
+        try:
+            if response_id is None:
+                raise ValidationError("pick a reply to rate")
+            if followed is None:
+                raise ValidationError("choose whether the instruction was followed first")
+            rater = self.ctx.rater_for(request, name)
+            self.ctx.store.feedback.rate(int(response_id), rater.id, followed,
+                                         score=int(score) if score else None, tags=tags or [],
+                                         comment=comment, corrected_text=corrected)
+        except IftChatError as exc:
+            raise ui_error(exc) from exc
+        return {self.saved: f"✔ Saved rating of {self._label(response_id)} as **{rater.name}**.",
+                **rerender(int(response_id), rater)}
+
+    def load(self, response_id, name, request: gr.Request | None = None) -> dict:
+        """Show this rater's existing rating of the picked reply (or a blank form)."""
+        blank = {self.followed: None, self.score: None, self.tags: [], self.comment: "",
+                 self.corrected: "", self.saved: ""}
+        if response_id is None:
+            return blank
+        try:
+            rater = self.ctx.rater_for(request, name)
+        except IftChatError:
+            return blank
+        rows = self.ctx.store.query("select * from ratings where response_id = ? and rater_id = ?",
+                                    [int(response_id), rater.id])
+        if not rows:
+            return blank
+        r = Rating.from_row(rows[0])
+        return {self.followed: r.followed, self.score: r.score, self.tags: r.tags,
+                self.comment: r.comment or "", self.corrected: r.corrected_text or "",
+                self.saved: f"Your saved rating of {self._label(response_id)}."}
+
+    def choices(self, conversation_id: str | None, side_labels: dict[str, str]) -> list[tuple[str, int]]:
+        """(label, response id) of every current reply; labels never name a checkpoint."""
+        if not conversation_id:
+            return []
+        out = []
+        for turn in self.ctx.store.conversations.turns(conversation_id):
+            for r in self.ctx.store.conversations.responses(turn.id):
+                if r.status == "pending":
+                    continue
+                suffix = f" · {side_labels[r.side]}" if len(side_labels) > 1 else ""
+                out.append((f"Turn {turn.idx}{suffix}", r.id))
+        return out
+
+    def _label(self, response_id) -> str:
+        r = self.ctx.store.conversations.response(int(response_id))
+        turn = self.ctx.store.conversations.turn(r.turn_id)
+        return f"turn {turn.idx}" + ("" if r.side == "single" else f", model {r.side}")
+
+
+    def blank(self, choices: list, value) -> dict:
+        """After a turn: offer the new replies, pick the latest, clear the form."""
+        return {self.reply: gr.Dropdown(choices=choices, value=value), self.followed: None,
+                self.score: None, self.tags: [], self.comment: "", self.corrected: "", self.saved: ""}

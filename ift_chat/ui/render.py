@@ -1,0 +1,93 @@
+"""Turning stored dialogs into what the Chatbot shows, safely.
+
+Model output is untrusted: HTML is shown as text (never interpreted) and markdown
+images become plain text, so nothing in a reply can run script or make the
+browser fetch a remote URL. Code blocks are left alone: markdown shows them verbatim.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..store import Store
+from ..store.models import Rating, Response, Turn
+
+_CODE = re.compile(r"(```.*?(?:```|$)|`[^`\n]*`)", re.S)
+STATUS_NOTES = {"stopped": "⏹ stopped", "pending": "…", "error": "⚠️ error"}
+FOLLOWED_BADGES = {"yes": "✅ followed", "partial": "🟡 partly followed", "no": "❌ not followed"}
+
+
+def safe_markdown(text: str) -> str:
+    """Escape HTML and neutralise image syntax outside code spans/blocks."""
+    parts = _CODE.split(text or "")
+    for i in range(0, len(parts), 2):  # even parts are outside code
+        parts[i] = (parts[i].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+                    .replace("![", "!\\["))
+    return "".join(parts)
+
+
+def rating_badge(rating: Rating | None) -> str:
+    if rating is None:
+        return ""
+    bits = [FOLLOWED_BADGES.get(rating.followed, rating.followed)]
+    if rating.score:
+        bits.append(f"{rating.score}/5")
+    if rating.tags:
+        bits.append(f"{len(rating.tags)} tag{'s' if len(rating.tags) > 1 else ''}")
+    if rating.corrected_text:
+        bits.append("corrected")
+    return " · ".join(bits)
+
+
+def reply_markdown(text: str, status: str, error: str | None, badge: str = "") -> str:
+    body = safe_markdown(text) if text else ""
+    notes = []
+    if status == "error":
+        notes.append(f"{STATUS_NOTES['error']}: {safe_markdown(error or 'unknown error')}")
+    elif status in STATUS_NOTES:
+        notes.append(STATUS_NOTES[status])
+    if badge:
+        notes.append(f"rated: {badge}")
+    if notes:
+        body = f"{body}\n\n*{' — '.join(notes)}*" if body else f"*{' — '.join(notes)}*"
+    return body
+
+
+def user_message(store: Store, turn: Turn) -> dict:
+    content: list = [{"path": str(store.images.absolute_path(store.images.get(sha)))}
+                     for sha in turn.images]
+    if turn.user_text:
+        content.append(safe_markdown(turn.user_text))
+    return {"role": "user", "content": content}
+
+
+def chat_messages(store: Store, conversation_id: str | None, side: str, rater_id: int | None = None,
+                  live: dict[str, str] | None = None, live_turn: int | None = None) -> list[dict]:
+    """One pane's messages from the DB; `live` overrides the streaming turn's text."""
+    if not conversation_id:
+        return []
+    messages = []
+    for turn in store.conversations.turns(conversation_id):
+        messages.append(user_message(store, turn))
+        if live is not None and turn.id == live_turn:
+            messages.append({"role": "assistant", "content": safe_markdown(live.get(side, "")) or "…"})
+            continue
+        response = _side_response(store, turn, side)
+        if response is not None:
+            messages.append({"role": "assistant", "content": reply_markdown(
+                response.text, response.status, response.error,
+                rating_badge(_rating(store, response, rater_id)))})
+    return messages
+
+
+def _side_response(store: Store, turn: Turn, side: str) -> Response | None:
+    found = [r for r in store.conversations.responses(turn.id) if r.side == side]
+    return found[-1] if found else None
+
+
+def _rating(store: Store, response: Response, rater_id: int | None) -> Rating | None:
+    if rater_id is None:
+        return None
+    rows = store.query("select * from ratings where response_id = ? and rater_id = ?",
+                       [response.id, rater_id])
+    return Rating.from_row(rows[0]) if rows else None

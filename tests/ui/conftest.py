@@ -1,0 +1,56 @@
+"""A running app (uvicorn in a thread, loopback, free port) for gradio_client and browser tests."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from contextlib import contextmanager
+
+import pytest
+import uvicorn
+
+from ift_chat.backends import Backends
+from ift_chat.server import make_asgi_app
+from tests.scripted_backend import ScriptedBackend
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def running_app(config, store, backends: Backends, auth=None):
+    app = make_asgi_app(config, store, backends, auth=auth)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the app did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def scripted_backends(store, *specs: ScriptedBackend) -> Backends:
+    for b in specs:
+        store.checkpoints.register(b.name, backend="scripted")
+    return Backends(specs)
+
+
+@pytest.fixture
+def scripted_app(config, store):
+    """App serving two scripted models named like secret checkpoints."""
+    backends = scripted_backends(
+        store, ScriptedBackend("secret-ckpt-alpha", reply="Reply one from the first model."),
+        ScriptedBackend("secret-ckpt-beta", reply="Reply two from the second model."))
+    with running_app(config, store, backends) as url:
+        yield url, backends
