@@ -1,0 +1,1 @@
+"""The feedback loop: ratings → training data and evaluation sets; eval sets → replays."""

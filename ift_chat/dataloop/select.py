@@ -1,0 +1,442 @@
+"""Choosing what to export: rated dialogs, which turns pass, filters, dedup, split.
+
+The store is read a batch of conversations at a time, so a large export holds one
+batch in memory (plus small dedup/split indexes) and other threads can write
+between batches.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Iterator
+
+from ..crowd.quality import excluded_raters
+from ..errors import NotFound, ValidationError
+from ..store.db import Transactor
+
+BATCH_CONVERSATIONS = 200
+SPLITS = ("all", "train", "eval")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Everything that decides which rated turns become training data."""
+
+    checkpoints: tuple[str, ...] = ()
+    since: str | None = None  # ISO date or datetime, inclusive
+    until: str | None = None  # ISO date or datetime, inclusive (a date means the whole day)
+    task_set: str | None = None  # only responses that are items of this rating task set
+    min_gold_accuracy: float | None = None  # drop ratings of raters below this on gold items
+    min_gold_items: int = 5
+    min_agreement: float | None = None  # share of raters agreeing with the majority label
+    min_raters: int = 2
+    min_score: float | None = None  # mean quality score (1-5) of the raters who gave one
+    min_voters: int = 1  # arena votes needed on a turn to make a preference pair
+    use_corrections: bool = True  # a rater-written reply replaces the model's
+    include_identity_leak: bool = False
+    dedup: bool = True
+    split: str = "all"  # all | train | eval (by image: no image lands in both)
+    eval_fraction: float = 0.1
+    split_seed: int = 0
+
+    def validate(self) -> "Filters":
+        for name in ("since", "until"):
+            value = getattr(self, name)
+            if value:
+                try:
+                    datetime.datetime.fromisoformat(value)
+                except ValueError:
+                    raise ValidationError(f"{name} must be an ISO date like 2026-11-23, not {value!r}") from None
+        for name in ("min_gold_accuracy", "min_agreement", "eval_fraction"):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value <= 1:
+                raise ValidationError(f"{name} must be between 0 and 1, not {value!r}")
+        if self.min_score is not None and not 1 <= self.min_score <= 5:
+            raise ValidationError(f"min_score must be between 1 and 5, not {self.min_score!r}")
+        if self.min_raters < 1 or self.min_voters < 1 or self.min_gold_items < 0:
+            raise ValidationError("min_raters and min_voters must be at least 1")
+        if self.split not in SPLITS:
+            raise ValidationError(f"split must be one of {', '.join(SPLITS)}, not {self.split!r}")
+        return self
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["checkpoints"] = list(self.checkpoints)
+        return d
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """What the (trusted) raters said about one response."""
+
+    labels: tuple[str, ...] = ()
+    scores: tuple[int, ...] = ()
+    tags: tuple[str, ...] = ()
+    corrected: str | None = None  # the latest rater-written replacement, if any
+
+    @property
+    def n(self) -> int:
+        return len(self.labels)
+
+    @property
+    def majority(self) -> str | None:
+        """The label more than half the raters gave, else None."""
+        if not self.labels:
+            return None
+        label, count = Counter(self.labels).most_common(1)[0]
+        return label if count * 2 > self.n else None
+
+    @property
+    def agreement(self) -> float:
+        return Counter(self.labels).most_common(1)[0][1] / self.n if self.labels else 0.0
+
+    @property
+    def mean_score(self) -> float | None:
+        return sum(self.scores) / len(self.scores) if self.scores else None
+
+
+@dataclass(frozen=True)
+class RatedResponse:
+    id: int
+    side: str
+    checkpoint: str
+    text: str
+    ok: bool  # finished normally
+    identity_leak: bool
+    in_task_set: bool
+    judgement: Judgement
+
+
+@dataclass(frozen=True)
+class RatedTurn:
+    id: int
+    idx: int
+    text: str
+    images: tuple[str, ...]
+    responses: dict[str, RatedResponse]
+    winners: tuple[str, ...]  # arena votes of trusted raters
+
+
+@dataclass(frozen=True)
+class RatedDialog:
+    id: str
+    created: str
+    system_prompt: str
+    turns: tuple[RatedTurn, ...]
+
+
+@dataclass(frozen=True)
+class SampleRound:
+    text: str
+    images: tuple[str, ...] = ()
+    reply: str | None = None
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One SFT dialog: every round passed the filter; replies may be corrections."""
+
+    id: str
+    rounds: tuple[SampleRound, ...]
+    checkpoint: str
+    system_prompt: str = ""
+    corrected_rounds: int = 0
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A preference pair; the prompt's last round has no reply."""
+
+    id: str
+    prompt: tuple[SampleRound, ...]
+    chosen: str
+    rejected: str
+    source: str  # vote | correction
+    chosen_checkpoint: str
+    rejected_checkpoint: str
+    system_prompt: str = ""
+
+
+@dataclass(frozen=True)
+class Unpaired:
+    """A KTO example: one completion labelled desirable or not."""
+
+    id: str
+    prompt: tuple[SampleRound, ...]
+    completion: str
+    label: bool
+    checkpoint: str
+    system_prompt: str = ""
+
+
+def images_of(rounds) -> tuple[str, ...]:
+    return tuple(sha for r in rounds for sha in r.images)
+
+
+class Selection:
+    """Rated dialogs under a set of filters, and the samples derived from them."""
+
+    def __init__(self, store: Transactor, filters: Filters):
+        self.store = store
+        self.filters = filters.validate()
+        self.task_set_id = self._task_set_id()
+        self.excluded = (excluded_raters(store, filters.min_gold_accuracy, filters.min_gold_items)
+                         if filters.min_gold_accuracy is not None else set())
+        self._split_of: dict[str, str] | None = None
+        self._seen: set[str] = set()
+        self.duplicates = 0
+
+    # -- reading -----------------------------------------------------------------
+    def _task_set_id(self) -> int | None:
+        if not self.filters.task_set:
+            return None
+        rows = self.store.query("select id from task_sets where name = ?", [self.filters.task_set])
+        if not rows:
+            raise NotFound(f"no rating task set named {self.filters.task_set!r}")
+        return rows[0]["id"]
+
+    def conversation_ids(self) -> list[str]:
+        where, params = ["1=1"], []
+        if self.filters.since:
+            where.append("created >= ?"); params.append(self.filters.since)
+        if self.filters.until:
+            where.append("substr(created, 1, ?) <= ?"); params += [len(self.filters.until), self.filters.until]
+        sql = f"select id from conversations where {' and '.join(where)} order by created, id"
+        return [r["id"] for r in self.store.query(sql, params)]
+
+    def dialogs(self) -> Iterator[RatedDialog]:
+        ids = self.conversation_ids()
+        for start in range(0, len(ids), BATCH_CONVERSATIONS):
+            yield from self._load_batch(ids[start:start + BATCH_CONVERSATIONS])
+
+    def _load_batch(self, ids: list[str]) -> list[RatedDialog]:
+        marks = ",".join("?" * len(ids))
+        rows = self.store.query(f"""
+            select c.id conv, c.created, c.system_prompt, t.id turn_id, t.idx, t.user_text,
+                   r.id rid, r.side, r.checkpoint, r.text, r.status, r.identity_leak,
+                   r.id in (select response_id from task_items where task_set_id = ?) in_task
+            from conversations c
+            join turns t on t.conversation_id = c.id and t.superseded = 0
+            left join responses r on r.turn_id = t.id and r.superseded = 0
+            where c.id in ({marks}) order by c.created, c.id, t.idx, t.id, r.side""",
+            [self.task_set_id, *ids])
+        images: dict[int, list[str]] = {}
+        for r in self.store.query(f"""select ti.turn_id, ti.image_sha256 from turn_images ti
+                join turns t on t.id = ti.turn_id where t.conversation_id in ({marks})
+                order by ti.turn_id, ti.position""", ids):
+            images.setdefault(r["turn_id"], []).append(r["image_sha256"])
+        ratings: dict[int, list[dict]] = {}
+        for r in self.store.query(f"""select ra.* from ratings ra join responses r on r.id = ra.response_id
+                join turns t on t.id = r.turn_id where t.conversation_id in ({marks})
+                order by coalesce(ra.updated, ra.created)""", ids):
+            if r["rater_id"] not in self.excluded:
+                ratings.setdefault(r["response_id"], []).append(r)
+        winners: dict[int, list[str]] = {}
+        for r in self.store.query(f"""select v.turn_id, v.rater_id, v.winner from votes v
+                join turns t on t.id = v.turn_id where t.conversation_id in ({marks})""", ids):
+            if r["rater_id"] not in self.excluded:
+                winners.setdefault(r["turn_id"], []).append(r["winner"])
+        return _assemble(rows, images, ratings, winners)
+
+    # -- which responses count ---------------------------------------------------
+    def eligible(self, resp: RatedResponse | None) -> bool:
+        f = self.filters
+        return (resp is not None and resp.ok
+                and (f.include_identity_leak or not resp.identity_leak)
+                and (not f.checkpoints or resp.checkpoint in f.checkpoints)
+                and (self.task_set_id is None or resp.in_task_set))
+
+    def trusted(self, j: Judgement) -> bool:
+        f = self.filters
+        return j.n >= f.min_raters and (f.min_agreement is None or j.agreement >= f.min_agreement)
+
+    def sft_reply(self, resp: RatedResponse | None) -> str | None:
+        """The reply to train on (correction or the model's), or None if the turn fails."""
+        if not self.eligible(resp):
+            return None
+        j = resp.judgement
+        if self.filters.use_corrections and j.corrected:
+            return j.corrected
+        if not self.trusted(j) or j.majority != "yes" or not resp.text.strip():
+            return None
+        if self.filters.min_score is not None and (j.mean_score is None or j.mean_score < self.filters.min_score):
+            return None
+        return resp.text
+
+    # -- split and dedup ---------------------------------------------------------
+    def in_split(self, conversation_id: str) -> bool:
+        if self.filters.split == "all":
+            return True
+        if self._split_of is None:
+            self._split_of = split_by_image(self.store, self.filters.eval_fraction, self.filters.split_seed)
+        return self._split_of.get(conversation_id, "train") == self.filters.split
+
+    def is_new(self, *key_parts) -> bool:
+        """Dedup on same images + same instructions (+ completions for pairs/KTO)."""
+        if not self.filters.dedup:
+            return True
+        key = hashlib.sha256(json.dumps(key_parts, ensure_ascii=False).encode()).hexdigest()
+        if key in self._seen:
+            self.duplicates += 1
+            return False
+        self._seen.add(key)
+        return True
+
+    def dialogs_in_split(self) -> Iterator[RatedDialog]:
+        return (d for d in self.dialogs() if self.in_split(d.id))
+
+
+def _judgement(ratings: list[dict]) -> Judgement:
+    corrected = [r["corrected_text"] for r in ratings if r["corrected_text"]]
+    return Judgement(
+        labels=tuple(r["followed"] for r in ratings),
+        scores=tuple(r["score"] for r in ratings if r["score"] is not None),
+        tags=tuple(t for r in ratings for t in json.loads(r["tags"] or "[]")),
+        corrected=corrected[-1] if corrected else None)
+
+
+def _assemble(rows, images, ratings, winners) -> list[RatedDialog]:
+    dialogs: dict[str, dict] = {}
+    for row in rows:
+        d = dialogs.setdefault(row["conv"], {"created": row["created"], "system": row["system_prompt"] or "",
+                                             "turns": {}})
+        turn = d["turns"].setdefault(row["turn_id"], {"idx": row["idx"], "text": row["user_text"],
+                                                      "responses": {}})
+        if row["rid"] is not None:
+            turn["responses"][row["side"]] = RatedResponse(
+                id=row["rid"], side=row["side"], checkpoint=row["checkpoint"], text=row["text"] or "",
+                ok=row["status"] == "ok", identity_leak=bool(row["identity_leak"]),
+                in_task_set=bool(row["in_task"]), judgement=_judgement(ratings.get(row["rid"], [])))
+    return [RatedDialog(conv, d["created"], d["system"], tuple(
+        RatedTurn(tid, t["idx"], t["text"], tuple(images.get(tid, ())), t["responses"],
+                  tuple(winners.get(tid, ())))
+        for tid, t in d["turns"].items())) for conv, d in dialogs.items()]
+
+
+def split_by_image(store: Transactor, eval_fraction: float, seed: int) -> dict[str, str]:
+    """conversation id → "train"|"eval"; conversations sharing any image share a split.
+
+    Union-find over (conversation, image) links: a component's split is a hash of
+    its smallest member, so the assignment is stable across exports.
+    """
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for row in store.query("""select distinct t.conversation_id conv, ti.image_sha256 sha
+                              from turn_images ti join turns t on t.id = ti.turn_id"""):
+        a, b = find("c:" + row["conv"]), find("i:" + row["sha"])
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    for row in store.query("select id from conversations"):
+        find("c:" + row["id"])
+    out = {}
+    for node in list(parent):
+        if node.startswith("c:"):
+            root = find(node)
+            digest = hashlib.sha256(f"{seed}:{root}".encode()).digest()
+            share = int.from_bytes(digest[:8], "big") / 2**64
+            out[node[2:]] = "eval" if share < eval_fraction else "train"
+    return out
+
+
+def history(dialog: RatedDialog, upto: int, side: str) -> list[SampleRound]:
+    """The rounds before turn index `upto` as `side` saw them (its own replies)."""
+    rounds = []
+    for turn in dialog.turns[:upto]:
+        resp = turn.responses.get(side)
+        rounds.append(SampleRound(turn.text, turn.images, resp.text if resp else ""))
+    return rounds
+
+
+def sft_samples(sel: Selection) -> Iterator[Sample]:
+    """Per conversation side: the rounds up to the first one that fails the filter.
+
+    A failing turn ends the dialog because later user turns may build on its reply."""
+    for dialog in sel.dialogs_in_split():
+        sides = sorted({s for t in dialog.turns for s in t.responses})
+        for side in sides:
+            rounds, corrected, tags, checkpoint = [], 0, [], None
+            for turn in dialog.turns:
+                resp = turn.responses.get(side)
+                reply = sel.sft_reply(resp)
+                if reply is None:
+                    break
+                corrected += reply != resp.text
+                tags += resp.judgement.tags
+                checkpoint = resp.checkpoint
+                rounds.append(SampleRound(turn.text, turn.images, reply))
+            if rounds and sel.is_new("sft", images_of(rounds), [r.text for r in rounds]):
+                yield Sample(f"{dialog.id}-{side}", tuple(rounds), checkpoint, dialog.system_prompt,
+                             corrected, tuple(tags))
+
+
+def preference_pairs(sel: Selection) -> Iterator[Pair]:
+    """Arena turns with a majority winner A or B (ties and both-bad never make a pair),
+    then corrected responses (the correction chosen over the original)."""
+    for dialog in sel.dialogs_in_split():
+        for n, turn in enumerate(dialog.turns):
+            yield from _vote_pair(sel, dialog, n, turn)
+            if sel.filters.use_corrections:
+                yield from _correction_pairs(sel, dialog, n, turn)
+
+
+def _vote_pair(sel: Selection, dialog: RatedDialog, n: int, turn: RatedTurn) -> Iterator[Pair]:
+    if len(turn.winners) < sel.filters.min_voters:
+        return
+    winner, count = Counter(turn.winners).most_common(1)[0]
+    if winner not in ("A", "B") or count * 2 <= len(turn.winners):
+        return
+    if sel.filters.min_agreement is not None and count / len(turn.winners) < sel.filters.min_agreement:
+        return
+    chosen, rejected = turn.responses.get(winner), turn.responses.get("B" if winner == "A" else "A")
+    if not (chosen and rejected and chosen.ok and rejected.ok):
+        return
+    f = sel.filters
+    if not f.include_identity_leak and (chosen.identity_leak or rejected.identity_leak):
+        return
+    if f.checkpoints and not {chosen.checkpoint, rejected.checkpoint} & set(f.checkpoints):
+        return
+    if sel.task_set_id is not None and not (chosen.in_task_set or rejected.in_task_set):
+        return
+    prompt = (*history(dialog, n, winner), SampleRound(turn.text, turn.images))
+    if sel.is_new("pair", images_of(prompt), [r.text for r in prompt], chosen.text, rejected.text):
+        yield Pair(f"vote-{turn.id}", prompt, chosen.text, rejected.text, "vote",
+                   chosen.checkpoint, rejected.checkpoint, dialog.system_prompt)
+
+
+def _correction_pairs(sel: Selection, dialog: RatedDialog, n: int, turn: RatedTurn) -> Iterator[Pair]:
+    for side, resp in sorted(turn.responses.items()):
+        corrected = resp.judgement.corrected
+        if not sel.eligible(resp) or not corrected or corrected.strip() == resp.text.strip():
+            continue
+        prompt = (*history(dialog, n, side), SampleRound(turn.text, turn.images))
+        if sel.is_new("pair", images_of(prompt), [r.text for r in prompt], corrected, resp.text):
+            yield Pair(f"correction-{resp.id}", prompt, corrected, resp.text, "correction",
+                       "human", resp.checkpoint, dialog.system_prompt)
+
+
+def unpaired_examples(sel: Selection) -> Iterator[Unpaired]:
+    """KTO: responses with a trusted majority yes (desirable) or no (undesirable)."""
+    for dialog in sel.dialogs_in_split():
+        for n, turn in enumerate(dialog.turns):
+            for side, resp in sorted(turn.responses.items()):
+                if not sel.eligible(resp) or not sel.trusted(resp.judgement):
+                    continue
+                label = {"yes": True, "no": False}.get(resp.judgement.majority)
+                if label is None or not resp.text.strip():
+                    continue
+                prompt = (*history(dialog, n, side), SampleRound(turn.text, turn.images))
+                if sel.is_new("kto", images_of(prompt), [r.text for r in prompt], resp.text):
+                    yield Unpaired(f"response-{resp.id}", prompt, resp.text, label, resp.checkpoint,
+                                   dialog.system_prompt)

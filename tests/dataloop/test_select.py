@@ -1,0 +1,113 @@
+"""Filters actually filter: every case in the fixture world is checked against SFT output."""
+
+from __future__ import annotations
+
+import pytest
+
+from ift_chat.dataloop.select import (Filters, Selection, preference_pairs, sft_samples,
+                                      unpaired_examples)
+from ift_chat.errors import NotFound, ValidationError
+
+
+def replies(store, **filters) -> set[str]:
+    return {r.reply for s in sft_samples(Selection(store, Filters(**filters))) for r in s.rounds}
+
+
+def test_default_filter_keeps_majority_yes_and_corrections(world):
+    got = replies(world.store)
+    assert {"A red square.", "Red.", "It is blue-ish green.", "WINNER haiku.", "SLOPPYPASS reply."} == got
+
+
+def test_followed_no_by_two_of_three_raters_never_appears(world):
+    samples = list(sft_samples(Selection(world.store, Filters(min_raters=1))))
+    assert samples and not any("BADREPLY" in r.reply for s in samples for r in s.rounds)
+
+
+def test_corrected_response_replaces_original(world):
+    texts = replies(world.store)
+    assert "It is blue-ish green." in texts and "ORIGINAL blue." not in texts
+    # Without corrections the turn falls back to its rating (followed=no): gone entirely.
+    plain = replies(world.store, use_corrections=False, min_raters=1)
+    assert "It is blue-ish green." not in plain and "ORIGINAL blue." not in plain
+
+
+def test_identity_leak_superseded_and_duplicates_excluded(world):
+    texts = replies(world.store)
+    assert not any(t.startswith(("LEAK", "SUPERSEDED", "DUPLICATE")) for t in texts)
+    assert any(t.startswith("LEAK") for t in replies(world.store, include_identity_leak=True))
+    assert any(t.startswith("DUPLICATE") for t in replies(world.store, dedup=False))
+    sel = Selection(world.store, Filters())
+    list(sft_samples(sel))
+    assert sel.duplicates == 1
+
+
+def test_checkpoint_date_and_task_set_filters(world):
+    assert replies(world.store, checkpoints=("ckpt-b",)) == {"It is blue-ish green.", "SLOPPYPASS reply."}
+    assert replies(world.store, until="2026-01-31") == {"It is blue-ish green."}
+    assert "It is blue-ish green." not in replies(world.store, since="2026-02-01")
+    assert replies(world.store, task_set="batch1") == {"A red square.", "Red."}
+    with pytest.raises(NotFound):
+        replies(world.store, task_set="nope")
+
+
+def test_min_score_and_agreement(world):
+    # c9 has 2 yes (score 5) and 1 no (score 1): mean 3.67, agreement 0.67
+    assert "SLOPPYPASS reply." not in replies(world.store, min_score=4)
+    assert "SLOPPYPASS reply." not in replies(world.store, min_agreement=0.7)
+    assert "A red square." in replies(world.store, min_score=4, min_agreement=0.7)
+
+
+def test_rater_quality_drops_raters_who_fail_gold(world):
+    # sloppy rated the gold item (right answer "no") "yes": without it c9 has no majority.
+    assert "SLOPPYPASS reply." in replies(world.store)
+    assert "SLOPPYPASS reply." not in replies(world.store, min_gold_accuracy=0.5, min_gold_items=1)
+    assert "A red square." in replies(world.store, min_gold_accuracy=0.5, min_gold_items=1)
+
+
+def test_min_raters(world):
+    # The correction needs only one rater; a single "yes" is not enough by default.
+    assert "A red square." in replies(world.store, min_raters=3)
+    assert "Red." not in replies(world.store, min_raters=3)
+
+
+def test_train_eval_split_shares_no_image(world):
+    train = list(sft_samples(Selection(world.store, Filters(split="train", eval_fraction=0.5, dedup=False))))
+    evals = list(sft_samples(Selection(world.store, Filters(split="eval", eval_fraction=0.5, dedup=False))))
+    every = list(sft_samples(Selection(world.store, Filters(dedup=False))))
+    assert train and evals
+    assert sorted(s.id for s in train + evals) == sorted(s.id for s in every)
+    images = lambda samples: {sha for s in samples for r in s.rounds for sha in r.images}  # noqa: E731
+    assert not images(train) & images(evals)
+
+
+def test_split_keeps_conversations_sharing_an_image_together(world):
+    # c1 and c7 share img1: whichever split c1 lands in, c7 lands there too, for any seed.
+    for seed in range(20):
+        sel = Selection(world.store, Filters(split="train", eval_fraction=0.5, split_seed=seed))
+        assert sel.in_split(world.convs["c1"]) == sel.in_split(world.convs["c7"])
+
+
+def test_preference_pairs_from_votes_and_corrections(world):
+    pairs = list(preference_pairs(Selection(world.store, Filters())))
+    by_source = {p.source: p for p in pairs}
+    assert len(pairs) == 2  # the tie on c5 makes no pair
+    vote = by_source["vote"]
+    assert (vote.chosen, vote.rejected) == ("WINNER haiku.", "LOSER prose.")
+    assert vote.prompt[-1].text == "Write a haiku about it." and vote.prompt[-1].reply is None
+    corr = by_source["correction"]
+    assert (corr.chosen, corr.rejected) == ("It is blue-ish green.", "ORIGINAL blue.")
+    assert not list(preference_pairs(Selection(world.store, Filters(min_voters=3, use_corrections=False))))
+
+
+def test_unpaired_labels_follow_the_majority(world):
+    examples = {u.completion: u.label for u in unpaired_examples(Selection(world.store, Filters()))}
+    assert examples["WINNER haiku."] is True and examples["LOSER prose."] is False
+    assert examples["BADREPLY three."] is False and examples["TIE-A."] is False
+    assert "ORIGINAL blue." not in examples  # only one rater
+
+
+@pytest.mark.parametrize("bad", [{"split": "test"}, {"min_agreement": 1.5}, {"since": "yesterday"},
+                                 {"min_score": 9}, {"min_raters": 0}])
+def test_bad_filters_are_rejected(store, bad):
+    with pytest.raises(ValidationError):
+        Selection(store, Filters(**bad))
