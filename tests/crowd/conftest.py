@@ -68,3 +68,33 @@ def raters(store):
 @pytest.fixture
 def tasks(store, clock) -> Tasks:
     return Tasks(store, clock)
+
+
+def crowd_blocks(ctx):
+    """The two crowd tabs in one Blocks, as the main app mounts them."""
+    import gradio as gr
+
+    from ift_chat.ui import admin_tab, tasks_tab
+
+    with gr.Blocks() as blocks:
+        ctx.shared["rater_name"] = gr.Textbox(label="Your rater name")
+        with gr.Tab("Tasks"):
+            tasks_tab.render(ctx)
+        with gr.Tab("Admin"):
+            admin_tab.render(ctx)
+    return blocks
+
+
+@pytest.fixture
+def crowd_app(config, store, responses, admin, raters):
+    """A running loopback app with both crowd tabs and password login."""
+    from ift_chat.backends import Backends
+    from ift_chat.crowd.auth import make_auth_check
+    from ift_chat.ui.context import AppContext
+
+    config = config.replace(auth_file=config.home / "users.txt")  # login required, as served
+    blocks = crowd_blocks(AppContext(config, store, Backends()))
+    _, url, _ = blocks.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True,
+                              auth=make_auth_check(store), quiet=True, ssr_mode=False)
+    yield url
+    blocks.close()

@@ -1,0 +1,139 @@
+"""The rater's task queue: next item → dialog and reply → rating → next item.
+
+The rater sees the dialog and the reply only: no checkpoint name (anonymous
+sets scrub it from the texts too) and nobody else's rating. Every handler
+re-checks who is acting; a rater can only submit items leased to them.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from ..crowd.auth import require_active
+from ..crowd.limits import RateLimiter, Sessions
+from ..crowd.tasks import Tasks
+from ..crowd.view import TaskView
+from ..errors import IftChatError, NotFound, ValidationError
+from ..store.models import ERROR_TAGS, FOLLOWED, TAG_LABELS, Rater
+from .context import AppContext, ui_error
+from .render import safe_markdown
+
+FOLLOWED_CHOICES = list(zip(("Yes", "Partially", "No"), FOLLOWED))
+ANY_SET = ""
+DONE_TEXT = "Nothing left for you to rate here. Thank you! Pick another task set or come back later."
+
+
+def view_messages(view: TaskView) -> list[dict]:
+    """Chatbot messages for a task: user turns (images first) and replies, escaped."""
+    messages = []
+    for rnd in view.rounds:
+        content: list = [{"path": p} for p in rnd.image_paths]
+        if rnd.user_text:
+            content.append(safe_markdown(rnd.user_text))
+        messages.append({"role": "user", "content": content})
+        if rnd.reply is not None:
+            messages.append({"role": "assistant", "content": safe_markdown(rnd.reply) or "*(empty reply)*"})
+    return messages
+
+
+class RatingDesk:
+    """Gradio-free logic of the tab; owns its rate limiter and session tracker."""
+
+    def __init__(self, ctx: AppContext, tasks: Tasks | None = None, limiter: RateLimiter | None = None,
+                 sessions: Sessions | None = None):
+        self.ctx = ctx
+        self.tasks = tasks or Tasks(ctx.store)
+        self.limiter = limiter or RateLimiter(per_second=1.0, burst=5)
+        self.sessions = sessions or Sessions()
+
+    def rater(self, request: gr.Request | None, typed_name: str | None) -> Rater:
+        rater = require_active(self.ctx.rater_for(request, typed_name))
+        self.sessions.touch(getattr(request, "session_hash", None), rater.id)
+        return rater
+
+    def set_choices(self) -> list[tuple[str, str]]:
+        return [(f"{s.name} ({s.k} ratings per item)", s.name) for s in self.tasks.sets("open")]
+
+    def next_view(self, rater: Rater, set_name: str | None) -> TaskView | None:
+        """From the chosen set, or with no choice the first open set with work for this rater."""
+        names = [set_name] if set_name else [s.name for s in self.tasks.sets("open")]
+        for name in names:
+            rows = self.ctx.store.query("select id from task_sets where name = ?", [name])
+            if not rows:
+                raise NotFound(f"no task set named {name!r}")
+            view = self.tasks.next_item(rows[0]["id"], rater)
+            if view is not None:
+                return view
+        return None
+
+    def submit(self, rater: Rater, item_id, followed, score, tags, comment, corrected) -> None:
+        if item_id in (None, "", 0):
+            raise ValidationError("there is no task on screen; press Next task")
+        if not followed:
+            raise ValidationError("choose whether the reply followed the instruction")
+        self.limiter.take(rater.id)
+        self.tasks.submit(int(item_id), rater, followed, score=int(score) if score else None,
+                          tags=tags or [], comment=comment, corrected=corrected)
+
+
+def _shown(view: TaskView | None, note: str = "") -> tuple:
+    """Outputs (item id, chatbot, status, system prompt) for a view or for 'nothing left'."""
+    if view is None:
+        return 0, [], f"{note}{DONE_TEXT}", ""
+    status = (f"{note}**{safe_markdown(view.task_set_name)}** · item #{view.item_id} · "
+              f"rate the **last reply**; your hold on it ends at {view.expires_at[11:16]} UTC")
+    system = f"*System prompt:* {safe_markdown(view.system_prompt)}" if view.system_prompt else ""
+    return view.item_id, view_messages(view), status, system
+
+
+def render(ctx: AppContext) -> RatingDesk:
+    desk = RatingDesk(ctx)
+    name_box = ctx.shared.get("rater_name") or gr.Textbox(label="Your rater name", max_lines=1)
+    gr.Markdown("### Rating tasks\nRate each reply on its own: did it follow the instruction of "
+                "the **last** user turn? You will not see who wrote it or how others rated it.")
+    with gr.Row():
+        set_choice = gr.Dropdown(label="Task set", choices=[("any open set", ANY_SET), *desk.set_choices()],
+                                 value=ANY_SET, allow_custom_value=True, scale=3)
+        refresh = gr.Button("↻", scale=0, min_width=40)
+        next_button = gr.Button("Next task", variant="primary", scale=1)
+    status = gr.Markdown("")
+    system = gr.Markdown("")
+    item_id = gr.Number(value=0, visible=False, precision=0, label="task item")
+    chatbot = gr.Chatbot(label="Dialog to rate", height=420)
+    with gr.Row():
+        followed = gr.Radio(FOLLOWED_CHOICES, label="Instruction of the last turn followed?", value=None)
+        score = gr.Radio([1, 2, 3, 4, 5], label="Quality 1-5 (optional)", value=None)
+    tags = gr.CheckboxGroup([(TAG_LABELS[t], t) for t in ERROR_TAGS], label="Errors", value=[])
+    with gr.Row():
+        comment = gr.Textbox(label="Comment", lines=1, max_lines=4)
+        corrected = gr.Textbox(label="Corrected reply (optional)", lines=2, max_lines=12)
+    submit_button = gr.Button("Submit and next", variant="primary")
+    fields = [followed, score, tags, comment, corrected]
+    shown = [item_id, chatbot, status, system]
+    cleared = (None, None, [], "", "")
+
+    def on_refresh():
+        return gr.Dropdown(choices=[("any open set", ANY_SET), *desk.set_choices()])
+
+    def on_next(set_name, typed_name, request: gr.Request):
+        try:
+            rater = desk.rater(request, typed_name)
+            return (*_shown(desk.next_view(rater, set_name or None)), *cleared)
+        except IftChatError as exc:
+            raise ui_error(exc) from exc
+
+    def on_submit(current, set_name, typed_name, f, s, t, c, x, request: gr.Request):
+        try:
+            rater = desk.rater(request, typed_name)
+            desk.submit(rater, current, f, s, t, c, x)
+            view = desk.next_view(rater, set_name or None)
+        except IftChatError as exc:
+            raise ui_error(exc) from exc
+        return (*_shown(view, "✔ Saved. "), *cleared)
+
+    refresh.click(on_refresh, None, [set_choice], api_name="crowd_task_sets")
+    next_button.click(on_next, [set_choice, name_box], shown + fields, api_name="crowd_next",
+                      concurrency_limit=None)
+    submit_button.click(on_submit, [item_id, set_choice, name_box, *fields], shown + fields,
+                        api_name="crowd_submit", concurrency_limit=None)
+    return desk
