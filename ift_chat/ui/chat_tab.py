@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import gradio as gr
 
-from ..errors import ValidationError
+from ..errors import IftChatError, ValidationError
 from ..runner import DialogRunner
-from .context import AppContext
+from .context import AppContext, ui_error
 from .panes import ConversationPanes
 
 
@@ -35,7 +35,9 @@ class ChatTab:
         with gr.Row():
             self.checkpoint = gr.Dropdown(checkpoint_choices(self.ctx), value=names[0] if names else None,
                                           label="Checkpoint", scale=3, elem_id="chat-checkpoint")
-            self.recent = gr.Dropdown([], label="Resume a conversation", scale=3, elem_id="chat-recent")
+            # Custom values allowed: a pasted conversation id works too (checked on resume).
+            self.recent = gr.Dropdown([], label="Resume a conversation", scale=3, elem_id="chat-recent",
+                                      allow_custom_value=True)
         with gr.Accordion("Checkpoint status", open=False):
             self.status = gr.Markdown(status_markdown(self.ctx))
         self.panes = ConversationPanes(self.ctx, self.runner, sides=("single",), modes=("chat",),
@@ -72,6 +74,11 @@ class ChatTab:
     def _resume(self, conversation_id, name, request: gr.Request):
         if not conversation_id:
             return {}
+        try:
+            if self.ctx.store.conversations.get(conversation_id).mode != "chat":
+                raise ValidationError("that is not a chat conversation")
+        except IftChatError as exc:
+            raise ui_error(exc) from exc
         return self.panes.show(conversation_id, self.panes._optional_rater(request, name))
 
     def _recent_choices(self) -> list[tuple[str, str]]:
