@@ -21,7 +21,7 @@ from typing import Callable, Sequence
 
 from ..backends import Backends, Completion, SamplingParams
 from ..dialog import Round, build_messages
-from ..errors import NotFound, ValidationError
+from ..errors import BackendUnavailable, NotFound, ValidationError
 from ..runner import leaks_identity
 from ..store import PreparedImage, Store
 from ..store.models import EvalItem
@@ -38,6 +38,22 @@ class ReplayResult:
     responses: int
     errors: int
     seconds: float
+
+
+async def wait_ready(backends: Backends, names: Sequence[str], timeout_s: float = 600.0,
+                     poll_s: float = 0.5) -> None:
+    """Wait until every named backend is ready (vLLM servers take a while to start)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        states = {name: backends.get(name).status() for name in names}
+        down = {n: s for n, s in states.items() if s.state == "down"}
+        if down:
+            raise BackendUnavailable("; ".join(f"{n} is down: {s.detail}" for n, s in down.items()))
+        if all(s.state == "ready" for s in states.values()):
+            return
+        if time.monotonic() > deadline:
+            raise BackendUnavailable(f"checkpoints not ready after {timeout_s:.0f} s")
+        await asyncio.sleep(poll_s)
 
 
 def plan_sides(checkpoints: Sequence[str], item_idx: int) -> list[dict[str, str]]:

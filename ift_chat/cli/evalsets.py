@@ -1,0 +1,114 @@
+"""``evalset import|list`` and ``replay``: evaluation sets in, replays of them out."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from . import app
+
+evalset_app = typer.Typer(help="Evaluation sets: import from JSONL / LLaVA JSON, list.", no_args_is_help=True)
+app.add_typer(evalset_app, name="evalset")
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    typer.echo(f"error: {exc}", err=True)
+    return typer.Exit(1)
+
+
+@evalset_app.command("import")
+def import_evalset(
+    file: Path = typer.Argument(..., help="Our eval-set JSONL, or a LLaVA-format JSON list."),
+    name: str = typer.Option(..., "--name", help="Name of the new evaluation set."),
+    images: Optional[Path] = typer.Option(None, "--images", help="Directory the image paths are relative to."),
+    description: Optional[str] = typer.Option(None, help="Free text shown with the set."),
+    home: Optional[Path] = typer.Option(None, help="Data dir (env IFT_CHAT_HOME)."),
+) -> None:
+    """Import an evaluation set; a bad file writes nothing."""
+    from ..config import Config
+    from ..dataloop.imports import import_eval_set
+    from ..errors import IftChatError
+    from ..store import Store
+
+    try:
+        store = Store(Config.from_env(home=home))
+        try:
+            result = import_eval_set(store, file, images, name, description)
+        finally:
+            store.close()
+    except IftChatError as exc:
+        raise _fail(exc) from None
+    typer.echo(f"imported {result.items} items ({result.images} images) as evaluation set {result.eval_set.name!r}")
+
+
+@evalset_app.command("list")
+def list_evalsets(home: Optional[Path] = typer.Option(None, help="Data dir (env IFT_CHAT_HOME).")) -> None:
+    """Evaluation sets with their item counts."""
+    from ..config import Config
+    from ..store import Store
+
+    store = Store(Config.from_env(home=home))
+    for row in store.query("""select s.name, s.source, count(i.id) n from eval_sets s
+                              left join eval_items i on i.eval_set_id = s.id group by s.id order by s.id"""):
+        typer.echo(f"{row['name']}\t{row['n']} items\t{row['source'] or ''}")
+    store.close()
+
+
+@app.command()
+def replay(
+    eval_set: str = typer.Option(..., "--eval-set", help="Name of the evaluation set."),
+    checkpoint: List[str] = typer.Option([], "--checkpoint", help="Checkpoint to replay on (repeatable)."),
+    checkpoints: Optional[str] = typer.Option(None, "--checkpoints", help="Or comma-separated: a,b"),
+    history: str = typer.Option("reference", help="reference (earlier rounds' references) | self"),
+    temperature: float = typer.Option(0.0, help="Same sampling params for every checkpoint."),
+    top_p: float = typer.Option(1.0),
+    max_tokens: int = typer.Option(256),
+    seed: Optional[int] = typer.Option(0),
+    concurrency: int = typer.Option(2, help="Eval items replayed at once."),
+    home: Optional[Path] = typer.Option(None, help="Data dir (env IFT_CHAT_HOME)."),
+    checkpoints_dir: Optional[Path] = typer.Option(None, help="Checkpoints dir (env IFT_CHAT_CHECKPOINTS)."),
+    backend: str = typer.Option("auto", help="auto | transformers | vllm"),
+) -> None:
+    """Run an evaluation set against checkpoints; results are `replay` conversations (A/B for two)."""
+    from tqdm import tqdm
+
+    from ..backends import SamplingParams
+    from ..config import Config
+    from ..dataloop.replay import replay_eval_set
+    from ..errors import IftChatError
+    from ..store import Store
+
+    names = list(checkpoint) + [c.strip() for c in (checkpoints or "").split(",") if c.strip()]
+    try:
+        config = Config.from_env(home=home, checkpoints_dir=checkpoints_dir, backend=backend)
+        params = SamplingParams(temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed)
+        store = Store(config)
+        try:
+            with tqdm(unit="round", desc=f"replay {eval_set}") as bar:
+                def progress(done: int, total: int) -> None:
+                    bar.total = total
+                    bar.update(done - bar.n)
+                result = asyncio.run(_replay(config, store, eval_set, names, params, history,
+                                             concurrency, progress, replay_eval_set))
+        finally:
+            store.close()
+    except IftChatError as exc:
+        raise _fail(exc) from None
+    typer.echo(f"{len(result.conversations)} replay conversations, {result.responses} responses "
+               f"({result.errors} errors) in {result.seconds:.1f} s")
+
+
+async def _replay(config, store, eval_set, names, params, history, concurrency, progress, replay_eval_set):
+    from ..backends.factory import build_backends
+    from ..dataloop.replay import wait_ready
+
+    backends = build_backends(config, store)
+    try:
+        await wait_ready(backends, names)
+        return await replay_eval_set(store, backends, eval_set, names, params, history_mode=history,
+                                     concurrency=concurrency, on_progress=progress)
+    finally:
+        await backends.aclose()
