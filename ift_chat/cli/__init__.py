@@ -9,6 +9,7 @@ app = typer.Typer(help="ift-chat: chat with, compare and rate fine-tuned vision-
 
 # Verbs register themselves on `app` when imported.
 from . import serve  # noqa: E402,F401
+from . import raters, tasks  # noqa: E402,F401
 from . import evalsets, export  # noqa: E402,F401
 
 
