@@ -109,7 +109,8 @@ HAS_TRANSFORMERS_BACKEND = importlib.util.find_spec("ift_chat.backends.transform
                     reason="ift_chat/backends/transformers_backend.py has not landed on main yet")
 def test_replay_on_demo_checkpoints_with_transformers(store, eval_set, demo_checkpoints):
     from ift_chat.backends.transformers_backend import TransformersBackend
-    backends = Backends([TransformersBackend(path.name, path) for path in demo_checkpoints])
+    backends = Backends([TransformersBackend(path.name, path, store.config.limits).load()
+                         for path in demo_checkpoints])
     names = backends.names()
     result = run(store, backends, names)
     assert result.responses == 10
