@@ -1,0 +1,176 @@
+"""Find checkpoints in a directory: full HF model dirs and LoRA adapters.
+
+Each immediate sub-directory is one candidate. What is wrong with a candidate
+is collected as plain-word ``problems`` instead of raising, so the CLI and the
+UI can list every checkpoint with its problems at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from ..errors import ValidationError
+
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+@-]{0,63}$")
+
+# Vision-language architectures we know to work (vLLM and/or transformers); others get a warning.
+KNOWN_ARCHITECTURES = frozenset({
+    "Idefics3ForConditionalGeneration", "SmolVLMForConditionalGeneration", "LlavaForConditionalGeneration",
+    "LlavaNextForConditionalGeneration", "LlavaOnevisionForConditionalGeneration",
+    "Qwen2VLForConditionalGeneration", "Qwen2_5_VLForConditionalGeneration", "Qwen3VLForConditionalGeneration",
+    "PaliGemmaForConditionalGeneration", "Gemma3ForConditionalGeneration", "Blip2ForConditionalGeneration",
+    "Phi3VForCausalLM", "InternVLChatModel", "InternVLForConditionalGeneration", "MllamaForConditionalGeneration",
+    "Idefics2ForConditionalGeneration", "Mistral3ForConditionalGeneration", "AyaVisionForConditionalGeneration",
+})
+
+
+@dataclass(frozen=True)
+class CheckpointSpec:
+    """One servable (or broken) checkpoint; registry overrides already applied."""
+
+    name: str
+    kind: str  # full | lora | remote
+    path: Path | None = None
+    architecture: str | None = None
+    base: str | None = None  # lora: the base model's checkpoint name or path
+    lora_rank: int | None = None
+    has_chat_template: bool = True
+    display_name: str | None = None
+    backend: str | None = None  # None = decided by the factory (config.backend)
+    url: str | None = None  # remote: an OpenAI-compatible server's base URL
+    model: str | None = None  # remote: the model name that server expects
+    vllm_args: tuple[str, ...] = ()
+    gpu_memory_fraction: float | None = None
+    quantization: str | None = None
+    max_model_len: int | None = None
+    fingerprint: str | None = None
+    problems: tuple[str, ...] = field(default=())
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def source(self) -> str:
+        return self.url if self.kind == "remote" else str(self.path)
+
+    def with_problem(self, problem: str) -> "CheckpointSpec":
+        return replace(self, problems=self.problems + (problem,))
+
+
+def check_checkpoint_name(name: str) -> str:
+    """Names become served-model names, log file names and URL parts: no paths, no spaces."""
+    if not isinstance(name, str) or not NAME_RE.match(name) or ".." in name:
+        raise ValidationError(
+            f"checkpoint name {name!r} is not allowed: 1-64 letters, digits or . _ + @ -, "
+            "starting with a letter or digit, no '..' or slashes")
+    return name
+
+
+def discover(root: Path) -> list[CheckpointSpec]:
+    """Every checkpoint-looking sub-directory of ``root``, sorted by name; no registry applied."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    found = []
+    for path in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        if path.name.endswith(".partial"):
+            continue
+        spec = inspect_dir(path)
+        if spec is not None:
+            found.append(spec)
+    return found
+
+
+def inspect_dir(path: Path) -> CheckpointSpec | None:
+    """A spec for a checkpoint dir, or None when it holds neither config.json nor adapter_config.json."""
+    if (path / "adapter_config.json").is_file():
+        return _inspect_adapter(path)
+    if (path / "config.json").is_file():
+        return _inspect_full(path)
+    return None
+
+
+def _name_problems(name: str) -> tuple[str, ...]:
+    try:
+        check_checkpoint_name(name)
+        return ()
+    except ValidationError as exc:
+        return (str(exc),)
+
+
+def _inspect_full(path: Path) -> CheckpointSpec:
+    problems = list(_name_problems(path.name))
+    warnings = []
+    config = _read_json(path / "config.json", problems)
+    archs = config.get("architectures") or []
+    arch = archs[0] if archs else None
+    if arch is None:
+        problems.append("config.json names no architecture")
+    elif arch not in KNOWN_ARCHITECTURES:
+        warnings.append(f"architecture {arch} is not a vision-language model we know; it may not load")
+    if not _weight_files(path):
+        problems.append("no weight files (*.safetensors or *.bin) next to config.json")
+    has_template = has_chat_template(path)
+    if not has_template:
+        warnings.append("no chat template: add chat_template.jinja or set chat_template in the registry")
+    text_cfg = config.get("text_config") or config
+    return CheckpointSpec(
+        name=path.name, kind="full", path=path.resolve(), architecture=arch, has_chat_template=has_template,
+        max_model_len=text_cfg.get("max_position_embeddings"), fingerprint=fingerprint(path),
+        problems=tuple(problems), warnings=tuple(warnings))
+
+
+def _inspect_adapter(path: Path) -> CheckpointSpec:
+    problems = list(_name_problems(path.name))
+    adapter = _read_json(path / "adapter_config.json", problems)
+    base = adapter.get("base_model_name_or_path")
+    if not base:
+        problems.append("adapter_config.json does not name its base model (base_model_name_or_path)")
+    if not _weight_files(path):
+        problems.append("no adapter weights (adapter_model.safetensors)")
+    return CheckpointSpec(
+        name=path.name, kind="lora", path=path.resolve(), base=base, lora_rank=adapter.get("r"),
+        has_chat_template=has_chat_template(path), fingerprint=fingerprint(path), problems=tuple(problems))
+
+
+def has_chat_template(path: Path) -> bool:
+    if (path / "chat_template.jinja").is_file() or (path / "chat_template.json").is_file():
+        return True
+    for name in ("tokenizer_config.json", "processor_config.json"):
+        data = _read_json(path / name, []) if (path / name).is_file() else {}
+        if data.get("chat_template"):
+            return True
+    return False
+
+
+def fingerprint(path: Path) -> str:
+    """Cheap identity of a checkpoint: config files' bytes plus weight files' names and sizes."""
+    digest = hashlib.sha256()
+    for name in ("config.json", "adapter_config.json", "generation_config.json"):
+        if (path / name).is_file():
+            digest.update(name.encode() + (path / name).read_bytes())
+    for weights in _weight_files(path):
+        digest.update(f"{weights.name}:{weights.stat().st_size}".encode())
+    return digest.hexdigest()[:16]
+
+
+def _weight_files(path: Path) -> list[Path]:
+    return sorted(p for p in path.iterdir() if p.is_file() and p.suffix in WEIGHT_SUFFIXES)
+
+
+def _read_json(path: Path, problems: list[str]) -> dict:
+    try:
+        data = json.loads(path.read_text())
+        if isinstance(data, dict):
+            return data
+        problems.append(f"{path.name} is not a JSON object")
+    except (OSError, ValueError) as exc:
+        problems.append(f"{path.name} cannot be read: {exc}")
+    return {}

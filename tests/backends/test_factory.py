@@ -1,0 +1,64 @@
+"""build_backends: demo checkpoints when none are found, registration in the store."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+from ift_chat.backends import SamplingParams
+from ift_chat.backends.discovery import CheckpointSpec
+from ift_chat.backends.factory import build_backends, choose_backend
+from ift_chat.config import Config
+
+from .conftest import collect, run
+
+
+def test_demo_checkpoints_served_when_dir_is_empty(config, store, demo_checkpoints):
+    # Pre-seed the demo dir with the session's demo checkpoints (generation is idempotent).
+    for path in demo_checkpoints:
+        shutil.copytree(path, config.demo_dir / path.name)
+    backends = run_build(config, store)
+    assert backends.demo is True
+    assert backends.names() == ["demo-smolvlm-a", "demo-smolvlm-b"]
+    row = store.checkpoints.get("demo-smolvlm-a")
+    assert row.backend == "transformers" and row.architecture == "Idefics3ForConditionalGeneration"
+    assert row.source == str((config.demo_dir / "demo-smolvlm-a").resolve()) and len(row.fingerprint) == 16
+    _, done = run(collect(backends.get("demo-smolvlm-b"), [{"role": "user", "content": "hi"}],
+                          SamplingParams(temperature=0, max_tokens=5)))
+    assert done.status == "ok" and done.completion_tokens > 0
+    assert backends.statuses()["demo-smolvlm-a"].state == "ready"
+    run(backends.aclose())
+
+
+def test_real_checkpoints_win_over_demo_and_broken_ones_are_noted(config, store, demo_checkpoints):
+    shutil.copytree(demo_checkpoints[0], config.checkpoints_dir / "mine")
+    (config.checkpoints_dir / "broken").mkdir()
+    (config.checkpoints_dir / "broken" / "config.json").write_text(json.dumps({"architectures": []}))
+    backends = run_build(config, store)
+    assert backends.demo is False and backends.names() == ["mine"]
+    assert "no architecture" in backends.notes["broken"]
+    assert not config.demo_dir.exists()
+    assert [c.name for c in store.checkpoints.all()] == ["mine"]
+    run(backends.aclose())
+
+
+def test_no_demo_and_no_checkpoints_serves_nothing(config, store):
+    backends = run_build(config.replace(demo=False), store)
+    assert backends.names() == [] and backends.demo is False
+
+
+def test_backend_choice():
+    spec = CheckpointSpec(name="m", kind="full")
+    auto = Config()
+    assert choose_backend(spec, auto, gpu=False) == "transformers"
+    assert choose_backend(spec, auto, gpu=True) == "vllm"
+    assert choose_backend(spec, auto.replace(backend="vllm"), gpu=False) == "vllm"
+    assert choose_backend(CheckpointSpec(name="m", kind="full", backend="transformers"), auto, gpu=True) == "transformers"
+    assert choose_backend(CheckpointSpec(name="r", kind="remote", url="http://x"), auto, gpu=False) == "openai"
+
+
+def run_build(config, store):
+    backends = build_backends(config, store)
+    for name in backends.names():  # wait for the background loads
+        assert backends.get(name).wait_loaded(60)
+    return backends
