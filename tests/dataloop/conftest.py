@@ -150,3 +150,26 @@ def build_world(store) -> World:
 @pytest.fixture
 def world(store) -> World:
     return build_world(store)
+
+
+@pytest.fixture
+def data_app(config, store, world):
+    """The data tab served on loopback with password login; echo backends for replays."""
+    import gradio as gr
+
+    from ift_chat.backends import Backends
+    from ift_chat.crowd.auth import make_auth_check, set_account
+    from ift_chat.ui import data_tab
+    from ift_chat.ui.context import AppContext
+
+    set_account(store, "boss", "admin", "admin-password")
+    set_account(store, "rater9", "rater", "rater-password")
+    config = config.replace(auth_file=config.home / "users.txt")
+    ctx = AppContext(config, store, Backends([EchoBackend("ckpt-a"), EchoBackend("ckpt-b")]))
+    with gr.Blocks() as blocks:
+        with gr.Tab("Data"):
+            data_tab.render(ctx)
+    _, url, _ = blocks.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True,
+                              auth=make_auth_check(store), quiet=True, ssr_mode=False)
+    yield url
+    blocks.close()
