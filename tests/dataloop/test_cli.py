@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 
 import datasets
+import pytest
 from typer.testing import CliRunner
 
 from ift_chat.cli import app
+from tests.conftest import png_bytes
 
 runner = CliRunner()
 
@@ -50,3 +52,33 @@ def test_errors_exit_1_with_a_message(world, tmp_path):
     assert bad.exit_code == 1 and "escapes" in bad.output
     assert not (tmp_path / "x").exists()
     assert world.store.query("select count(*) n from eval_sets")[0]["n"] == 0
+
+
+@pytest.mark.slow
+def test_replay_verb_on_demo_checkpoints(store, tmp_path):
+    """`evalset import` then `replay --checkpoints a,b` with the real transformers backend."""
+    home = store.config.home
+    (tmp_path / "pic.png").write_bytes(png_bytes(color=(5, 50, 100)))
+    (tmp_path / "set.json").write_text(json.dumps([
+        {"id": "x1", "image": "pic.png", "conversations": [
+            {"from": "human", "value": "<image>\nWhat is this?"}, {"from": "gpt", "value": "A square."},
+            {"from": "human", "value": "What color?"}, {"from": "gpt", "value": "Blue."}]}]))
+    assert invoke("evalset", "import", tmp_path / "set.json", "--images", tmp_path, "--name", "demo-set",
+                  "--home", home).exit_code == 0
+    result = invoke("replay", "--eval-set", "demo-set", "--checkpoints", "demo-smolvlm-a,demo-smolvlm-b",
+                    "--max-tokens", "8", "--home", home, "--checkpoints-dir", tmp_path / "no-checkpoints",
+                    "--backend", "transformers")
+    assert result.exit_code == 0, result.output
+    assert "1 replay conversations, 4 responses (0 errors)" in result.output
+    rows = store.query("""select c.mode, r.side, r.checkpoint, r.status, r.tokens_out from responses r
+                          join turns t on t.id = r.turn_id join conversations c on c.id = t.conversation_id""")
+    assert len(rows) == 4 and {r["mode"] for r in rows} == {"replay"}
+    assert {(r["side"], r["checkpoint"]) for r in rows} in (
+        {("A", "demo-smolvlm-a"), ("B", "demo-smolvlm-b")}, {("A", "demo-smolvlm-b"), ("B", "demo-smolvlm-a")})
+    assert all(r["status"] == "ok" and r["tokens_out"] for r in rows)
+
+
+def test_replay_verb_unknown_checkpoint(world, tmp_path):
+    result = invoke("replay", "--eval-set", "nope", "--checkpoint", "ghost", "--home", world.store.config.home,
+                    "--checkpoints-dir", tmp_path / "none", "--backend", "transformers")
+    assert result.exit_code == 1 and "ghost" in result.output
