@@ -38,6 +38,8 @@ class CheckpointSpec:
     path: Path | None = None
     architecture: str | None = None
     base: str | None = None  # lora: the base model's checkpoint name or path
+    base_path: Path | None = None  # lora: the base model's directory, once resolved
+    chat_template: Path | None = None  # registry: a template file for checkpoints without one
     lora_rank: int | None = None
     has_chat_template: bool = True
     display_name: str | None = None
@@ -118,8 +120,6 @@ def _inspect_full(path: Path) -> CheckpointSpec:
     if not _weight_files(path):
         problems.append("no weight files (*.safetensors or *.bin) next to config.json")
     has_template = has_chat_template(path)
-    if not has_template:
-        warnings.append("no chat template: add chat_template.jinja or set chat_template in the registry")
     text_cfg = config.get("text_config") or config
     return CheckpointSpec(
         name=path.name, kind="full", path=path.resolve(), architecture=arch, has_chat_template=has_template,

@@ -11,10 +11,14 @@ from ..config import Config
 from ..demo import make_demo_checkpoints
 from ..errors import IftChatError
 from . import Backends
-from .discovery import CheckpointSpec, discover
+from .discovery import CheckpointSpec
+from .registry import scan
 from .transformers_backend import TransformersBackend
 
 log = logging.getLogger(__name__)
+
+# Registry quantization → bitsandbytes loading in transformers (fp8 checkpoints quantize themselves).
+TRANSFORMERS_QUANTIZATION = {"4bit": "4bit", "bitsandbytes": "4bit", "8bit": "8bit"}
 
 
 def gpu_present() -> bool:
@@ -41,11 +45,11 @@ def choose_backend(spec: CheckpointSpec, config: Config, gpu: bool) -> str:
 
 def find_checkpoints(config: Config) -> tuple[list[CheckpointSpec], bool]:
     """(specs, demo): the checkpoints dir, or generated demo checkpoints when it has none."""
-    specs = discover(config.checkpoints_dir)
+    specs = scan(config.checkpoints_dir)
     if specs or not config.demo:
         return specs, False
     make_demo_checkpoints(config.demo_dir)
-    return discover(config.demo_dir), True
+    return scan(config.demo_dir), True
 
 
 def build_backends(config: Config, store) -> Backends:
@@ -79,5 +83,7 @@ def _make_backend(spec: CheckpointSpec, kind: str, config: Config):
     if kind == "transformers":
         if spec.kind == "lora":
             raise IftChatError(f"{spec.name}: LoRA adapters are served by vLLM; merge it or use backend vllm")
-        return TransformersBackend(spec.name, spec.path, config.limits, quantization=spec.quantization)
+        template = spec.chat_template.read_text() if spec.chat_template else None
+        return TransformersBackend(spec.name, spec.path, config.limits, chat_template=template,
+                                   quantization=TRANSFORMERS_QUANTIZATION.get(spec.quantization))
     raise IftChatError(f"{spec.name}: backend {kind!r} is not available yet")

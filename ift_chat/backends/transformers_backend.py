@@ -40,13 +40,15 @@ def _stop_on_event(event: threading.Event):
 class TransformersBackend:
     """A checkpoint directory served in-process with ``generate``."""
 
-    def __init__(self, name: str, path: Path | str, limits: Limits, *, quantization: str | None = None):
+    def __init__(self, name: str, path: Path | str, limits: Limits, *, quantization: str | None = None,
+                 chat_template: str | None = None):
         if quantization not in QUANTIZATIONS:
             raise BackendError(f"quantization must be 4bit, 8bit or empty, not {quantization!r}")
         self.name = name
         self.path = Path(path)
         self.limits = limits
         self.quantization = quantization
+        self.chat_template = chat_template  # for checkpoints that ship none
         self.max_model_len: int | None = None
         self._model = None
         self._processor = None
@@ -62,7 +64,7 @@ class TransformersBackend:
             if self._model is not None:
                 return self
             try:
-                self._processor, self._model, note = _load(self.path, self.quantization)
+                self._processor, self._model, note = _load(self.path, self.quantization, self.chat_template)
                 self.max_model_len = _context_length(self._model.config)
                 self._state = BackendStatus("ready", note)
             except Exception as exc:  # any loader failure: show it, keep the app up
@@ -272,7 +274,7 @@ def load_image(path: str | Path, max_side: int):
     return img
 
 
-def _load(path: Path, quantization: str | None):
+def _load(path: Path, quantization: str | None, chat_template: str | None):
     """(processor, model, note) for a checkpoint dir."""
     import torch
     import transformers
@@ -291,6 +293,8 @@ def _load(path: Path, quantization: str | None):
     elif quantization:
         note = f"{quantization} quantization needs a CUDA GPU; loaded unquantized"
     processor = AutoProcessor.from_pretrained(path)
+    if chat_template is not None:
+        processor.chat_template = chat_template
     if getattr(processor, "chat_template", None) is None:
         raise BackendError("the checkpoint has no chat template (add chat_template.jinja)")
     try:

@@ -11,6 +11,7 @@ app = typer.Typer(help="ift-chat: chat with, compare and rate fine-tuned vision-
 from . import serve  # noqa: E402,F401
 from . import raters, tasks  # noqa: E402,F401
 from . import evalsets, export  # noqa: E402,F401
+from . import checkpoints  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> None:
