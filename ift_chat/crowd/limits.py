@@ -14,6 +14,7 @@ from typing import Callable, Hashable
 from ..errors import AuthError, ValidationError
 
 MonotonicClock = Callable[[], float]
+PRUNE_EVERY_S = 60.0
 
 
 @dataclass
@@ -64,6 +65,7 @@ class Sessions:
         self.clock = clock
         self._sessions: dict[str, _Session] = {}
         self._expired: dict[str, float] = {}
+        self._next_prune = clock() + PRUNE_EVERY_S
         self._lock = threading.Lock()
 
     def touch(self, session_key: str | None, rater_id: int) -> None:
@@ -86,7 +88,10 @@ class Sessions:
             session.seen = now
 
     def _forget_old(self, now: float) -> None:
-        """Keep memory bounded: drop sessions idle for long and old expiry marks."""
+        """Keep memory bounded: drop sessions idle for long and old expiry marks (once a minute)."""
+        if now < self._next_prune:
+            return
+        self._next_prune = now + PRUNE_EVERY_S
         for key in [k for k, s in self._sessions.items() if now - s.seen > 2 * self.idle_s]:
             self._expired[key] = now
             del self._sessions[key]
