@@ -1,0 +1,216 @@
+"""A backend that streams from an OpenAI-compatible server (our vLLM children or a remote URL).
+
+``POST {base_url}/chat/completions`` with ``stream: true`` and
+``stream_options.include_usage``; images go as ``data:`` URLs, downscaled first
+so a phone photo does not blow the context. Every failure (refused connection,
+HTTP error, timeout, a server dying mid-reply) ends the stream with
+``Completion(status="error")`` keeping the partial text; Stop closes the HTTP
+stream, which makes vLLM abort the request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import json
+import time
+from typing import AsyncIterator, Callable
+
+import httpx
+
+from ..config import Limits
+from ..errors import BackendError, BackendUnavailable, ContextOverflow, IftChatError
+from .base import BackendStatus, Completion, SamplingParams, StreamItem
+from .transformers_backend import load_image
+
+CONTEXT_WORDS = ("maximum context length", "max_model_len", "context length", "too long")
+
+
+class OpenAIBackend:
+    """One model on one OpenAI-compatible server."""
+
+    def __init__(self, name: str, base_url: str, limits: Limits, *, model: str | None = None,
+                 timeout_s: float = 120.0, max_model_len: int | None = None, api_key: str | None = None,
+                 status_fn: Callable[[], BackendStatus] | None = None):
+        self.name = name
+        self.base_url = base_url.rstrip("/")
+        self.model = model or name
+        self.limits = limits
+        self.max_model_len = max_model_len
+        self.timeout = httpx.Timeout(timeout_s, connect=min(10.0, timeout_s))
+        self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._status_fn = status_fn  # the supervisor's view of a server it runs
+        self._last = BackendStatus("ready", self.base_url)  # remote servers: what the last request saw
+        self._client: httpx.AsyncClient | None = None
+        self._client_loop: asyncio.AbstractEventLoop | None = None
+
+    def status(self) -> BackendStatus:
+        return self._status_fn() if self._status_fn is not None else self._last
+
+    def _http(self) -> httpx.AsyncClient:
+        """One pooled client per event loop (a client cannot outlive the loop it was used on)."""
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._client_loop is not loop:
+            self._client = httpx.AsyncClient(timeout=self.timeout, headers=self.headers)
+            self._client_loop = loop
+        return self._client
+
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        if client is not None and self._client_loop is asyncio.get_running_loop():
+            await client.aclose()
+
+    async def stream(self, messages: list[dict], params: SamplingParams,
+                     cancel: asyncio.Event | None = None) -> AsyncIterator[StreamItem]:
+        start = time.perf_counter()
+        reply = _Reply()
+        cancel_wait = asyncio.ensure_future(cancel.wait()) if cancel is not None else None
+        try:
+            params = params.validate(self.limits)
+            payload = await asyncio.to_thread(self.payload, messages, params)
+            async with self._http().stream("POST", f"{self.base_url}/chat/completions", json=payload) as response:
+                if response.status_code != 200:
+                    raise _http_error(self.name, response.status_code, await response.aread())
+                async for piece in _race(_content(response.aiter_lines(), reply), cancel_wait):
+                    reply.ttft_ms = reply.ttft_ms if reply.ttft_ms is not None else _ms_since(start)
+                    reply.text += piece
+                    yield piece
+            self._last = BackendStatus("ready", self.base_url)
+            if cancel is not None and cancel.is_set():
+                yield reply.completion("stopped", "abort", None, start)
+            elif not reply.done:
+                yield reply.completion("error", None, f"the server of {self.name} ended the reply early", start)
+            else:
+                yield reply.completion("ok", reply.finish_reason, None, start)
+        except IftChatError as exc:
+            yield reply.completion("error", None, str(exc), start)
+        except httpx.ConnectError as exc:
+            self._last = BackendStatus("down", f"cannot connect to {self.base_url}: {exc}")
+            yield reply.completion("error", None, f"cannot reach {self.name} at {self.base_url} ({exc})", start)
+        except httpx.TimeoutException:
+            yield reply.completion("error", None, f"{self.name} sent nothing for "
+                                   f"{self.timeout.read:.0f} s (timeout)", start)
+        except (httpx.HTTPError, ValueError) as exc:  # disconnect mid-stream, malformed chunk
+            yield reply.completion("error", None, f"the connection to {self.name} broke mid-reply "
+                                   f"({type(exc).__name__}: {exc or 'closed'})", start)
+        finally:
+            if cancel_wait is not None:
+                cancel_wait.cancel()
+
+    def payload(self, messages: list[dict], params: SamplingParams) -> dict:
+        """The request body; images read, downscaled and inlined (runs in a thread)."""
+        body = {"model": self.model, "messages": [self._message(m) for m in messages], "stream": True,
+                "stream_options": {"include_usage": True}, "temperature": params.temperature,
+                "top_p": params.top_p, "max_tokens": params.max_tokens}
+        if params.seed is not None:
+            body["seed"] = params.seed
+        if params.stop:
+            body["stop"] = list(params.stop)
+        return body
+
+    def _message(self, message: dict) -> dict:
+        content = message.get("content")
+        if isinstance(content, str):
+            return {"role": message["role"], "content": content}
+        parts = []
+        for part in content or []:
+            if part.get("type") == "image":
+                url = image_data_url(part["path"], self.limits.send_image_max_side)
+                parts.append({"type": "image_url", "image_url": {"url": url}})
+            elif part.get("type") in ("text", "image_url"):
+                parts.append(part)
+            else:
+                raise BackendError(f"unsupported message part type {part.get('type')!r}")
+        return {"role": message["role"], "content": parts}
+
+
+class _Reply:
+    """What has arrived so far."""
+
+    def __init__(self):
+        self.text = ""
+        self.ttft_ms: float | None = None
+        self.finish_reason: str | None = None
+        self.done = False
+        self.prompt_tokens: int | None = None
+        self.completion_tokens: int | None = None
+
+    def completion(self, status: str, reason: str | None, error: str | None, start: float) -> Completion:
+        return Completion(self.text, status, finish_reason=reason, error=error, prompt_tokens=self.prompt_tokens,
+                          completion_tokens=self.completion_tokens, ttft_ms=self.ttft_ms,
+                          latency_ms=_ms_since(start))
+
+
+async def _content(lines: AsyncIterator[str], reply: _Reply) -> AsyncIterator[str]:
+    """Server-sent events → content deltas; records finish reason and usage on ``reply``."""
+    async for line in lines:
+        if not line.startswith("data:"):
+            continue
+        data = line[5:].strip()
+        if data == "[DONE]":
+            reply.done = True
+            return
+        chunk = json.loads(data)
+        if "error" in chunk or chunk.get("object") == "error":
+            error = chunk.get("error", chunk)
+            raise BackendError(f"the server reported an error mid-reply: "
+                               f"{error.get('message', error) if isinstance(error, dict) else error}")
+        if chunk.get("usage"):
+            reply.prompt_tokens = chunk["usage"].get("prompt_tokens")
+            reply.completion_tokens = chunk["usage"].get("completion_tokens")
+        for choice in chunk.get("choices") or []:
+            if choice.get("finish_reason"):
+                reply.finish_reason = choice["finish_reason"]
+            piece = (choice.get("delta") or {}).get("content")
+            if piece:
+                yield piece
+
+
+async def _race(items: AsyncIterator[str], cancel_wait: asyncio.Future | None) -> AsyncIterator[str]:
+    """Yield from ``items`` until exhausted or until ``cancel_wait`` completes (then stop at once)."""
+    if cancel_wait is None:
+        async for item in items:
+            yield item
+        return
+    iterator = items.__aiter__()
+    while not cancel_wait.done():
+        step = asyncio.ensure_future(iterator.__anext__())
+        await asyncio.wait({step, cancel_wait}, return_when=asyncio.FIRST_COMPLETED)
+        if not step.done():
+            step.cancel()
+            await asyncio.gather(step, return_exceptions=True)
+            return
+        try:
+            yield step.result()
+        except StopAsyncIteration:
+            return
+
+
+def _http_error(name: str, status: int, body: bytes) -> BackendError:
+    message = body.decode("utf-8", "replace")[:500]
+    try:
+        data = json.loads(body)
+        error = data.get("error", data) if isinstance(data, dict) else data
+        message = error.get("message", message) if isinstance(error, dict) else str(error)
+    except ValueError:
+        pass
+    if status == 400 and any(w in message.lower() for w in CONTEXT_WORDS):
+        return ContextOverflow(f"the conversation does not fit in {name}'s context window: start a new "
+                               f"conversation or send fewer/smaller images ({message})")
+    if status in (502, 503, 504):
+        return BackendUnavailable(f"{name} is not available (HTTP {status}): {message}")
+    return BackendError(f"{name} answered HTTP {status}: {message}")
+
+
+def image_data_url(path, max_side: int) -> str:
+    """A ``data:`` URL of the image, longer side at most ``max_side`` (aspect kept)."""
+    image = load_image(path, max_side)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG" if max(image.size) <= 256 else "JPEG", quality=90)
+    mime = "image/png" if max(image.size) <= 256 else "image/jpeg"
+    return f"data:{mime};base64,{base64.b64encode(buffer.getvalue()).decode()}"
+
+
+def _ms_since(start: float) -> float:
+    return (time.perf_counter() - start) * 1000
