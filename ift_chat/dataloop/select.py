@@ -188,7 +188,7 @@ class Selection:
         self.excluded = (excluded_raters(store, filters.min_gold_accuracy, filters.min_gold_items)
                          if filters.min_gold_accuracy is not None else set())
         self._split_of: dict[str, str] | None = None
-        self._seen: set[str] = set()
+        self._seen: set[bytes] = set()  # 16-byte digests: small per row
         self.duplicates = 0
 
     # -- reading -----------------------------------------------------------------
@@ -280,7 +280,7 @@ class Selection:
         """Dedup on same images + same instructions (+ completions for pairs/KTO)."""
         if not self.filters.dedup:
             return True
-        key = hashlib.sha256(json.dumps(key_parts, ensure_ascii=False).encode()).hexdigest()
+        key = hashlib.blake2b(json.dumps(key_parts, ensure_ascii=False).encode(), digest_size=16).digest()
         if key in self._seen:
             self.duplicates += 1
             return False

@@ -1,0 +1,118 @@
+"""Export throughput and memory for large rating databases (streaming exports).
+
+Builds a synthetic database of N rated turns (dialogs of 2 turns, 1,000 shared
+images, 2 raters per reply, bulk-inserted), then exports it in a child process
+per size and format, printing rows/s and the child's peak RSS. Memory should
+stay nearly flat from the small to the large size: rows are streamed in
+batches; only small per-row indexes (dedup digests, split ids) grow.
+
+    .venv/bin/python bench/bench_dataloop_export.py                 # 20k and 200k turns, llava + hf
+    .venv/bin/python bench/bench_dataloop_export.py --sizes 5000 --formats llava
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from PIL import Image  # noqa: E402
+
+from ift_chat.config import Config  # noqa: E402
+from ift_chat.store import Store  # noqa: E402
+from ift_chat.store.db import now  # noqa: E402
+
+N_IMAGES = 1000
+
+
+def png(i: int) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (32, 32), (i % 256, (i // 256) % 256, 7)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def build(home: Path, turns: int) -> None:
+    store = Store(Config(home=home))
+    store.checkpoints.register("bench-a")
+    raters = [store.raters.create(f"r{i}").id for i in range(2)]
+    shas = [store.images.save(png(i)).sha256 for i in range(N_IMAGES)]
+    stamp = now()
+    tables: dict[str, list] = {t: [] for t in ("conversations", "conversation_sides", "turns", "turn_images",
+                                               "responses", "ratings")}
+    turn_id = 0
+    for c in range(turns // 2):
+        conv = f"conv{c:08d}"
+        tables["conversations"].append({"id": conv, "mode": "chat", "created": stamp, "sampling_params": "{}",
+                                        "system_prompt": ""})
+        tables["conversation_sides"].append({"conversation_id": conv, "side": "single", "checkpoint": "bench-a"})
+        for idx in (1, 2):
+            turn_id += 1
+            tables["turns"].append({"id": turn_id, "conversation_id": conv, "idx": idx, "created": stamp,
+                                    "user_text": f"Question {c} part {idx}: describe detail {c % 977}."})
+            if idx == 1:
+                tables["turn_images"].append({"turn_id": turn_id, "position": 0,
+                                              "image_sha256": shas[c % N_IMAGES]})
+            tables["responses"].append({"id": turn_id, "turn_id": turn_id, "side": "single",
+                                        "checkpoint": "bench-a", "status": "ok", "created": stamp,
+                                        "text": f"Answer {c}/{idx}: " + "lorem ipsum " * 20})
+            tables["ratings"] += [{"response_id": turn_id, "rater_id": r, "followed": "yes", "score": 5,
+                                   "tags": "[]", "created": stamp} for r in raters]
+    with store.write() as db:
+        for name, rows in tables.items():
+            db[name].insert_all(rows, batch_size=5000)
+    store.close()
+
+
+def export_child(home: str, fmt: str, out: str) -> None:
+    from ift_chat.dataloop.exports import run_export
+    from ift_chat.dataloop.select import Filters
+
+    store = Store(Config(home=Path(home)))
+    start = time.perf_counter()
+    result = run_export(store, fmt, Path(out), Filters())
+    seconds = time.perf_counter() - start
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"rows": result.row_count, "seconds": seconds, "peak_rss_mb": peak_mb}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", type=int, nargs="+", default=[20_000, 200_000], help="rated turns")
+    parser.add_argument("--formats", nargs="+", default=["llava", "hf"])
+    args = parser.parse_args()
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in args.sizes:
+            home = Path(tmp) / f"db{size}"
+            t0 = time.perf_counter()
+            build(home, size)
+            print(f"built {size:,} rated turns in {time.perf_counter() - t0:.1f} s", flush=True)
+            for fmt in args.formats:
+                out = subprocess.run([sys.executable, __file__, "--child", str(home), fmt,
+                                      str(Path(tmp) / f"out-{size}-{fmt}")],
+                                     capture_output=True, text=True, check=True)
+                r = json.loads(out.stdout.strip().splitlines()[-1])
+                results[(size, fmt)] = r
+                print(f"{fmt:6} {size:>8,} turns → {r['rows']:>7,} dialogs in {r['seconds']:6.1f} s "
+                      f"({r['rows'] / r['seconds']:,.0f} dialogs/s, {2 * r['rows'] / r['seconds']:,.0f} turns/s), "
+                      f"peak RSS {r['peak_rss_mb']:.0f} MB", flush=True)
+    if len(args.sizes) >= 2:
+        small, large = min(args.sizes), max(args.sizes)
+        for fmt in args.formats:
+            a, b = results[(small, fmt)], results[(large, fmt)]
+            print(f"{fmt}: {large / small:.0f}x the turns → {b['peak_rss_mb'] / a['peak_rss_mb']:.2f}x peak RSS")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 5 and sys.argv[1] == "--child":
+        export_child(*sys.argv[2:])
+    else:
+        main()
