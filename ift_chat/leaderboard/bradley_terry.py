@@ -22,7 +22,7 @@ is pinned to it (then that model's interval has width 0 by construction).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 from scipy import sparse
@@ -33,6 +33,7 @@ from ..errors import ValidationError
 SCALE = 400.0 / np.log(10.0)  # natural-log odds -> "Elo" points
 DEFAULT_L2 = 1e-3
 MAX_STEP = 2.0  # cap on one Newton step (logits): keeps near-separable fits stable
+BATCH = 250  # bootstrap rounds per batched fit: bounds memory, paces progress reports
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ class PairTable:
             shape=(len(self.a), k * k))
         c = self.count[None, :] if counts is None else np.atleast_2d(counts)
         flat = np.asarray((mapping.T @ c.T.astype(float)).T)
-        out = flat.reshape(-1, k, k)
+        out = flat.reshape(c.shape[0], k, k)
         return out[0] if counts is None else out
 
     def games_per_model(self) -> np.ndarray:
@@ -191,13 +192,18 @@ class Leaderboard:
 
 
 def bradley_terry(pairs: PairTable, *, rounds: int = 1000, seed: int = 0, ci: float = 0.95,
-                  l2: float = DEFAULT_L2, anchor_value: float = 1000.0,
-                  anchor_model: str | None = None) -> Leaderboard:
-    """Point fit plus percentile bootstrap intervals and overlap-respecting ranks."""
+                  l2: float = DEFAULT_L2, anchor_value: float = 1000.0, anchor_model: str | None = None,
+                  on_progress: Callable[[int], None] | None = None) -> Leaderboard:
+    """Point fit plus percentile bootstrap intervals and overlap-respecting ranks.
+
+    ``on_progress(n)`` is called after each batch with the number of rounds just fitted.
+    """
     if pairs.n_votes == 0:
         raise ValidationError("no votes match these filters, so there is nothing to rank yet")
     if not 0 < ci < 1:
         raise ValidationError(f"the interval level must be between 0 and 1, not {ci}")
+    if rounds < 0:
+        raise ValidationError(f"bootstrap rounds cannot be negative ({rounds})")
     if anchor_model is not None and anchor_model not in pairs.models:
         raise ValidationError(f"anchor checkpoint {anchor_model!r} has no votes under these filters")
     anchor = None if anchor_model is None else pairs.models.index(anchor_model)
@@ -205,11 +211,17 @@ def bradley_terry(pairs: PairTable, *, rounds: int = 1000, seed: int = 0, ci: fl
     rating = to_rating(theta, anchor_value, anchor)
     if rounds > 0:
         counts = bootstrap_counts(pairs.count, rounds, np.random.default_rng(seed))
-        boot = to_rating(fit_theta(pairs.score_matrix(counts), l2, init=theta), anchor_value, anchor)
+        parts = []
+        for start in range(0, rounds, BATCH):
+            batch = counts[start:start + BATCH]
+            parts.append(fit_theta(pairs.score_matrix(batch), l2, init=theta))
+            if on_progress:
+                on_progress(len(batch))
+        boot = to_rating(np.concatenate(parts), anchor_value, anchor)
         alpha = (1.0 - ci) / 2.0
         lower, upper = np.quantile(boot, [alpha, 1.0 - alpha], axis=0)
     else:
         boot = np.zeros((0, len(pairs.models)))
-        lower = upper = rating.copy()
+        lower, upper = rating.copy(), rating.copy()
     return Leaderboard(pairs.models, rating, lower, upper, overlap_rank(lower, upper),
                        pairs.games_per_model(), theta, boot, pairs.n_votes, ci)

@@ -1,0 +1,135 @@
+"""Everything the Leaderboard tab and ``leaderboard`` CLI show, computed once, written as files."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from ..crowd.quality import excluded_raters
+from ..dataloop.outdir import ExportDir
+from ..errors import StorageError
+from ..store.db import Transactor, now
+from .bradley_terry import Leaderboard, bradley_terry
+from .following import RatingFilters, by_round, by_tag, load_ratings
+from .pairs import pair_table, win_rate_matrix
+from .plots import rating_figures
+from .votes import VoteFilters, load_pairs
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    votes: VoteFilters = field(default_factory=VoteFilters)
+    ratings: RatingFilters = field(default_factory=RatingFilters)
+    rounds: int = 1000
+    seed: int = 0
+    ci: float = 0.95
+    anchor_value: float = 1000.0
+    anchor_model: str | None = None
+    # Leave out raters whose gold accuracy is below this (after min_gold gold items).
+    min_gold_accuracy: float | None = None
+    min_gold: int = 5
+
+
+@dataclass(frozen=True)
+class Report:
+    options: ReportOptions
+    board: Leaderboard | None  # None when no vote passes the filters
+    ratings: pd.DataFrame  # leaderboard rows
+    pairs: pd.DataFrame  # one row per pair of checkpoints
+    win_rate: pd.DataFrame
+    vote_counts: pd.DataFrame
+    rounds: pd.DataFrame  # instruction following by round
+    tags: pd.DataFrame
+    excluded_raters: tuple[int, ...]
+    created: str
+
+    def figures(self) -> dict[str, go.Figure]:
+        return rating_figures(self)
+
+    def summary(self) -> dict:
+        return {"created": self.created, "votes": self.board.n_votes if self.board else 0,
+                "checkpoints": len(self.ratings), "bootstrap_rounds": self.options.rounds,
+                "ci": self.options.ci, "anchor_value": self.options.anchor_value,
+                "anchor_model": self.options.anchor_model,
+                "vote_filters": self.options.votes.to_dict(),
+                "rating_aggregate": self.options.ratings.aggregate,
+                "excluded_raters": list(self.excluded_raters),
+                "rated_responses_by_round": int(self.rounds["responses"].sum()) if len(self.rounds) else 0}
+
+
+def _with_quality(options: ReportOptions, store: Transactor) -> tuple[VoteFilters, RatingFilters, frozenset]:
+    dropped = set(options.votes.exclude_raters) | set(options.ratings.exclude_raters)
+    if options.min_gold_accuracy is not None:
+        dropped |= excluded_raters(store, options.min_gold_accuracy, options.min_gold)
+    dropped = frozenset(dropped)
+    votes = VoteFilters(**{**options.votes.__dict__, "exclude_raters": dropped})
+    ratings = RatingFilters(**{**options.ratings.__dict__, "exclude_raters": dropped, "ci": options.ci})
+    return votes, ratings, dropped
+
+
+def build_report(store: Transactor, options: ReportOptions = ReportOptions(),
+                 on_progress: Callable[[int], None] | None = None) -> Report:
+    """Fit the leaderboard and tabulate instruction following under ``options``."""
+    vote_filters, rating_filters, dropped = _with_quality(options, store)
+    pairs = load_pairs(store, vote_filters)
+    board = None
+    if pairs.n_votes:
+        board = bradley_terry(pairs, rounds=options.rounds, seed=options.seed, ci=options.ci,
+                              anchor_value=options.anchor_value, anchor_model=options.anchor_model,
+                              on_progress=on_progress)
+    rate, games = win_rate_matrix(pairs)
+    ratings = load_ratings(store, rating_filters)
+    return Report(
+        options=options, board=board,
+        ratings=pd.DataFrame(board.rows() if board else [],
+                             columns=["rank", "checkpoint", "rating", "lower", "upper", "votes"]),
+        pairs=pair_table(pairs, board) if board else pd.DataFrame(),
+        win_rate=rate, vote_counts=games,
+        rounds=by_round(ratings, rating_filters.aggregate, options.ci),
+        tags=by_tag(ratings, options.ci), excluded_raters=tuple(sorted(dropped)), created=now())
+
+
+def write_png(figures: dict[str, go.Figure], folder: Path) -> str | None:
+    """PNG copies through kaleido, which drives a headless Chromium; None if that works, else why not."""
+    if not (os.environ.get("BROWSER_PATH") or shutil.which("chromium") or Path(CHROMIUM).exists()):
+        return "no Chromium/Chrome found for kaleido (set BROWSER_PATH)"
+    os.environ.setdefault("BROWSER_PATH", shutil.which("chromium") or CHROMIUM)
+    try:
+        import kaleido  # noqa: F401  (plotly's image export backend)
+        for name, fig in figures.items():
+            fig.write_image(folder / f"{name}.png", width=1100, height=max(500, fig.layout.height or 0))
+    except Exception as exc:  # kaleido/Chromium failures must not lose the HTML and tables
+        return f"PNG export failed: {type(exc).__name__}: {exc}"
+    return None
+
+
+def write_report(report: Report, out: Path, *, force: bool = False, png: bool = True) -> dict:
+    """Tables as CSV + JSON, plots as HTML (+ PNG); the folder appears only when complete."""
+    with ExportDir(out, force=force) as folder:
+        tables = {"ratings": report.ratings, "pairs": report.pairs, "rounds": report.rounds,
+                  "tags": report.tags}
+        for name, table in tables.items():
+            table.to_csv(folder.path(f"{name}.csv"), index=False)
+            table.to_json(folder.path(f"{name}.json"), orient="records", indent=1)
+        report.win_rate.to_csv(folder.path("win_rate.csv"))
+        report.vote_counts.to_csv(folder.path("vote_counts.csv"))
+        figures = report.figures()
+        for name, fig in figures.items():
+            fig.write_html(folder.path(f"{name}.html"), include_plotlyjs="directory")
+        png_problem = write_png(figures, folder.tmp) if png else "skipped (--no-png)"
+        summary = {**report.summary(), "png": png_problem or "written"}
+        try:
+            folder.path("report.json").write_text(json.dumps(summary, indent=1))
+        except OSError as exc:
+            raise StorageError(f"cannot write the report: {exc}") from exc
+        path = folder.commit()
+    return {**summary, "path": str(path)}

@@ -1,0 +1,70 @@
+"""Arena battles and rated dialogs written through the real Store API into a tmp SQLite DB."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import pytest
+
+from ift_chat.store import Store
+
+
+class Arena:
+    """Builds conversations, replies, votes and ratings the way the app records them."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self._raters: dict[str, int] = {}
+
+    def rater(self, name: str) -> int:
+        if name not in self._raters:
+            self._raters[name] = self.store.raters.get_or_create(name).id
+        return self._raters[name]
+
+    def checkpoint(self, name: str) -> None:
+        self.store.checkpoints.register(name)
+
+    def _reply(self, turn_id: int, side: str, checkpoint: str, text: str = "a reply",
+               leak: bool = False) -> int:
+        conversations = self.store.conversations
+        response_id = conversations.start_response(turn_id, side, checkpoint)
+        conversations.finish_response(response_id, text=text, status="ok", identity_leak=leak)
+        return response_id
+
+    def battle(self, a: str, b: str, winners: Sequence[str], *, raters: Sequence[str] = ("r1",),
+               mode: str = "arena-anonymous", anonymous: bool = True, leak: bool = False,
+               eval_item_id: int | None = None) -> list[int]:
+        """One A/B conversation; one turn per winner, voted that way by every rater. Turn ids."""
+        conversations = self.store.conversations
+        turn_ids = []
+        with self.store.write():  # one commit (nested writes become savepoints)
+            conv = conversations.create(mode, sides={"A": a, "B": b}, eval_item_id=eval_item_id)
+            for winner in winners:
+                turn = conversations.add_turn(conv.id, "Describe the picture in one sentence.")
+                self._reply(turn.id, "A", a, leak=leak)
+                self._reply(turn.id, "B", b)
+                for name in raters:
+                    self.store.feedback.vote(turn.id, self.rater(name), winner, anonymous=anonymous)
+                turn_ids.append(turn.id)
+        return turn_ids
+
+    def dialog(self, checkpoint: str, rounds: Sequence[Sequence[str]], *,
+               raters: Sequence[str] = ("r1",), tags: Sequence[Sequence[str]] = ()) -> list[int]:
+        """One single-side chat; round n's reply is rated rounds[n][k] by raters[k]. Response ids."""
+        conversations = self.store.conversations
+        response_ids = []
+        with self.store.write():
+            conv = conversations.create("chat", sides={"single": checkpoint})
+            for n, verdicts in enumerate(rounds):
+                turn = conversations.add_turn(conv.id, f"Instruction number {n + 1}.")
+                response_id = self._reply(turn.id, "single", checkpoint)
+                for k, followed in enumerate(verdicts):
+                    self.store.feedback.rate(response_id, self.rater(raters[k]), followed,
+                                             tags=tags[n] if n < len(tags) else ())
+                response_ids.append(response_id)
+        return response_ids
+
+
+@pytest.fixture
+def arena(store) -> Arena:
+    return Arena(store)

@@ -1,0 +1,101 @@
+"""Which stored votes the leaderboard counts, and recovery of known strengths from stored votes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ift_chat.errors import ValidationError
+from ift_chat.leaderboard import VoteFilters, bradley_terry, load_pairs
+from ift_chat.leaderboard.bradley_terry import SCALE
+
+
+def scores(store, filters=VoteFilters()) -> dict[tuple[str, str], float]:
+    """{(m, n): m's total score against n} over counted votes."""
+    pairs = load_pairs(store, filters)
+    w = pairs.score_matrix()
+    return {(m, n): float(w[i, j]) for i, m in enumerate(pairs.models)
+            for j, n in enumerate(pairs.models) if w[i, j] or w[j, i]}
+
+
+@pytest.fixture
+def two(arena):
+    arena.checkpoint("ck-a")
+    arena.checkpoint("ck-b")
+    return arena
+
+
+def test_winner_sides_map_to_checkpoints_and_ties_count_half(two):
+    two.battle("ck-a", "ck-b", ["A", "A", "B", "tie"])
+    two.battle("ck-b", "ck-a", ["A"])  # ck-b sat on side A here
+    assert scores(two.store) == {("ck-a", "ck-b"): 2.5, ("ck-b", "ck-a"): 2.5}
+
+
+def test_both_bad_is_a_tie_by_default_or_dropped(two):
+    two.battle("ck-a", "ck-b", ["A", "both_bad"])
+    assert scores(two.store) == {("ck-a", "ck-b"): 1.5, ("ck-b", "ck-a"): 0.5}
+    assert scores(two.store, VoteFilters(both_bad="drop")) == {("ck-a", "ck-b"): 1.0, ("ck-b", "ck-a"): 0.0}
+
+
+def test_identity_leaks_superseded_turns_and_named_votes_are_left_out(two):
+    two.battle("ck-a", "ck-b", ["A"])
+    two.battle("ck-a", "ck-b", ["A", "A"], leak=True)  # a reply named its checkpoint
+    [stale] = two.battle("ck-a", "ck-b", ["A"])
+    two.store.conversations.supersede_turn(stale)  # the rater edited that message
+    two.battle("ck-a", "ck-b", ["B"], mode="arena-named", anonymous=False)
+    assert scores(two.store) == {("ck-a", "ck-b"): 1.0, ("ck-b", "ck-a"): 0.0}
+    named = scores(two.store, VoteFilters(anonymous_only=False))
+    assert named == {("ck-a", "ck-b"): 1.0, ("ck-b", "ck-a"): 1.0}
+
+
+def test_a_regenerated_reply_that_leaked_no_longer_blocks_the_turn(two):
+    [turn_id] = two.battle("ck-a", "ck-b", ["A"], leak=True)
+    assert scores(two.store) == {}
+    two.store.conversations.supersede_responses(turn_id, ["A"])
+    two._reply(turn_id, "A", "ck-a", text="a clean reply")
+    assert scores(two.store) == {("ck-a", "ck-b"): 1.0, ("ck-b", "ck-a"): 0.0}
+
+
+def test_replay_votes_count_and_can_be_restricted_to_an_eval_set(two):
+    evals = two.store.eval_sets
+    suite = evals.create("suite")
+    evals.add_items(suite.id, [("sky", [{"text": "What colour is the sky?"}])])
+    item = evals.items(suite.id)[0]
+    two.battle("ck-a", "ck-b", ["B", "B"], mode="replay", anonymous=False, eval_item_id=item.id)
+    two.battle("ck-a", "ck-b", ["A"])
+    assert scores(two.store) == {("ck-a", "ck-b"): 1.0, ("ck-b", "ck-a"): 2.0}
+    assert scores(two.store, VoteFilters(eval_set="suite")) == {("ck-a", "ck-b"): 0.0, ("ck-b", "ck-a"): 2.0}
+    assert scores(two.store, VoteFilters(include_replays=False)) == {("ck-a", "ck-b"): 1.0, ("ck-b", "ck-a"): 0.0}
+
+
+def test_excluded_raters_and_date_range(two):
+    two.battle("ck-a", "ck-b", ["A"], raters=["good", "careless"])
+    careless = two.rater("careless")
+    assert scores(two.store, VoteFilters(exclude_raters=frozenset({careless}))) == {
+        ("ck-a", "ck-b"): 1.0, ("ck-b", "ck-a"): 0.0}
+    assert scores(two.store, VoteFilters(until="2000-01-01")) == {}
+    assert scores(two.store, VoteFilters(since="2000-01-01"))[("ck-a", "ck-b")] == 2.0
+    with pytest.raises(ValidationError, match="date range is empty"):
+        VoteFilters(since="2030-01-02", until="2030-01-01")
+
+
+def test_known_strengths_are_recovered_from_stored_votes(arena):
+    """Votes drawn from known strengths, written as real battles, fitted back."""
+    rng = np.random.default_rng(3)
+    names = [f"ck-{i}" for i in range(10)]
+    strength = np.linspace(-1.2, 1.2, 10)
+    for name in names:
+        arena.checkpoint(name)
+    for i in range(10):
+        for j in range(i + 1, 10):
+            p = 1 / (1 + np.exp(strength[j] - strength[i]))
+            winners = np.where(rng.random(60) < p, "A", "B")
+            arena.battle(names[i], names[j], list(winners[:30]), raters=["r1"])
+            arena.battle(names[i], names[j], list(winners[30:]), raters=["r2"])
+    board = bradley_terry(load_pairs(arena.store), rounds=1000, seed=1)
+    assert board.n_votes == 45 * 60
+    order = [board.models.index(n) for n in names]
+    rating, lower, upper = board.rating[order], board.lower[order], board.upper[order]
+    truth = 1000 + SCALE * strength
+    assert np.corrcoef(rating, truth)[0, 1] > 0.99
+    assert ((lower <= truth) & (truth <= upper)).mean() >= 0.9
