@@ -119,6 +119,7 @@ class RatedTurn:
     images: tuple[str, ...]
     responses: dict[str, RatedResponse]
     winners: tuple[str, ...]  # arena votes of trusted raters
+    last_winner: str | None = None  # the latest vote of anyone: what "winner" history carried
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,8 @@ class RatedDialog:
     created: str
     system_prompt: str
     turns: tuple[RatedTurn, ...]
+    history_mode: str | None = None  # what earlier replies the model saw (see ``history``)
+    references: tuple[str | None, ...] = ()  # per round, for replays of an eval item
 
 
 @dataclass(frozen=True)
@@ -217,7 +220,7 @@ class Selection:
     def _load_batch(self, ids: list[str]) -> list[RatedDialog]:
         marks = ",".join("?" * len(ids))
         rows = self.store.query(f"""
-            select c.id conv, c.created, c.system_prompt, t.id turn_id, t.idx, t.user_text,
+            select c.id conv, c.created, c.system_prompt, c.history_mode, c.eval_item_id, t.id turn_id, t.idx, t.user_text,
                    r.id rid, r.side, r.checkpoint, r.text, r.status, r.identity_leak,
                    r.id in (select response_id from task_items where task_set_id = ?) in_task
             from conversations c
@@ -238,10 +241,13 @@ class Selection:
                 ratings.setdefault(r["response_id"], []).append(r)
         winners: dict[int, list[str]] = {}
         for r in self.store.query(f"""select v.turn_id, v.rater_id, v.winner from votes v
-                join turns t on t.id = v.turn_id where t.conversation_id in ({marks})""", ids):
-            if r["rater_id"] not in self.excluded:
-                winners.setdefault(r["turn_id"], []).append(r["winner"])
-        return _assemble(rows, images, ratings, winners)
+                join turns t on t.id = v.turn_id where t.conversation_id in ({marks})
+                order by coalesce(v.updated, v.created)""", ids):
+            winners.setdefault(r["turn_id"], []).append((r["rater_id"], r["winner"]))
+        references = {r["id"]: [x.get("reference") for x in json.loads(r["rounds"])] for r in self.store.query(
+            f"""select e.id, e.rounds from eval_items e join conversations c on c.eval_item_id = e.id
+                where c.id in ({marks})""", ids)}
+        return _assemble(rows, images, ratings, winners, references, self.excluded)
 
     # -- which responses count ---------------------------------------------------
     def eligible(self, resp: RatedResponse | None) -> bool:
@@ -300,11 +306,12 @@ def _judgement(ratings: list[dict]) -> Judgement:
         corrected=corrected[-1] if corrected else None)
 
 
-def _assemble(rows, images, ratings, winners) -> list[RatedDialog]:
+def _assemble(rows, images, ratings, winners, references, excluded) -> list[RatedDialog]:
     dialogs: dict[str, dict] = {}
     for row in rows:
         d = dialogs.setdefault(row["conv"], {"created": row["created"], "system": row["system_prompt"] or "",
-                                             "turns": {}})
+                                             "turns": {}, "history_mode": row["history_mode"],
+                                             "references": tuple(references.get(row["eval_item_id"], ()))})
         turn = d["turns"].setdefault(row["turn_id"], {"idx": row["idx"], "text": row["user_text"],
                                                       "responses": {}})
         if row["rid"] is not None:
@@ -312,10 +319,15 @@ def _assemble(rows, images, ratings, winners) -> list[RatedDialog]:
                 id=row["rid"], side=row["side"], checkpoint=row["checkpoint"], text=row["text"] or "",
                 ok=row["status"] == "ok", identity_leak=bool(row["identity_leak"]),
                 in_task_set=bool(row["in_task"]), judgement=_judgement(ratings.get(row["rid"], [])))
-    return [RatedDialog(conv, d["created"], d["system"], tuple(
-        RatedTurn(tid, t["idx"], t["text"], tuple(images.get(tid, ())), t["responses"],
-                  tuple(winners.get(tid, ())))
-        for tid, t in d["turns"].items())) for conv, d in dialogs.items()]
+    def turn(tid: int, t: dict) -> RatedTurn:
+        votes = winners.get(tid, [])
+        return RatedTurn(tid, t["idx"], t["text"], tuple(images.get(tid, ())), t["responses"],
+                         tuple(w for rater, w in votes if rater not in excluded),
+                         votes[-1][1] if votes else None)
+
+    return [RatedDialog(conv, d["created"], d["system"],
+                        tuple(turn(tid, t) for tid, t in d["turns"].items()),
+                        d["history_mode"], d["references"]) for conv, d in dialogs.items()]
 
 
 def split_by_image(store: Transactor, eval_fraction: float, seed: int) -> dict[str, str]:
@@ -335,7 +347,9 @@ def split_by_image(store: Transactor, eval_fraction: float, seed: int) -> dict[s
 
     for row in store.query("""select distinct t.conversation_id conv, ti.image_sha256 sha
                               from turn_images ti join turns t on t.id = ti.turn_id"""):
-        a, b = find("c:" + row["conv"]), find("i:" + row["sha"])
+        # "0:" sorts images first: a component is named by its smallest image hash,
+        # so the same images land in the same split in any database.
+        a, b = find("c:" + row["conv"]), find("0:" + row["sha"])
         if a != b:
             parent[max(a, b)] = min(a, b)
     for row in store.query("select id from conversations"):
@@ -351,11 +365,18 @@ def split_by_image(store: Transactor, eval_fraction: float, seed: int) -> dict[s
 
 
 def history(dialog: RatedDialog, upto: int, side: str) -> list[SampleRound]:
-    """The rounds before turn index `upto` as `side` saw them (its own replies)."""
+    """The rounds before turn number `upto` as `side` saw them when it answered:
+    the eval item's references (replay, ``reference``), the latest vote's winner
+    (arena, ``winner``), or else its own replies."""
     rounds = []
-    for turn in dialog.turns[:upto]:
-        resp = turn.responses.get(side)
-        rounds.append(SampleRound(turn.text, turn.images, resp.text if resp else ""))
+    for n, turn in enumerate(dialog.turns[:upto]):
+        replies = {s: r.text for s, r in turn.responses.items()}
+        reply = replies.get(side, "")
+        if dialog.history_mode == "reference" and n < len(dialog.references) and dialog.references[n] is not None:
+            reply = dialog.references[n]
+        elif dialog.history_mode == "winner" and turn.last_winner in replies:
+            reply = replies[turn.last_winner]
+        rounds.append(SampleRound(turn.text, turn.images, reply))
     return rounds
 
 

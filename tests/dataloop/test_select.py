@@ -70,14 +70,22 @@ def test_min_raters(world):
     assert "Red." not in replies(world.store, min_raters=3)
 
 
-def test_train_eval_split_shares_no_image(world):
-    train = list(sft_samples(Selection(world.store, Filters(split="train", eval_fraction=0.5, dedup=False))))
-    evals = list(sft_samples(Selection(world.store, Filters(split="eval", eval_fraction=0.5, dedup=False))))
-    every = list(sft_samples(Selection(world.store, Filters(dedup=False))))
-    assert train and evals
+@pytest.mark.parametrize("seed", range(8))
+def test_train_eval_split_shares_no_image(world, seed):
+    def samples(split):
+        return list(sft_samples(Selection(world.store, Filters(split=split, eval_fraction=0.5, dedup=False,
+                                                               split_seed=seed))))
+    train, evals, every = samples("train"), samples("eval"), samples("all")
     assert sorted(s.id for s in train + evals) == sorted(s.id for s in every)
     images = lambda samples: {sha for s in samples for r in s.rounds for sha in r.images}  # noqa: E731
     assert not images(train) & images(evals)
+
+
+def test_split_puts_some_in_each_side(world):
+    def count(split, seed):
+        return len(list(sft_samples(Selection(world.store, Filters(split=split, split_seed=seed,
+                                                                   eval_fraction=0.5)))))
+    assert any(count("train", seed) and count("eval", seed) for seed in range(12))
 
 
 def test_split_keeps_conversations_sharing_an_image_together(world):
@@ -111,3 +119,37 @@ def test_unpaired_labels_follow_the_majority(world):
 def test_bad_filters_are_rejected(store, bad):
     with pytest.raises(ValidationError):
         Selection(store, Filters(**bad))
+
+
+def test_prompt_history_is_what_the_model_saw(world, tmp_path):
+    """Replay in reference mode saw the eval references; an arena in winner mode saw the winner."""
+    import asyncio
+    import json
+
+    from ift_chat.backends import Backends, SamplingParams
+    from ift_chat.dataloop.imports import import_eval_set
+    from ift_chat.dataloop.replay import replay_eval_set
+
+    from .conftest import EchoBackend, add_turn, rate
+
+    store = world.store
+    (tmp_path / "s.jsonl").write_text(json.dumps({"rounds": [{"text": "Q1 ref", "reference": "THE-REFERENCE"},
+                                                             {"text": "Q2 ref"}]}))
+    import_eval_set(store, tmp_path / "s.jsonl", None, "hist")
+    result = asyncio.run(replay_eval_set(store, Backends([EchoBackend("ckpt-a")]), "hist", ["ckpt-a"],
+                                         SamplingParams(temperature=0)))
+    (last,) = store.query("select r.id from responses r join turns t on t.id = r.turn_id "
+                          "where t.conversation_id = ? and t.idx = 2", [result.conversations[0]])
+    world.responses["replay2"] = last["id"]
+    rate(world, "replay2", r1="yes", r2="yes")
+    # Arena with winner history: turn 2 of side B was answered after A won turn 1.
+    world.convs["w"] = store.conversations.create("arena-named", sides={"A": "ckpt-a", "B": "ckpt-b"},
+                                                  history_mode="winner").id
+    add_turn(world, "w", "w1", "W first.", [], {"A": "A-FIRST", "B": "B-FIRST"})
+    store.feedback.vote(world.turns["w1"], world.raters["r3"], "A", anonymous=False)
+    add_turn(world, "w", "w2", "W second.", [], {"A": "A-SECOND", "B": "B-SECOND"})
+    rate(world, "w2.B", r1="no", r2="no")
+    examples = {u.completion: u for u in unpaired_examples(Selection(store, Filters()))}
+    replayed = next(u for c, u in examples.items() if "Q2 ref" in c)
+    assert [r.reply for r in replayed.prompt] == ["THE-REFERENCE", None]
+    assert [r.reply for r in examples["B-SECOND"].prompt] == ["A-FIRST", None]
