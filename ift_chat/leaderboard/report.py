@@ -105,8 +105,12 @@ def write_png(figures: dict[str, go.Figure], folder: Path) -> str | None:
     os.environ.setdefault("BROWSER_PATH", shutil.which("chromium") or CHROMIUM)
     try:
         import kaleido  # noqa: F401  (plotly's image export backend)
-        for name, fig in figures.items():
-            fig.write_image(folder / f"{name}.png", width=1100, height=max(500, fig.layout.height or 0))
+        import plotly.io as pio
+
+        names = list(figures)
+        # One call renders every figure in one browser session (a launch costs seconds).
+        pio.write_images([figures[n] for n in names], [folder / f"{n}.png" for n in names],
+                         width=1100, height=[max(500, figures[n].layout.height or 0) for n in names])
     except Exception as exc:  # kaleido/Chromium failures must not lose the HTML and tables
         return f"PNG export failed: {type(exc).__name__}: {exc}"
     return None
