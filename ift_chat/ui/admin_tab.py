@@ -98,51 +98,53 @@ def _pct(value) -> str:
 
 def render(ctx: AppContext) -> AdminDesk:
     desk = AdminDesk(ctx)
-    gr.Markdown("### Crowd rating admin\nOnly logged-in admins can use anything on this tab.")
-    with gr.Row():
-        refresh = gr.Button("Refresh", scale=0)
-        message = gr.Markdown("")
-    progress = gr.Dataframe(headers=PROGRESS_HEADERS, label="Task sets", interactive=False)
-    with gr.Accordion("New task set", open=False):
+    notice = gr.Markdown("### Crowd rating admin\nOnly for admins: log in as an admin to use this tab.")
+    with gr.Column(visible=False) as panel:
         with gr.Row():
-            name = gr.Textbox(label="Name", max_lines=1)
-            k = gr.Number(label="Ratings per item (k)", value=2, precision=0, minimum=1)
-            lease = gr.Number(label="Lease (minutes)", value=15, minimum=1)
-            limit = gr.Number(label="At most N items (blank = all)", value=None, precision=0)
+            refresh = gr.Button("Refresh", scale=0)
+            message = gr.Markdown("")
+        progress = gr.Dataframe(headers=PROGRESS_HEADERS, label="Task sets", interactive=False)
+        with gr.Accordion("New task set", open=False):
+            with gr.Row():
+                name = gr.Textbox(label="Name", max_lines=1)
+                k = gr.Number(label="Ratings per item (k)", value=2, precision=0, minimum=1)
+                lease = gr.Number(label="Lease (minutes)", value=15, minimum=1)
+                limit = gr.Number(label="At most N items (0 = all)", value=0, precision=0, minimum=0)
+            with gr.Row():
+                checkpoints = gr.Dropdown(label="Checkpoints (none = all)", multiselect=True,
+                                          choices=[c.name for c in ctx.store.checkpoints.all()],
+                                          allow_custom_value=True)
+                eval_set = gr.Dropdown(label="Eval set (optional)", allow_custom_value=True,
+                                       choices=["", *[e.name for e in ctx.store.eval_sets.all()]], value="")
+            with gr.Row():
+                date_from = gr.Textbox(label="From date (YYYY-MM-DD)", max_lines=1)
+                date_to = gr.Textbox(label="To date (inclusive)", max_lines=1)
+                only_unrated = gr.Checkbox(label="Only replies nobody rated yet", value=False)
+                anonymous = gr.Checkbox(label="Anonymous (hide checkpoint names)", value=True)
+            create_button = gr.Button("Create task set", variant="primary")
         with gr.Row():
-            checkpoints = gr.Dropdown(label="Checkpoints (none = all)", multiselect=True,
-                                      choices=[c.name for c in ctx.store.checkpoints.all()],
-                                      allow_custom_value=True)
-            eval_set = gr.Dropdown(label="Eval set (optional)", allow_custom_value=True,
-                                   choices=["", *[e.name for e in ctx.store.eval_sets.all()]], value="")
-        with gr.Row():
-            date_from = gr.Textbox(label="From date (YYYY-MM-DD)", max_lines=1)
-            date_to = gr.Textbox(label="To date (inclusive)", max_lines=1)
-            only_unrated = gr.Checkbox(label="Only replies nobody rated yet", value=False)
-            anonymous = gr.Checkbox(label="Anonymous (hide checkpoint names)", value=True)
-        create_button = gr.Button("Create task set", variant="primary")
-    with gr.Row():
-        set_id = gr.Number(label="Task set id", precision=0, value=None)
-        agreement_button = gr.Button("Agreement")
-        close_button = gr.Button("Close task set", variant="stop")
-    agreement_md = gr.Markdown("")
-    with gr.Accordion("Gold items", open=False):
-        with gr.Row():
-            gold_items = gr.Textbox(label="Task item ids (comma separated)", max_lines=1)
-            gold_answer = gr.Radio([*FOLLOWED, "clear"], label="Known answer", value="yes")
-            gold_button = gr.Button("Mark gold")
-    raters_table = gr.Dataframe(headers=RATER_HEADERS, label="Raters", interactive=False)
-    with gr.Accordion("Invites and accounts", open=False):
-        with gr.Row():
-            invite_role = gr.Radio(["rater", "admin"], label="Role", value="rater")
-            invite_hours = gr.Number(label="Valid for (hours)", value=72)
-            invite_uses = gr.Number(label="Uses", value=1, precision=0, minimum=1)
-            invite_button = gr.Button("Create invite")
-        invite_out = gr.Textbox(label="Invite token (shown once)", interactive=False)
-        with gr.Row():
-            account = gr.Textbox(label="Rater name", max_lines=1)
-            disable_button = gr.Button("Disable")
-            enable_button = gr.Button("Enable")
+            set_id = gr.Number(label="Task set id", precision=0, value=None)
+            agreement_button = gr.Button("Agreement")
+            close_button = gr.Button("Close task set", variant="stop")
+        agreement_md = gr.Markdown("")
+        with gr.Accordion("Gold items", open=False):
+            with gr.Row():
+                gold_items = gr.Textbox(label="Task item ids (comma separated)", max_lines=1)
+                gold_answer = gr.Radio([*FOLLOWED, "clear"], label="Known answer", value="yes")
+                gold_button = gr.Button("Mark gold")
+        raters_table = gr.Dataframe(headers=RATER_HEADERS, label="Raters", interactive=False)
+        with gr.Accordion("Invites and accounts", open=False):
+            with gr.Row():
+                invite_role = gr.Radio(["rater", "admin"], label="Role", value="rater")
+                invite_hours = gr.Number(label="Valid for (hours)", value=72)
+                invite_uses = gr.Number(label="Uses", value=1, precision=0, minimum=1)
+                invite_button = gr.Button("Create invite")
+            invite_out = gr.Textbox(label="Invite token (shown once)", interactive=False)
+            with gr.Row():
+                account = gr.Textbox(label="Rater name", max_lines=1)
+                disable_button = gr.Button("Disable")
+                enable_button = gr.Button("Enable")
+    name_box = ctx.shared.get("rater_name")
     _wire(desk, locals())
     return desk
 
@@ -211,6 +213,16 @@ def _wire(desk: AdminDesk, c: dict) -> None:
                     *tables_for(admin))
         return toggle
 
+    def show_if_admin(request: gr.Request):
+        """Cosmetic only (each handler checks again): the panel appears for admins after login."""
+        try:
+            admin = desk.admin(request)
+        except IftChatError:
+            return gr.Column(visible=False), gr.Markdown(visible=True), gr.skip(), gr.skip()
+        return (gr.Column(visible=True), gr.Markdown(visible=False), *tables_for(admin))
+
+    if c["name_box"] is not None:  # filled with the login name when the page loads
+        c["name_box"].change(show_if_admin, None, [c["panel"], c["notice"], *tables], api_name=False)
     create_inputs = [c[n] for n in ("name", "k", "checkpoints", "eval_set", "date_from", "date_to",
                                     "only_unrated", "limit", "lease", "anonymous")]
     c["refresh"].click(refresh, None, tables, api_name="crowd_admin_refresh")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 
+import gradio as gr
 import pytest
 
 from ift_chat.crowd.auth import set_account
@@ -72,7 +73,6 @@ def tasks(store, clock) -> Tasks:
 
 def crowd_blocks(ctx):
     """The two crowd tabs in one Blocks, as the main app mounts them."""
-    import gradio as gr
 
     from ift_chat.ui import admin_tab, tasks_tab
 
@@ -82,7 +82,13 @@ def crowd_blocks(ctx):
             tasks_tab.render(ctx)
         with gr.Tab("Admin"):
             admin_tab.render(ctx)
+        blocks.load(login_name, None, [ctx.shared["rater_name"]], api_name=False)
     return blocks
+
+
+def login_name(request: gr.Request):
+    """As the main app does: the name box shows who is logged in."""
+    return getattr(request, "username", None) or ""
 
 
 @pytest.fixture
