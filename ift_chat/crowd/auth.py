@@ -95,6 +95,19 @@ def require_admin(rater: Rater | None) -> Rater:
     return rater
 
 
+def admin_for_request(store: Transactor, request) -> Rater:
+    """The logged-in admin behind a Gradio request, for admin-only handlers (export, delete...).
+
+    Only a login counts: without ``--auth-file`` anyone can type any name, so
+    a typed name never grants admin rights.
+    """
+    username = getattr(request, "username", None) if request is not None else None
+    if not username:
+        raise PermissionDenied("admin actions need a login: start the app with --auth-file "
+                               "and log in as an admin (or use the command line)")
+    return require_admin(require_active(_rater_by_name(store, username)))
+
+
 def require_active(rater: Rater) -> Rater:
     if rater.disabled:
         raise AuthError(f"the account {rater.name!r} is disabled")

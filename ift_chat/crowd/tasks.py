@@ -263,7 +263,11 @@ class Tasks:
     def submit(self, item_id: int, rater: Rater, followed: str, score: int | None = None,
                tags: Iterable[str] = (), comment: str | None = None,
                corrected: str | None = None) -> Rating:
-        """Save the rating and complete the lease in one transaction; resubmitting updates it."""
+        """Save the rating and complete the lease in one transaction; resubmitting updates it.
+
+        A late submit (lease expired) is still kept: a rater's work is never thrown
+        away, so such an item may end with k+1 ratings.
+        """
         require_active(rater)
         moment = self.clock()
         with self.store.write() as db:

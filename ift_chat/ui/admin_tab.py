@@ -11,9 +11,9 @@ import functools
 import gradio as gr
 
 from ..crowd.agreement import agreement, rater_stats
-from ..crowd.auth import create_invite, require_active, require_admin, set_disabled
+from ..crowd.auth import admin_for_request, create_invite, require_admin, set_disabled
 from ..crowd.tasks import TaskFilters, Tasks
-from ..errors import IftChatError, PermissionDenied, ValidationError
+from ..errors import IftChatError, ValidationError
 from ..store.models import FOLLOWED, Rater
 from .context import AppContext, ui_error
 
@@ -31,11 +31,7 @@ class AdminDesk:
         self.tasks = tasks or Tasks(ctx.store)
 
     def admin(self, request: gr.Request | None) -> Rater:
-        username = getattr(request, "username", None) if request is not None else None
-        if not username:
-            raise PermissionDenied("admin actions need a login: start the app with --auth-file "
-                                   "and log in as an admin (or use `python -m ift_chat tasks ...`)")
-        return require_admin(require_active(self.ctx.store.raters.by_name(username)))
+        return admin_for_request(self.ctx.store, request)
 
     def progress_rows(self, admin: Rater) -> list[list]:
         rows = []
