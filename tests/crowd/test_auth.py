@@ -129,3 +129,17 @@ def test_sessions_expire_when_idle_or_too_old():
     with pytest.raises(AuthError):
         sessions.touch("s2", 1)  # active all along but older than max_age
     sessions.touch(None, 1)  # API calls without a browser session are not tracked
+
+
+def test_admin_needs_a_login_not_a_typed_name(store, admin, raters):
+    from types import SimpleNamespace
+
+    from ift_chat.crowd.auth import admin_for_request
+
+    with pytest.raises(PermissionDenied, match="login"):
+        admin_for_request(store, SimpleNamespace(username=None))  # e.g. typed "boss", no auth
+    with pytest.raises(PermissionDenied, match="login"):
+        admin_for_request(store, None)
+    assert admin_for_request(store, SimpleNamespace(username="boss")) == admin
+    with pytest.raises(PermissionDenied, match="not an admin"):
+        admin_for_request(store, SimpleNamespace(username="rater0"))
