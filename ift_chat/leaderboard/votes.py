@@ -1,8 +1,9 @@
 """Arena and replay votes → pairwise outcome counts, aggregated in SQL.
 
 A vote is on a turn of a conversation with sides A and B. It counts when the
-turn is current (not superseded by an edit) and none of the turn's current
-replies leaked its checkpoint's name (the rater may have voted on the name).
+turn is current (not superseded by an edit) and no reply the rater could have
+seen named its checkpoint: neither a current reply nor a regenerated-away one
+that existed when the vote was cast (the rater may have voted on the name).
 Replays with two checkpoints are A/B conversations on one eval item, so a vote
 on one is the same kind of verdict and counts too (``include_replays``).
 """
@@ -58,7 +59,13 @@ left join eval_sets es on es.id = ei.eval_set_id
 where c.mode in (select value from json_each(:modes))
   and (:anonymous_only = 0 or v.anonymous = 1 or c.mode = 'replay')
   and not exists (select 1 from responses r
-                  where r.turn_id = t.id and r.superseded = 0 and r.identity_leak = 1)
+                  where r.turn_id = t.id and r.identity_leak = 1
+                    and (r.superseded = 0 or (
+                         -- regenerated away, but still the newest reply on its side when voted
+                         r.created <= coalesce(v.updated, v.created)
+                         and not exists (select 1 from responses r2
+                                         where r2.turn_id = r.turn_id and r2.side = r.side and r2.id > r.id
+                                           and r2.created <= coalesce(v.updated, v.created)))))
   and v.rater_id not in (select value from json_each(:exclude_raters))
   and (:since is null or v.created >= :since)
   and (:until is null or substr(v.created, 1, length(:until)) <= :until)

@@ -48,12 +48,14 @@ def test_identity_leaks_superseded_turns_and_named_votes_are_left_out(two):
     assert named == {("ck-a", "ck-b"): 1.0, ("ck-b", "ck-a"): 1.0}
 
 
-def test_a_regenerated_reply_that_leaked_no_longer_blocks_the_turn(two):
+def test_a_leak_regenerated_away_still_taints_earlier_votes_but_not_a_new_one(two):
     [turn_id] = two.battle("ck-a", "ck-b", ["A"], leak=True)
     assert scores(two.store) == {}
     two.store.conversations.supersede_responses(turn_id, ["A"])
     two._reply(turn_id, "A", "ck-a", text="a clean reply")
-    assert scores(two.store) == {("ck-a", "ck-b"): 1.0, ("ck-b", "ck-a"): 0.0}
+    assert scores(two.store) == {}  # that vote was cast while the leak was on screen
+    two.store.feedback.vote(turn_id, two.rater("r1"), "B", anonymous=True)  # voting again
+    assert scores(two.store) == {("ck-a", "ck-b"): 0.0, ("ck-b", "ck-a"): 1.0}
 
 
 def test_replay_votes_count_and_can_be_restricted_to_an_eval_set(two):
