@@ -48,7 +48,7 @@ def rounds_figure(table: pd.DataFrame) -> go.Figure:
                      "arrayminus": rows["followed"] - rows["lower"]},
             customdata=rows[["responses"]],
             hovertemplate="round %{x}: %{y:.0%} followed (%{customdata[0]} responses)"))
-    fig.update_layout(title=title, xaxis_title="round (turn in the dialog)", xaxis_dtick=1,
+    fig.update_layout(title=title, xaxis_title="round (turn in the dialog)", xaxis_dtick=1, showlegend=True,
                       yaxis_title="share followed (partial = ½)", yaxis_range=[-0.05, 1.05])
     return fig
 
@@ -77,7 +77,7 @@ def tags_figure(table: pd.DataFrame) -> go.Figure:
                              error_y={"type": "data", "symmetric": False,
                                       "array": rows["upper"] - rows["rate"],
                                       "arrayminus": rows["rate"] - rows["lower"]}))
-    fig.update_layout(title=title, barmode="group", yaxis_title="share of responses",
+    fig.update_layout(title=title, barmode="group", yaxis_title="share of responses", showlegend=True,
                       yaxis_range=[0, 1])
     return fig
 

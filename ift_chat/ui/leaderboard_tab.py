@@ -27,7 +27,7 @@ def report_options(rounds, both_bad, include_named, include_replays, aggregate, 
     """The tab's inputs as ReportOptions (bad values raise ValidationError)."""
     try:
         rounds = int(rounds if rounds not in (None, "") else 1000)
-        gold = None if min_gold_accuracy in (None, "") else float(min_gold_accuracy)
+        gold = float(min_gold_accuracy) if min_gold_accuracy not in (None, "", 0) else None
     except (TypeError, ValueError) as exc:
         raise ValidationError(f"not a number: {exc}") from None
     if not 0 <= rounds <= 10_000:
@@ -54,19 +54,26 @@ def summary_markdown(report: Report) -> str:
     return text
 
 
+def choices(ctx: AppContext) -> tuple[list[str], list[str]]:
+    """(eval sets, checkpoints) for the dropdowns, each with "" for any/none first."""
+    return ([ANY, *[e.name for e in ctx.store.eval_sets.all()]],
+            [ANY, *[c.name for c in ctx.store.checkpoints.all()]])
+
+
 def refresh_outputs(ctx: AppContext, options: ReportOptions) -> tuple:
     report = build_report(ctx.store, options)
     figures = report.figures()
     needed = battles_needed(report.pairs) if len(report.pairs) else pd.DataFrame(columns=NEEDED_COLUMNS)
+    eval_sets, checkpoints = choices(ctx)  # new eval sets / checkpoints since the page loaded
     return (summary_markdown(report), figures["ratings"], report.ratings, figures["rounds"],
-            report.rounds.round(3), figures["win_rate"], needed[NEEDED_COLUMNS], figures["tags"])
+            report.rounds.round(3), figures["win_rate"], needed[NEEDED_COLUMNS], figures["tags"],
+            gr.Dropdown(choices=eval_sets), gr.Dropdown(choices=checkpoints))
 
 
 def render(ctx: AppContext) -> None:
     gr.Markdown("Which checkpoint wins (arena and replay votes), and in which round of a dialog "
                 "each one stops following instructions (per-turn ratings).")
-    eval_sets = [ANY, *[e.name for e in ctx.store.eval_sets.all()]]
-    checkpoints = [ANY, *[c.name for c in ctx.store.checkpoints.all()]]
+    eval_sets, checkpoints = choices(ctx)
     with gr.Row():
         both_bad = gr.Radio(["tie", "drop"], value="tie", label="'Both bad' votes count as")
         include_named = gr.Checkbox(False, label="Also count named-arena votes")
@@ -78,7 +85,7 @@ def render(ctx: AppContext) -> None:
         until = gr.Textbox(label="To date (inclusive)", max_lines=1)
         anchor = gr.Dropdown(checkpoints, value=ANY, label="Anchor at 1000 (none: the mean)",
                              allow_custom_value=True)
-        min_gold = gr.Number(None, label="Min. rater gold accuracy (0-1, blank: everyone)")
+        min_gold = gr.Number(0, label="Min. rater gold accuracy (0-1, 0: everyone)", minimum=0, maximum=1)
         rounds = gr.Number(1000, label="Bootstrap rounds", precision=0, minimum=0, maximum=10_000)
     refresh = gr.Button("Refresh leaderboard", variant="primary")
     summary = gr.Markdown("Press **Refresh leaderboard** to compute.")
@@ -100,5 +107,5 @@ def render(ctx: AppContext) -> None:
                   [rounds, both_bad, include_named, include_replays, aggregate, eval_set, since, until,
                    anchor, min_gold],
                   [summary, ratings_plot, ratings_table, rounds_plot, rounds_table, win_plot,
-                   needed_table, tags_plot],
+                   needed_table, tags_plot, eval_set, anchor],
                   api_name="leaderboard_refresh")

@@ -28,7 +28,7 @@ def tab_url(config, store):
 
 
 def refresh(client, rounds=200, both_bad="tie", named=False, replays=True, aggregate="mean",
-            eval_set="", since="", until="", anchor="", gold=None):
+            eval_set="", since="", until="", anchor="", gold=0):
     return client.predict(rounds, both_bad, named, replays, aggregate, eval_set, since, until, anchor,
                           gold, api_name="/leaderboard_refresh")
 
@@ -39,7 +39,7 @@ def test_refresh_shows_ranks_curves_and_open_pairs(arena, tab_url):
     arena.battle("ck-good", "ck-bad", ["A"] * 5 + ["B"] * 3 + ["both_bad"])
     arena.dialog("ck-bad", [["yes"], ["yes"], ["no"]])
     client = Client(tab_url, verbose=False)
-    summary, _, ratings, _, rounds, _, needed, _ = refresh(client)
+    summary, _, ratings, _, rounds, _, needed, _, _, anchors = refresh(client)
     assert "9 votes" in summary
     table = ratings["data"]
     assert [row[1] for row in table] == ["ck-good", "ck-bad"]
@@ -53,15 +53,16 @@ def test_refresh_shows_ranks_curves_and_open_pairs(arena, tab_url):
 def test_refresh_with_no_votes_and_bad_input(store, tab_url):
     client = Client(tab_url, verbose=False)
     assert "No votes" in refresh(client)[0]
-    with pytest.raises(Exception, match="gold accuracy"):
+    with pytest.raises(Exception, match="gold accuracy|greater than maximum"):
         refresh(client, gold=3)
 
 
 def test_options_are_validated_before_any_work():
     with pytest.raises(ValidationError, match="between 0 and 10,000"):
-        leaderboard_tab.report_options(-1, "tie", False, True, "mean", "", "", "", "", None)
+        leaderboard_tab.report_options(-1, "tie", False, True, "mean", "", "", "", "", 0)
     options = leaderboard_tab.report_options(50, "drop", True, False, "majority", "suite", "2026-01-01",
                                              "", "ck", 0.8)
     assert options.votes.both_bad == "drop" and not options.votes.anonymous_only
     assert options.ratings.aggregate == "majority" and options.min_gold_accuracy == 0.8
     assert options.votes.eval_set == "suite" and options.votes.until is None
+    assert leaderboard_tab.report_options(50, "tie", False, True, "mean", "", "", "", "", 0).min_gold_accuracy is None
