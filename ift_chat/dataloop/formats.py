@@ -16,7 +16,8 @@ from typing import Iterable, Iterator
 from ..store import Store
 from .outdir import ExportDir, ImageCopier
 from .report import DataReport
-from .select import Sample, SampleRound, Selection, images_of, sft_samples
+from .samples import Sample, SampleRound, images_of, sft_samples
+from .select import Selection
 
 IMAGE_TOKEN = "<image>"
 LLAMA_FACTORY_DATASET = "ift_chat"

@@ -16,7 +16,7 @@ from datasets.arrow_writer import ArrowWriter
 
 from .formats import ExportJob, report_sample
 from .outdir import ImageCopier
-from .select import SampleRound, images_of, preference_pairs, sft_samples, unpaired_examples
+from .samples import SampleRound, images_of, preference_pairs, sft_samples, unpaired_examples
 
 PART = {"type": Value("string"), "text": Value("string")}
 MESSAGES = List({"role": Value("string"), "content": List(PART)})

@@ -11,7 +11,7 @@ import datetime
 import hashlib
 import json
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Iterator
 
 from ..crowd.quality import excluded_raters
@@ -130,55 +130,6 @@ class RatedDialog:
     turns: tuple[RatedTurn, ...]
     history_mode: str | None = None  # what earlier replies the model saw (see ``history``)
     references: tuple[str | None, ...] = ()  # per round, for replays of an eval item
-
-
-@dataclass(frozen=True)
-class SampleRound:
-    text: str
-    images: tuple[str, ...] = ()
-    reply: str | None = None
-
-
-@dataclass(frozen=True)
-class Sample:
-    """One SFT dialog: every round passed the filter; replies may be corrections."""
-
-    id: str
-    rounds: tuple[SampleRound, ...]
-    checkpoint: str
-    system_prompt: str = ""
-    corrected_rounds: int = 0
-    tags: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Pair:
-    """A preference pair; the prompt's last round has no reply."""
-
-    id: str
-    prompt: tuple[SampleRound, ...]
-    chosen: str
-    rejected: str
-    source: str  # vote | correction
-    chosen_checkpoint: str
-    rejected_checkpoint: str
-    system_prompt: str = ""
-
-
-@dataclass(frozen=True)
-class Unpaired:
-    """A KTO example: one completion labelled desirable or not."""
-
-    id: str
-    prompt: tuple[SampleRound, ...]
-    completion: str
-    label: bool
-    checkpoint: str
-    system_prompt: str = ""
-
-
-def images_of(rounds) -> tuple[str, ...]:
-    return tuple(sha for r in rounds for sha in r.images)
 
 
 class Selection:
@@ -362,102 +313,3 @@ def split_by_image(store: Transactor, eval_fraction: float, seed: int) -> dict[s
             share = int.from_bytes(digest[:8], "big") / 2**64
             out[node[2:]] = "eval" if share < eval_fraction else "train"
     return out
-
-
-def history(dialog: RatedDialog, upto: int, side: str) -> list[SampleRound]:
-    """The rounds before turn number `upto` as `side` saw them when it answered:
-    the eval item's references (replay, ``reference``), the latest vote's winner
-    (arena, ``winner``), or else its own replies."""
-    rounds = []
-    for n, turn in enumerate(dialog.turns[:upto]):
-        replies = {s: r.text for s, r in turn.responses.items()}
-        reply = replies.get(side, "")
-        if dialog.history_mode == "reference" and n < len(dialog.references) and dialog.references[n] is not None:
-            reply = dialog.references[n]
-        elif dialog.history_mode == "winner" and turn.last_winner in replies:
-            reply = replies[turn.last_winner]
-        rounds.append(SampleRound(turn.text, turn.images, reply))
-    return rounds
-
-
-def sft_samples(sel: Selection) -> Iterator[Sample]:
-    """Per conversation side: the rounds up to the first one that fails the filter.
-
-    A failing turn ends the dialog because later user turns may build on its reply."""
-    for dialog in sel.dialogs_in_split():
-        sides = sorted({s for t in dialog.turns for s in t.responses})
-        for side in sides:
-            rounds, corrected, tags, checkpoint = [], 0, [], None
-            for turn in dialog.turns:
-                resp = turn.responses.get(side)
-                reply = sel.sft_reply(resp)
-                if reply is None:
-                    break
-                corrected += reply != resp.text
-                tags += resp.judgement.tags
-                checkpoint = resp.checkpoint
-                rounds.append(SampleRound(turn.text, turn.images, reply))
-            if rounds and sel.is_new("sft", images_of(rounds), [r.text for r in rounds]):
-                yield Sample(f"{dialog.id}-{side}", tuple(rounds), checkpoint, dialog.system_prompt,
-                             corrected, tuple(tags))
-
-
-def preference_pairs(sel: Selection) -> Iterator[Pair]:
-    """Arena turns with a majority winner A or B (ties and both-bad never make a pair),
-    then corrected responses (the correction chosen over the original)."""
-    for dialog in sel.dialogs_in_split():
-        for n, turn in enumerate(dialog.turns):
-            yield from _vote_pair(sel, dialog, n, turn)
-            if sel.filters.use_corrections:
-                yield from _correction_pairs(sel, dialog, n, turn)
-
-
-def _vote_pair(sel: Selection, dialog: RatedDialog, n: int, turn: RatedTurn) -> Iterator[Pair]:
-    if len(turn.winners) < sel.filters.min_voters:
-        return
-    winner, count = Counter(turn.winners).most_common(1)[0]
-    if winner not in ("A", "B") or count * 2 <= len(turn.winners):
-        return
-    if sel.filters.min_agreement is not None and count / len(turn.winners) < sel.filters.min_agreement:
-        return
-    chosen, rejected = turn.responses.get(winner), turn.responses.get("B" if winner == "A" else "A")
-    if not (chosen and rejected and chosen.ok and rejected.ok):
-        return
-    f = sel.filters
-    if not f.include_identity_leak and (chosen.identity_leak or rejected.identity_leak):
-        return
-    if f.checkpoints and not {chosen.checkpoint, rejected.checkpoint} & set(f.checkpoints):
-        return
-    if sel.task_set_id is not None and not (chosen.in_task_set or rejected.in_task_set):
-        return
-    prompt = (*history(dialog, n, winner), SampleRound(turn.text, turn.images))
-    if sel.is_new("pair", images_of(prompt), [r.text for r in prompt], chosen.text, rejected.text):
-        yield Pair(f"vote-{turn.id}", prompt, chosen.text, rejected.text, "vote",
-                   chosen.checkpoint, rejected.checkpoint, dialog.system_prompt)
-
-
-def _correction_pairs(sel: Selection, dialog: RatedDialog, n: int, turn: RatedTurn) -> Iterator[Pair]:
-    for side, resp in sorted(turn.responses.items()):
-        corrected = resp.judgement.corrected
-        if not sel.eligible(resp) or not corrected or corrected.strip() == resp.text.strip():
-            continue
-        prompt = (*history(dialog, n, side), SampleRound(turn.text, turn.images))
-        if sel.is_new("pair", images_of(prompt), [r.text for r in prompt], corrected, resp.text):
-            yield Pair(f"correction-{resp.id}", prompt, corrected, resp.text, "correction",
-                       "human", resp.checkpoint, dialog.system_prompt)
-
-
-def unpaired_examples(sel: Selection) -> Iterator[Unpaired]:
-    """KTO: responses with a trusted majority yes (desirable) or no (undesirable)."""
-    for dialog in sel.dialogs_in_split():
-        for n, turn in enumerate(dialog.turns):
-            for side, resp in sorted(turn.responses.items()):
-                if not sel.eligible(resp) or not sel.trusted(resp.judgement):
-                    continue
-                label = {"yes": True, "no": False}.get(resp.judgement.majority)
-                if label is None or not resp.text.strip():
-                    continue
-                prompt = (*history(dialog, n, side), SampleRound(turn.text, turn.images))
-                if sel.is_new("kto", images_of(prompt), [r.text for r in prompt], resp.text):
-                    yield Unpaired(f"response-{resp.id}", prompt, resp.text, label, resp.checkpoint,
-                                   dialog.system_prompt)

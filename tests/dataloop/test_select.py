@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ift_chat.dataloop.select import (Filters, Selection, preference_pairs, sft_samples,
-                                      unpaired_examples)
+from ift_chat.dataloop.samples import preference_pairs, sft_samples, unpaired_examples
+from ift_chat.dataloop.select import Filters, Selection
 from ift_chat.errors import NotFound, ValidationError
 
 
