@@ -9,11 +9,13 @@ import threading
 
 from ..config import Config
 from ..demo import make_demo_checkpoints
-from ..errors import IftChatError
 from . import Backends
 from .discovery import CheckpointSpec
+from .openai_client import OpenAIBackend
 from .registry import scan
 from .transformers_backend import TransformersBackend
+from .vllm_plan import plan_servers
+from .vllm_supervisor import VllmSupervisor
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +35,13 @@ def gpu_present() -> bool:
 
 
 def choose_backend(spec: CheckpointSpec, config: Config, gpu: bool) -> str:
-    """openai for url entries; else the registry's choice; else config.backend (auto: vllm on a GPU)."""
+    """openai for url entries; else the registry's choice; else config.backend (auto: vllm on a GPU).
+
+    LoRA adapters always go to vLLM (one server per base, adapters loaded on it)."""
     if spec.url:
         return "openai"
+    if spec.kind == "lora":
+        return "vllm"
     if spec.backend in ("transformers", "vllm"):
         return spec.backend
     if config.backend in ("transformers", "vllm"):
@@ -53,37 +59,36 @@ def find_checkpoints(config: Config) -> tuple[list[CheckpointSpec], bool]:
 
 
 def build_backends(config: Config, store) -> Backends:
-    """Discover, choose, start (models load in the background) and register every checkpoint."""
+    """Discover, choose, start (models load / servers start in the background) and register."""
     specs, demo = find_checkpoints(config)
     gpu = gpu_present()
-    backends, notes, to_load = [], {}, []
-    for spec in specs:
-        if not spec.ok:
-            notes[spec.name] = "; ".join(spec.problems)
-            continue
-        kind = choose_backend(spec, config, gpu)
-        try:
-            backend = _make_backend(spec, kind, config)
-        except IftChatError as exc:
-            notes[spec.name] = str(exc)
-            continue
-        store.checkpoints.register(spec.name, source=spec.source, backend=kind,
-                                   architecture=spec.architecture, fingerprint=spec.fingerprint,
-                                   base=spec.base)
-        backends.append(backend)
-        if isinstance(backend, TransformersBackend):
-            to_load.append(backend)
-    if to_load:  # one after another, so two big models never peak in RAM together
-        threading.Thread(target=lambda: [b.load() for b in to_load], name="load-checkpoints",
-                         daemon=True).start()
+    notes = {s.name: "; ".join(s.problems) for s in specs if not s.ok}
+    chosen: dict[str, list[CheckpointSpec]] = {"transformers": [], "vllm": [], "openai": []}
+    for spec in (s for s in specs if s.ok):
+        chosen[choose_backend(spec, config, gpu)].append(spec)
+    backends = _transformers_backends(chosen["transformers"], config)
+    backends += [OpenAIBackend(s.name, s.url, config.limits, model=s.model, timeout_s=config.request_timeout_s,
+                               max_model_len=s.max_model_len) for s in chosen["openai"]]
+    plans, problems = plan_servers(chosen["vllm"], config, gpu)
+    notes.update(problems)
+    if plans:
+        backends += VllmSupervisor(plans, config.servers_dir).start().backends(
+            config.limits, config.request_timeout_s)
+    by_name = {s.name: s for s in specs}
+    for backend in backends:
+        spec = by_name[backend.name]
+        store.checkpoints.register(spec.name, source=spec.source, backend=choose_backend(spec, config, gpu),
+                                   architecture=spec.architecture, fingerprint=spec.fingerprint, base=spec.base)
     return Backends(backends, notes=notes, demo=demo)
 
 
-def _make_backend(spec: CheckpointSpec, kind: str, config: Config):
-    if kind == "transformers":
-        if spec.kind == "lora":
-            raise IftChatError(f"{spec.name}: LoRA adapters are served by vLLM; merge it or use backend vllm")
+def _transformers_backends(specs: list[CheckpointSpec], config: Config) -> list[TransformersBackend]:
+    backends = []
+    for spec in specs:
         template = spec.chat_template.read_text() if spec.chat_template else None
-        return TransformersBackend(spec.name, spec.path, config.limits, chat_template=template,
-                                   quantization=TRANSFORMERS_QUANTIZATION.get(spec.quantization))
-    raise IftChatError(f"{spec.name}: backend {kind!r} is not available yet")
+        backends.append(TransformersBackend(spec.name, spec.path, config.limits, chat_template=template,
+                                            quantization=TRANSFORMERS_QUANTIZATION.get(spec.quantization)))
+    if backends:  # one after another, so two big models never peak in RAM together
+        threading.Thread(target=lambda: [b.load() for b in backends], name="load-checkpoints",
+                         daemon=True).start()
+    return backends

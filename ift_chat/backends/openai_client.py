@@ -15,7 +15,7 @@ import base64
 import io
 import json
 import time
-from typing import AsyncIterator, Callable
+from typing import AsyncIterator, Awaitable, Callable
 
 import httpx
 
@@ -32,7 +32,8 @@ class OpenAIBackend:
 
     def __init__(self, name: str, base_url: str, limits: Limits, *, model: str | None = None,
                  timeout_s: float = 120.0, max_model_len: int | None = None, api_key: str | None = None,
-                 status_fn: Callable[[], BackendStatus] | None = None):
+                 status_fn: Callable[[], BackendStatus] | None = None,
+                 on_close: Callable[[], Awaitable[None]] | None = None):
         self.name = name
         self.base_url = base_url.rstrip("/")
         self.model = model or name
@@ -41,6 +42,7 @@ class OpenAIBackend:
         self.timeout = httpx.Timeout(timeout_s, connect=min(10.0, timeout_s))
         self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._status_fn = status_fn  # the supervisor's view of a server it runs
+        self._on_close = on_close  # stops the supervisor's servers (idempotent)
         self._last = BackendStatus("ready", self.base_url)  # remote servers: what the last request saw
         self._client: httpx.AsyncClient | None = None
         self._client_loop: asyncio.AbstractEventLoop | None = None
@@ -60,6 +62,8 @@ class OpenAIBackend:
         client, self._client = self._client, None
         if client is not None and self._client_loop is asyncio.get_running_loop():
             await client.aclose()
+        if self._on_close is not None:
+            await self._on_close()
 
     async def stream(self, messages: list[dict], params: SamplingParams,
                      cancel: asyncio.Event | None = None) -> AsyncIterator[StreamItem]:

@@ -1,0 +1,222 @@
+"""Run vLLM OpenAI-compatible servers as child processes and keep them alive.
+
+Servers start one after another (concurrent starts shrink each other's KV
+cache on a shared GPU), each logging to ``<servers_dir>/<name>.log``. A server
+that dies is restarted (bounded retries, reset after it becomes healthy again);
+after that it is shown as down with the last log lines. Every child runs in its
+own process group so stopping it also stops vLLM's engine-core processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import logging
+import os
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from ..config import Limits
+from .base import BackendStatus
+from .openai_client import OpenAIBackend
+from .vllm_plan import ServerPlan, build_command, server_env
+
+log = logging.getLogger(__name__)
+
+LOG_TAIL_LINES = 20
+
+
+@dataclass
+class _Server:
+    """Mutable run state of one planned server; only the supervisor thread writes it."""
+
+    plan: ServerPlan
+    log_path: Path
+    proc: subprocess.Popen | None = None
+    state: str = "starting"
+    detail: str = "waiting to start"
+    failures: int = 0
+
+
+class VllmSupervisor:
+    """Owns the vLLM children for a list of plans."""
+
+    def __init__(self, plans: list[ServerPlan], servers_dir: Path, *, start_timeout_s: float = 900.0,
+                 max_restarts: int = 3, poll_s: float = 1.0):
+        self.servers_dir = Path(servers_dir)
+        self.start_timeout_s = start_timeout_s
+        self.max_restarts = max_restarts
+        self.poll_s = poll_s
+        self._servers = {p.name: _Server(p, self.servers_dir / f"{p.name}.log") for p in plans}
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()  # guards launching vs stopping a child
+
+    # -- what the app sees -----------------------------------------------------
+
+    def status(self, name: str) -> BackendStatus:
+        server = self._servers[name]
+        failed = server.state == "down" and server.detail != "stopped"
+        tail = tuple(log_tail(server.log_path)) if failed else ()
+        return BackendStatus(server.state, server.detail, tail)
+
+    def pid(self, name: str) -> int | None:
+        proc = self._servers[name].proc
+        return proc.pid if proc is not None and proc.poll() is None else None
+
+    def wait_ready(self, name: str, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._servers[name].state == "ready":
+                return True
+            if self._servers[name].state == "down":
+                return False
+            time.sleep(0.2)
+        return False
+
+    def backends(self, limits: Limits, timeout_s: float) -> list[OpenAIBackend]:
+        """One client backend per model (base and each LoRA adapter), status from its server."""
+        out = []
+        for name, server in self._servers.items():
+            for model in server.plan.models:
+                if model == server.plan.served_name and name.startswith("base-") and server.plan.loras:
+                    continue  # a base from outside checkpoints/: only its adapters are offered
+                out.append(OpenAIBackend(model, server.plan.base_url, limits, model=model, timeout_s=timeout_s,
+                                         max_model_len=server.plan.max_model_len,
+                                         status_fn=lambda n=name: self.status(n), on_close=self.aclose))
+        return out
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def start(self) -> "VllmSupervisor":
+        """Start the servers in a background thread (one after another) and watch them."""
+        self.servers_dir.mkdir(parents=True, exist_ok=True)
+        atexit.register(self.stop)
+        self._thread = threading.Thread(target=self._run, name="vllm-supervisor", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop every child (SIGTERM to its group, SIGKILL after 15 s); idempotent."""
+        self._stopping.set()
+        with self._lock:
+            for server in self._servers.values():
+                _stop_process(server.proc)
+                server.state, server.detail = "down", "stopped"
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(30)
+        atexit.unregister(self.stop)
+
+    async def aclose(self) -> None:
+        await asyncio.to_thread(self.stop)
+
+    # -- supervisor thread ---------------------------------------------------------
+
+    def _run(self) -> None:
+        for server in self._servers.values():
+            self._bring_up(server)
+        while not self._stopping.wait(self.poll_s):
+            for server in self._servers.values():
+                if server.state == "ready" and server.proc is not None and server.proc.poll() is not None:
+                    self._died(server, "")
+                    self._bring_up(server)
+
+    def _bring_up(self, server: _Server) -> None:
+        """Launch until healthy, or until the restarts are used up (then: down)."""
+        while not self._stopping.is_set() and server.state != "down":
+            if not self._launch(server):
+                return
+            outcome = self._await_health(server)
+            if outcome == "ready":
+                server.state, server.detail, server.failures = "ready", server.plan.base_url, 0
+                log.info("vLLM server %s ready on port %d", server.plan.name, server.plan.port)
+                return
+            self._died(server, outcome)
+
+    def _launch(self, server: _Server) -> bool:
+        command = build_command(server.plan)
+        with self._lock:
+            if self._stopping.is_set():
+                return False
+            with server.log_path.open("a") as log_file:
+                log_file.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} start: {' '.join(command)}\n")
+                log_file.flush()
+                try:
+                    server.proc = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT,
+                                                   stdin=subprocess.DEVNULL, env=server_env(server.plan),
+                                                   start_new_session=True)
+                except OSError as exc:
+                    server.state, server.detail = "down", f"cannot start vLLM ({command[0]}): {exc}"
+                    return False
+        return True
+
+    def _await_health(self, server: _Server) -> str:
+        """"ready", or why not (the process exited / did not become healthy in time)."""
+        deadline = time.monotonic() + self.start_timeout_s
+        with httpx.Client(timeout=2.0) as client:
+            while not self._stopping.is_set():
+                code = server.proc.poll()
+                if code is not None:
+                    return f"exited with code {code} while starting"
+                if time.monotonic() > deadline:
+                    return f"not healthy after {self.start_timeout_s:.0f} s"
+                try:
+                    if client.get(server.plan.health_url).status_code == 200:
+                        return "ready"
+                except httpx.HTTPError:
+                    pass
+                self._stopping.wait(0.5)
+        return "stopped"
+
+    def _died(self, server: _Server, why: str) -> None:
+        with self._lock:
+            code = server.proc.poll() if server.proc is not None else None
+            _stop_process(server.proc)  # reap its group (engine core) before a restart
+        if self._stopping.is_set():
+            return
+        why = why or f"exited with code {code}"
+        server.failures += 1
+        if server.failures > self.max_restarts:
+            server.state = "down"
+            server.detail = f"vLLM server {why}; gave up after {self.max_restarts} restarts (see {server.log_path})"
+            log.error("vLLM server %s is down: %s", server.plan.name, why)
+        else:
+            server.state = "starting"
+            server.detail = f"restarting: {why} (attempt {server.failures}/{self.max_restarts})"
+            log.warning("vLLM server %s %s; restarting", server.plan.name, why)
+
+
+def _stop_process(proc: subprocess.Popen | None, grace_s: float = 15.0) -> None:
+    if proc is None:
+        return
+    for sig, wait in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            proc.wait(wait)
+            if sig == signal.SIGTERM:
+                os.killpg(proc.pid, signal.SIGKILL)  # leftovers of the group, if any
+            return
+        except subprocess.TimeoutExpired:
+            continue
+        except (ProcessLookupError, PermissionError):
+            return
+
+
+def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> list[str]:
+    """The last lines of a log file (reads at most 16 KB)."""
+    try:
+        with path.open("rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 16384))
+            return f.read().decode("utf-8", "replace").splitlines()[-lines:]
+    except OSError:
+        return []
