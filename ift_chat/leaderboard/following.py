@@ -110,23 +110,24 @@ def curve(table: pd.DataFrame, checkpoint: str) -> list[float]:
     return [float(x) for x in rows["followed"]]
 
 
-def by_tag(ratings: pd.DataFrame, ci: float = 0.95) -> pd.DataFrame:
-    """Share of each checkpoint's rated responses carrying each error tag.
+def by_tag(ratings: pd.DataFrame, ci: float = 0.95, per_round: bool = False) -> pd.DataFrame:
+    """Share of each checkpoint's rated responses carrying each error tag (per round if asked).
 
     A response's tag value is the share of its raters who gave the tag, so one
     rater of three tagging it counts 1/3.
     """
-    columns = ["checkpoint", "tag", "responses", "rate", "lower", "upper"]
+    keys = ["checkpoint", "round"] if per_round else ["checkpoint"]
+    columns = [*keys, "tag", "responses", "rate", "lower", "upper"]
     if ratings.empty:
         return pd.DataFrame(columns=columns)
     tags = ratings["tags"].map(lambda t: set(json.loads(t) if isinstance(t, str) else (t or [])))
     flags = pd.DataFrame({tag: tags.map(lambda s, tag=tag: float(tag in s)) for tag in ERROR_TAGS})
-    per_response = (pd.concat([ratings[["response_id", "checkpoint"]], flags], axis=1)
-                    .groupby(["response_id", "checkpoint"], as_index=False).mean())
-    long = per_response.melt(id_vars=["response_id", "checkpoint"], var_name="tag", value_name="value")
-    table = (long.groupby(["checkpoint", "tag"], as_index=False)
+    ids = ["response_id", *keys]
+    per_response = pd.concat([ratings[ids], flags], axis=1).groupby(ids, as_index=False).mean()
+    long = per_response.melt(id_vars=ids, var_name="tag", value_name="value")
+    table = (long.groupby([*keys, "tag"], as_index=False)
              .agg(responses=("value", "size"), rate=("value", "mean")))
     table["tag"] = pd.Categorical(table["tag"], categories=list(ERROR_TAGS), ordered=True)
-    table = table.sort_values(["checkpoint", "tag"], ignore_index=True)
+    table = table.sort_values([*keys, "tag"], ignore_index=True)
     table["tag"] = table["tag"].astype(str)
     return _with_interval(table, "rate", "responses", ci)[columns]

@@ -49,6 +49,7 @@ class Report:
     vote_counts: pd.DataFrame
     rounds: pd.DataFrame  # instruction following by round
     tags: pd.DataFrame
+    tags_by_round: pd.DataFrame
     excluded_raters: tuple[int, ...]
     created: str
 
@@ -95,7 +96,8 @@ def build_report(store: Transactor, options: ReportOptions = ReportOptions(),
         pairs=pair_table(pairs, board) if board else pd.DataFrame(),
         win_rate=rate, vote_counts=games,
         rounds=by_round(ratings, rating_filters.aggregate, options.ci),
-        tags=by_tag(ratings, options.ci), excluded_raters=tuple(sorted(dropped)), created=now())
+        tags=by_tag(ratings, options.ci), tags_by_round=by_tag(ratings, options.ci, per_round=True),
+        excluded_raters=tuple(sorted(dropped)), created=now())
 
 
 def write_png(figures: dict[str, go.Figure], folder: Path) -> str | None:
@@ -120,7 +122,7 @@ def write_report(report: Report, out: Path, *, force: bool = False, png: bool = 
     """Tables as CSV + JSON, plots as HTML (+ PNG); the folder appears only when complete."""
     with ExportDir(out, force=force) as folder:
         tables = {"ratings": report.ratings, "pairs": report.pairs, "rounds": report.rounds,
-                  "tags": report.tags}
+                  "tags": report.tags, "tags_by_round": report.tags_by_round}
         for name, table in tables.items():
             table.to_csv(folder.path(f"{name}.csv"), index=False)
             table.to_json(folder.path(f"{name}.json"), orient="records", indent=1)

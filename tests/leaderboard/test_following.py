@@ -64,6 +64,8 @@ def test_error_tag_rates_per_checkpoint(arena):
     assert rate["answered_earlier_turn"] == pytest.approx(0.5)  # one of two responses
     assert rate["repetition"] == 0.0
     assert set(table["responses"]) == {2}
+    per_round = by_tag(load_ratings(arena.store), per_round=True).set_index(["round", "tag"])["rate"]
+    assert per_round[(1, "answered_earlier_turn")] == 1.0 and per_round[(2, "answered_earlier_turn")] == 0.0
 
 
 def test_wilson_interval_matches_scipy_for_whole_successes():
