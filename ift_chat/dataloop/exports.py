@@ -13,7 +13,7 @@ from ..errors import ValidationError
 from ..store import Store
 from ..store.db import now
 from . import formats, hf
-from .outdir import ExportDir, ImageCopier, tree_sha256
+from .outdir import MARKER, ExportDir, ImageCopier, tree_sha256
 from .report import DataReport
 from .select import Filters, Selection
 
@@ -70,7 +70,7 @@ def run_export(store: Store, fmt: str, out: Path, filters: Filters, *, force: bo
         report = job.report.to_dict(selection.duplicates)
         record = {"format": fmt, "kind": spec.kind, "main_file": spec.main_file,
                   "filters": filters.to_dict(), "options": options, "created": now()}
-        target.path("report.json").write_text(json.dumps({**record, "report": report}, indent=2) + "\n")
+        target.path(MARKER).write_text(json.dumps({**record, "report": report}, indent=2) + "\n")
         digest = tree_sha256(target.tmp)
         final = target.commit()
     try:

@@ -12,6 +12,7 @@ from ..errors import StorageError, ValidationError
 from ..store import Store
 
 SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+MARKER = "report.json"  # every export has one; --force only replaces dirs that do
 NAME_RE = re.compile(r"^[\w][\w.-]{0,99}$")
 
 
@@ -42,8 +43,10 @@ class ExportDir:
         self.out = Path(out).expanduser().absolute()
         if self.out.exists() and not force:
             raise ValidationError(f"{self.out} already exists; pick another --out or pass --force")
-        if self.out.exists() and not self.out.is_dir():
-            raise ValidationError(f"{self.out} exists and is not a directory")
+        if self.out.exists() and not (self.out / MARKER).is_file():
+            # --force replaces earlier exports only, never an arbitrary directory.
+            raise ValidationError(f"{self.out} exists and is not an ift-chat export (no {MARKER}); "
+                                  "refusing to replace it")
         try:
             self.out.parent.mkdir(parents=True, exist_ok=True)
             self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.", suffix=".part", dir=self.out.parent))

@@ -139,6 +139,12 @@ def test_refuses_to_overwrite_unless_forced(world, tmp_path):
     again = run_export(world.store, "llava", first.path, Filters(checkpoints=("ckpt-b",)), force=True)
     assert len(json.loads((again.path / "llava.json").read_text())) == 2
     assert [p.name for p in (tmp_path / "exports").iterdir()] == ["llava"]  # no temp or old dirs left
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "thesis.txt").write_text("keep me")
+    with pytest.raises(ValidationError, match="not an ift-chat export"):
+        run_export(world.store, "llava", precious, Filters(), force=True)
+    assert (precious / "thesis.txt").read_text() == "keep me"
 
 
 def test_empty_result_and_failures_leave_nothing(world, tmp_path):
