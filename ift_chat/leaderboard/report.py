@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -21,8 +19,6 @@ from .following import RatingFilters, by_round, by_tag, load_ratings
 from .pairs import pair_table, win_rate_matrix
 from .plots import rating_figures
 from .votes import VoteFilters, load_pairs
-
-CHROMIUM = "/usr/bin/chromium"
 
 
 @dataclass(frozen=True)
@@ -72,8 +68,8 @@ def _with_quality(options: ReportOptions, store: Transactor) -> tuple[VoteFilter
     if options.min_gold_accuracy is not None:
         dropped |= excluded_raters(store, options.min_gold_accuracy, options.min_gold)
     dropped = frozenset(dropped)
-    votes = VoteFilters(**{**options.votes.__dict__, "exclude_raters": dropped})
-    ratings = RatingFilters(**{**options.ratings.__dict__, "exclude_raters": dropped, "ci": options.ci})
+    votes = replace(options.votes, exclude_raters=dropped)
+    ratings = replace(options.ratings, exclude_raters=dropped, ci=options.ci)
     return votes, ratings, dropped
 
 
@@ -101,10 +97,8 @@ def build_report(store: Transactor, options: ReportOptions = ReportOptions(),
 
 
 def write_png(figures: dict[str, go.Figure], folder: Path) -> str | None:
-    """PNG copies through kaleido, which drives a headless Chromium; None if that works, else why not."""
-    if not (os.environ.get("BROWSER_PATH") or shutil.which("chromium") or Path(CHROMIUM).exists()):
-        return "no Chromium/Chrome found for kaleido (set BROWSER_PATH)"
-    os.environ.setdefault("BROWSER_PATH", shutil.which("chromium") or CHROMIUM)
+    """PNG copies through kaleido, which drives a headless Chromium/Chrome it finds on PATH
+    (or BROWSER_PATH); None when written, else why not."""
     try:
         import kaleido  # noqa: F401  (plotly's image export backend)
         import plotly.io as pio
