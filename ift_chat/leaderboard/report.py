@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -84,6 +85,9 @@ def build_report(store: Transactor, options: ReportOptions = ReportOptions(),
                               anchor_value=options.anchor_value, anchor_model=options.anchor_model,
                               on_progress=on_progress)
     rate, games = win_rate_matrix(pairs)
+    if board is not None:  # best first, as in the leaderboard
+        order = [row["checkpoint"] for row in board.rows()]
+        rate, games = rate.loc[order, order], games.loc[order, order]
     ratings = load_ratings(store, rating_filters)
     return Report(
         options=options, board=board,
@@ -112,24 +116,42 @@ def write_png(figures: dict[str, go.Figure], folder: Path) -> str | None:
     return None
 
 
+def index_html(report: Report, figures: dict[str, go.Figure]) -> str:
+    """One page with the summary, the leaderboard table and every plot (plotly.min.js beside it)."""
+    s = report.summary()
+    plots = "\n".join(fig.to_html(full_html=False, include_plotlyjs=False) for fig in figures.values())
+    table = report.ratings.to_html(index=False, border=0) if len(report.ratings) else "<p>No votes yet.</p>"
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>ift-chat leaderboard</title>"
+            f"<script src='plotly.min.js'></script></head><body style='font-family:sans-serif'>"
+            f"<h1>ift-chat leaderboard</h1><p>{s['votes']:,} votes, {s['checkpoints']} checkpoints, "
+            f"{s['bootstrap_rounds']} bootstrap rounds, made {html.escape(s['created'])}.</p>"
+            f"{table}{plots}</body></html>")
+
+
+def _write_files(report: Report, folder: ExportDir, png: bool) -> dict:
+    tables = {"ratings": report.ratings, "pairs": report.pairs, "rounds": report.rounds,
+              "tags": report.tags, "tags_by_round": report.tags_by_round}
+    for name, table in tables.items():
+        table.to_csv(folder.path(f"{name}.csv"), index=False)
+        table.to_json(folder.path(f"{name}.json"), orient="records", indent=1)
+    report.win_rate.to_csv(folder.path("win_rate.csv"))
+    report.vote_counts.to_csv(folder.path("vote_counts.csv"))
+    figures = report.figures()
+    for name, fig in figures.items():
+        fig.write_html(folder.path(f"{name}.html"), include_plotlyjs="directory")
+    folder.path("index.html").write_text(index_html(report, figures))
+    png_problem = write_png(figures, folder.tmp) if png else "skipped (--no-png)"
+    summary = {**report.summary(), "png": png_problem or "written"}
+    folder.path("report.json").write_text(json.dumps(summary, indent=1))
+    return summary
+
+
 def write_report(report: Report, out: Path, *, force: bool = False, png: bool = True) -> dict:
-    """Tables as CSV + JSON, plots as HTML (+ PNG); the folder appears only when complete."""
+    """Tables as CSV + JSON, plots as HTML (+ PNG) and index.html; the folder appears only when complete."""
     with ExportDir(out, force=force) as folder:
-        tables = {"ratings": report.ratings, "pairs": report.pairs, "rounds": report.rounds,
-                  "tags": report.tags, "tags_by_round": report.tags_by_round}
-        for name, table in tables.items():
-            table.to_csv(folder.path(f"{name}.csv"), index=False)
-            table.to_json(folder.path(f"{name}.json"), orient="records", indent=1)
-        report.win_rate.to_csv(folder.path("win_rate.csv"))
-        report.vote_counts.to_csv(folder.path("vote_counts.csv"))
-        figures = report.figures()
-        for name, fig in figures.items():
-            fig.write_html(folder.path(f"{name}.html"), include_plotlyjs="directory")
-        png_problem = write_png(figures, folder.tmp) if png else "skipped (--no-png)"
-        summary = {**report.summary(), "png": png_problem or "written"}
         try:
-            folder.path("report.json").write_text(json.dumps(summary, indent=1))
+            summary = _write_files(report, folder, png)
         except OSError as exc:
-            raise StorageError(f"cannot write the report: {exc}") from exc
+            raise StorageError(f"cannot write the report: {exc.strerror or exc}") from exc
         path = folder.commit()
     return {**summary, "path": str(path)}

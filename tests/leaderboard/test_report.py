@@ -44,6 +44,8 @@ def test_cli_writes_tables_and_plots(config, season, tmp_path):
     assert {(p["checkpoint"], p["opponent"]): p["votes"] for p in pairs}[("ck-strong", "ck-weak")] == 20
     for name in ("ratings", "rounds", "win_rate", "tags"):
         assert "plotly" in (out / f"{name}.html").read_text()[:5000].lower()
+    index = (out / "index.html").read_text()
+    assert index.count("plotly-graph-div") >= 4 and "ck-mid" in index and (out / "plotly.min.js").exists()
     summary = json.loads((out / "report.json").read_text())
     assert summary["votes"] == 39 and summary["png"].startswith("skipped")
     # A second run does not overwrite without --force, and bad options fail cleanly.
