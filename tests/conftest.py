@@ -11,6 +11,7 @@ from PIL import Image
 from ift_chat.config import Config
 from ift_chat.demo import make_demo_checkpoints
 from ift_chat.store import Store
+from tests.fixtures_vllm import *  # noqa: F401,F403  (session fixture vllm_server)
 
 
 @pytest.fixture(scope="session")

