@@ -69,5 +69,7 @@ def leaderboard(
         typer.echo("no votes match these filters yet: the ratings table is empty")
     else:
         typer.echo(report.ratings.to_string(index=False))
+    for warning in report.warnings():
+        typer.echo(f"warning: {warning}")
     typer.echo(f"{summary['votes']:,} votes, {summary['rated_responses_by_round']:,} rated replies; "
                f"PNG: {summary['png']}; wrote {summary['path']}")

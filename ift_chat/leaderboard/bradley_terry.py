@@ -26,6 +26,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 from scipy import sparse
+from scipy.sparse.csgraph import connected_components
 from scipy.special import expit
 
 from ..errors import ValidationError
@@ -111,9 +112,22 @@ class PairTable:
         out = flat.reshape(c.shape[0], k, k)
         return out[0] if counts is None else out
 
-    def games_per_model(self) -> np.ndarray:
+    def games_per_model(self, counts: np.ndarray | None = None) -> np.ndarray:
+        """Votes each model took part in; counts (rounds, rows) gives (rounds, K)."""
         k = len(self.models)
-        return (np.bincount(self.a, self.count, k) + np.bincount(self.b, self.count, k)).astype(np.int64)
+        if counts is None:
+            return (np.bincount(self.a, self.count, k) + np.bincount(self.b, self.count, k)).astype(np.int64)
+        rows = np.arange(len(self.a))
+        incidence = sparse.csr_matrix((np.ones(2 * len(rows)), (np.r_[rows, rows], np.r_[self.a, self.b])),
+                                      shape=(len(rows), k))
+        return np.asarray((incidence.T @ np.atleast_2d(counts).T.astype(float)).T)
+
+    def groups(self) -> np.ndarray:
+        """Component label per model: models in different groups were never compared, even
+        indirectly, so ratings across groups mean nothing (each group is centred on its own)."""
+        k = len(self.models)
+        graph = sparse.csr_matrix((np.ones(len(self.a)), (self.a, self.b)), shape=(k, k))
+        return connected_components(graph, directed=False)[1]
 
 
 def fit_theta(scores: np.ndarray, l2: float = DEFAULT_L2, max_iter: int = 200,
@@ -178,9 +192,14 @@ class Leaderboard:
     rank: np.ndarray
     games: np.ndarray
     theta: np.ndarray  # natural-log strengths of the point fit (mean 0)
-    boot: np.ndarray  # (rounds, K) bootstrap ratings; empty when rounds == 0
+    boot: np.ndarray  # (rounds, K) bootstrap ratings, NaN where a model drew no votes
     n_votes: int
     ci: float
+    groups: np.ndarray  # connected-component label per model (see PairTable.groups)
+
+    @property
+    def n_groups(self) -> int:
+        return int(len(np.unique(self.groups))) if len(self.groups) else 0
 
     def rows(self) -> list[dict]:
         """One dict per model, best first (rank, then rating)."""
@@ -211,17 +230,35 @@ def bradley_terry(pairs: PairTable, *, rounds: int = 1000, seed: int = 0, ci: fl
     rating = to_rating(theta, anchor_value, anchor)
     if rounds > 0:
         counts = bootstrap_counts(pairs.count, rounds, np.random.default_rng(seed))
-        parts = []
-        for start in range(0, rounds, BATCH):
-            batch = counts[start:start + BATCH]
-            parts.append(fit_theta(pairs.score_matrix(batch), l2, init=theta))
-            if on_progress:
-                on_progress(len(batch))
-        boot = to_rating(np.concatenate(parts), anchor_value, anchor)
-        alpha = (1.0 - ci) / 2.0
-        lower, upper = np.quantile(boot, [alpha, 1.0 - alpha], axis=0)
+        boot = np.concatenate([_bootstrap_batch(pairs, counts[start:start + BATCH], theta, l2,
+                                                anchor_value, anchor, on_progress)
+                               for start in range(0, rounds, BATCH)])
+        lower, upper = _percentiles(boot, rating, ci)
     else:
         boot = np.zeros((0, len(pairs.models)))
         lower, upper = rating.copy(), rating.copy()
     return Leaderboard(pairs.models, rating, lower, upper, overlap_rank(lower, upper),
-                       pairs.games_per_model(), theta, boot, pairs.n_votes, ci)
+                       pairs.games_per_model(), theta, boot, pairs.n_votes, ci, pairs.groups())
+
+
+def _bootstrap_batch(pairs: PairTable, counts: np.ndarray, theta: np.ndarray, l2: float,
+                     anchor_value: float, anchor: int | None, on_progress) -> np.ndarray:
+    """Ratings for a batch of resamples; NaN for a model the resample left without votes
+    (its penalised strength would sit at the mean and drag its interval there)."""
+    boot = to_rating(fit_theta(pairs.score_matrix(counts), l2, init=theta), anchor_value, anchor)
+    absent = pairs.games_per_model(counts) == 0
+    boot[absent] = np.nan
+    if anchor is not None:
+        boot[absent[:, anchor]] = np.nan
+    if on_progress:
+        on_progress(len(counts))
+    return boot
+
+
+def _percentiles(boot: np.ndarray, rating: np.ndarray, ci: float) -> tuple[np.ndarray, np.ndarray]:
+    alpha = (1.0 - ci) / 2.0
+    seen = ~np.isnan(boot).all(axis=0)
+    lower, upper = rating.copy(), rating.copy()
+    if seen.any():
+        lower[seen], upper[seen] = np.nanquantile(boot[:, seen], [alpha, 1.0 - alpha], axis=0)
+    return lower, upper

@@ -61,7 +61,19 @@ class Report:
                 "vote_filters": self.options.votes.to_dict(),
                 "rating_aggregate": self.options.ratings.aggregate,
                 "excluded_raters": list(self.excluded_raters),
-                "rated_responses_by_round": int(self.rounds["responses"].sum()) if len(self.rounds) else 0}
+                "rated_responses_by_round": int(self.rounds["responses"].sum()) if len(self.rounds) else 0,
+                "comparison_groups": self.board.n_groups if self.board else 0}
+
+    def warnings(self) -> list[str]:
+        """What a reader must know before trusting the ranking."""
+        if self.board is None or self.board.n_groups < 2:
+            return []
+        groups = {}
+        for name, label in zip(self.board.models, self.board.groups):
+            groups.setdefault(int(label), []).append(name)
+        listed = "; ".join(", ".join(names) for names in groups.values())
+        return [f"the checkpoints form {len(groups)} groups never compared with each other ({listed}): "
+                "ratings are comparable only within a group; battle across groups to link them"]
 
 
 def _with_quality(options: ReportOptions, store: Transactor) -> tuple[VoteFilters, RatingFilters, frozenset]:
@@ -141,7 +153,7 @@ def _write_files(report: Report, folder: ExportDir, png: bool) -> dict:
         fig.write_html(folder.path(f"{name}.html"), include_plotlyjs="directory")
     folder.path("index.html").write_text(index_html(report, figures))
     png_problem = write_png(figures, folder.tmp) if png else "skipped (--no-png)"
-    summary = {**report.summary(), "png": png_problem or "written"}
+    summary = {**report.summary(), "warnings": report.warnings(), "png": png_problem or "written"}
     folder.path("report.json").write_text(json.dumps(summary, indent=1))
     return summary
 

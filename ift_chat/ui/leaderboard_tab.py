@@ -49,6 +49,8 @@ def summary_markdown(report: Report) -> str:
     text = (f"**{s['votes']:,} votes** over {s['checkpoints']} checkpoints; "
             f"{report.options.ci:.0%} intervals from {s['bootstrap_rounds']} bootstrap rounds. "
             "Rank = 1 + number of checkpoints clearly better (intervals not overlapping).")
+    for warning in report.warnings():
+        text += f"\n\n**Warning:** {warning}."
     if report.excluded_raters:
         text += f" Left out {len(report.excluded_raters)} rater(s) by gold accuracy or choice."
     return text

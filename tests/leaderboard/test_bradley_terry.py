@@ -150,3 +150,23 @@ def test_bad_input_is_a_clear_error(records, message):
 def test_unknown_anchor_is_a_clear_error():
     with pytest.raises(ValidationError, match="anchor"):
         bradley_terry(PairTable.from_records(TINY), rounds=0, anchor_model="nobody")
+
+
+def test_checkpoints_never_compared_form_separate_groups():
+    pairs = PairTable.from_records([("x", "y", 1.0, 3), ("y", "x", 1.0, 1), ("v", "w", 1.0, 2),
+                                    ("w", "v", 1.0, 2)])
+    board = bradley_terry(pairs, rounds=20)
+    assert board.n_groups == 2
+    groups = dict(zip(board.models, board.groups))
+    assert groups["x"] == groups["y"] != groups["v"] == groups["w"]
+
+
+def test_a_resample_without_a_model_leaves_it_out_of_that_round():
+    # "rare" has 1 vote in 201: about 37% of resamples draw none of it.
+    pairs = PairTable.from_records([("x", "y", 1.0, 120), ("y", "x", 1.0, 80), ("rare", "x", 1.0, 1)])
+    board = bradley_terry(pairs, rounds=400, seed=3)
+    rare = board.models.index("rare")
+    missing = np.isnan(board.boot[:, rare]).mean()
+    assert 0.25 < missing < 0.5
+    assert not np.isnan(board.boot[:, board.models.index("x")]).any()
+    assert np.isfinite(board.lower[rare]) and board.lower[rare] <= board.rating[rare] <= board.upper[rare]

@@ -84,3 +84,13 @@ def test_png_plots_through_kaleido_and_chromium(config, season, tmp_path):
     assert result.exit_code == 0, result.output
     for name in ("ratings", "rounds", "win_rate", "tags"):
         assert (tmp_path / "r" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_unlinked_groups_are_reported(config, season, tmp_path):
+    for name in ("ck-island-1", "ck-island-2"):
+        season.checkpoint(name)
+    season.battle("ck-island-1", "ck-island-2", ["A", "B", "A"])
+    result = run(config, "--out", str(tmp_path / "r"), "--rounds", "50", "--no-png")
+    assert result.exit_code == 0 and "2 groups never compared" in result.output
+    summary = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert summary["comparison_groups"] == 2 and "ck-island-1, ck-island-2" in summary["warnings"][0]
