@@ -9,10 +9,14 @@ with ``W_ij`` = i's total score against j.
 The fit is Newton's method on that log-likelihood plus a tiny L2 penalty
 (``l2``, in natural-log units). The penalty keeps every fit finite (a model that
 won every battle, or a bootstrap sample that disconnects the comparison graph)
-and fixes the free shift at mean(theta) = 0; with hundreds of votes its effect is
-far below a rating point. Newton runs batched over bootstrap rounds: one
-``(rounds, K, K)`` array and one batched linear solve per iteration, so 1000
-rounds over 50 models take about a second. Nothing loops over votes.
+and fixes the free shift at mean(theta) = 0 (per group of models linked by
+comparisons); with hundreds of votes its effect is far below a rating point.
+
+Bootstrap: the unique rows' counts are resampled (multinomial over all votes),
+and Newton runs batched over rounds, warm-started at the point fit: a
+``(batch, K, K)`` array and one batched linear solve per iteration, so 1000
+rounds over 50 models take about a second. Nothing loops over votes. A model
+that a resample leaves without votes is NaN in that round, not pulled to the mean.
 
 Ratings are on the familiar scale ``400 * log10(odds) + anchor_value``; by
 default the mean model sits at ``anchor_value`` (1000), or ``anchor_model``
