@@ -94,3 +94,23 @@ def test_unlinked_groups_are_reported(config, season, tmp_path):
     assert result.exit_code == 0 and "2 groups never compared" in result.output
     summary = json.loads((tmp_path / "r" / "report.json").read_text())
     assert summary["comparison_groups"] == 2 and "ck-island-1, ck-island-2" in summary["warnings"][0]
+
+
+def test_raters_failing_gold_items_are_left_out(arena):
+    from ift_chat.crowd.tasks import TaskFilters, Tasks
+
+    for name in ("ck-p", "ck-q"):
+        arena.checkpoint(name)
+    # Five gold replies everyone should call followed; "careless" says no to all of them.
+    arena.dialog("ck-p", [["yes", "no"]] * 5, raters=["good", "careless"])
+    admin = arena.store.raters.create("boss", role="admin")
+    tasks = Tasks(arena.store)
+    task_set = tasks.create_set(admin, "gold", k=2, filters=TaskFilters(checkpoints=("ck-p",)))
+    tasks.mark_gold(admin, [item["id"] for item in tasks.items(admin, task_set.id)], "yes")
+    arena.battle("ck-p", "ck-q", ["A", "A"], raters=["good"])
+    arena.battle("ck-p", "ck-q", ["B"] * 6, raters=["careless"])
+    everyone = build_report(arena.store, ReportOptions(rounds=0))
+    screened = build_report(arena.store, ReportOptions(rounds=0, min_gold_accuracy=0.7))
+    assert everyone.board.n_votes == 8 and screened.board.n_votes == 2
+    assert screened.excluded_raters == (arena.rater("careless"),)
+    assert set(everyone.rounds["followed"]) == {0.5} and set(screened.rounds["followed"]) == {1.0}
