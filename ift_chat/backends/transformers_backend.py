@@ -88,6 +88,9 @@ class TransformersBackend:
         return self._state
 
     async def aclose(self) -> None:
+        await asyncio.to_thread(self._unload)  # waits for a running generate without blocking the loop
+
+    def _unload(self) -> None:
         with self._lock:
             self._model = self._processor = None
         self._state = BackendStatus("down", "closed")

@@ -62,3 +62,24 @@ def run_build(config, store):
     for name in backends.names():  # wait for the background loads
         assert backends.get(name).wait_loaded(60)
     return backends
+
+
+def test_url_entries_are_served_over_http_and_vllm_without_venv_is_noted(config, store, demo_checkpoints):
+    from .openai_stub import WORDS, StubServer
+
+    stub = StubServer().start()
+    try:
+        shutil.copytree(demo_checkpoints[0], config.checkpoints_dir / "local")
+        config.checkpoints_dir.joinpath("registry.toml").write_text(
+            f'[checkpoints.remote]\nurl = "{stub.url}"\nmodel = "ok"\n\n[checkpoints.local]\nbackend = "vllm"\n')
+        backends = build_backends(config, store)
+        assert backends.names() == ["remote"]
+        assert "IFT_CHAT_VLLM_PYTHON" in backends.notes["local"]
+        row = store.checkpoints.get("remote")
+        assert (row.backend, row.source) == ("openai", stub.url)
+        _, done = run(collect(backends.get("remote"), [{"role": "user", "content": "hi"}], SamplingParams()))
+        assert done.status == "ok" and done.text == "".join(WORDS)
+        assert stub.requests[-1]["model"] == "ok"
+        run(backends.aclose())
+    finally:
+        stub.stop()

