@@ -74,6 +74,18 @@ def build(home: Path, turns: int) -> None:
     store.close()
 
 
+def peak_rss_mb() -> float:
+    """This process's own high-water RSS. (ru_maxrss would include the parent's:
+    Linux carries it across fork+exec, and the parent just built the database.)"""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def export_child(home: str, fmt: str, out: str) -> None:
     from ift_chat.dataloop.exports import run_export
     from ift_chat.dataloop.select import Filters
@@ -82,7 +94,7 @@ def export_child(home: str, fmt: str, out: str) -> None:
     start = time.perf_counter()
     result = run_export(store, fmt, Path(out), Filters())
     seconds = time.perf_counter() - start
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = peak_rss_mb()
     print(json.dumps({"rows": result.row_count, "seconds": seconds, "peak_rss_mb": peak_mb}))
 
 
