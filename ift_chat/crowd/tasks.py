@@ -250,15 +250,18 @@ class Tasks:
                 db["task_leases"].insert({"task_item_id": item_id, "rater_id": rater.id,
                                           "leased_at": now, "expires_at": expires,
                                           "completed_at": None}, replace=True)
-        return self.view(item_id, rater)
+            return self.view(item_id, rater)
 
     def view(self, item_id: int, rater: Rater) -> TaskView:
         """What the rater sees of an item leased to them: dialog and reply, no checkpoint."""
-        lease = self._lease(item_id, rater)
-        item = self.store.query("select * from task_items where id = ?", [item_id])[0]
-        task_set = self.get_set(item["task_set_id"])
-        return build_view(self.store, item_id, task_set.id, task_set.name, item["response_id"],
-                          lease["expires_at"], anonymous=bool(task_set.anonymous))
+        # One hold of the store's lock for all these reads: under load, taking it
+        # once per query queues each request behind every other thread many times.
+        with self.store.read():
+            lease = self._lease(item_id, rater)
+            item = self.store.query("select * from task_items where id = ?", [item_id])[0]
+            task_set = self.get_set(item["task_set_id"])
+            return build_view(self.store, item_id, task_set.id, task_set.name, item["response_id"],
+                              lease["expires_at"], anonymous=bool(task_set.anonymous))
 
     def submit(self, item_id: int, rater: Rater, followed: str, score: int | None = None,
                tags: Iterable[str] = (), comment: str | None = None,
