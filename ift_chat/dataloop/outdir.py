@@ -87,12 +87,15 @@ class ImageCopier:
     def __init__(self, store: Store, out: ExportDir, folder: str = "images"):
         self.store, self.out, self.folder = store, out, folder
         self._copied: dict[str, str] = {}
+        self._sources: dict[str, tuple[Path, str]] = {}  # one DB lookup per distinct image
 
     def source(self, sha256: str) -> tuple[Path, str]:
-        if not SHA_RE.match(sha256):
-            raise ValidationError(f"not an image hash: {sha256!r}")
-        record = self.store.images.get(sha256)
-        return self.store.images.absolute_path(record), Path(record.path).suffix
+        if sha256 not in self._sources:
+            if not SHA_RE.match(sha256):
+                raise ValidationError(f"not an image hash: {sha256!r}")
+            record = self.store.images.get(sha256)
+            self._sources[sha256] = self.store.images.absolute_path(record), Path(record.path).suffix
+        return self._sources[sha256]
 
     def relative(self, sha256: str) -> str:
         if sha256 not in self._copied:
