@@ -58,14 +58,17 @@ left join eval_items ei on ei.id = c.eval_item_id
 left join eval_sets es on es.id = ei.eval_set_id
 where c.mode in (select value from json_each(:modes))
   and (:anonymous_only = 0 or v.anonymous = 1 or c.mode = 'replay')
-  and not exists (select 1 from responses r
-                  where r.turn_id = t.id and r.identity_leak = 1
-                    and (r.superseded = 0 or (
-                         -- regenerated away, but still the newest reply on its side when voted
-                         r.created <= coalesce(v.updated, v.created)
-                         and not exists (select 1 from responses r2
-                                         where r2.turn_id = r.turn_id and r2.side = r.side and r2.id > r.id
-                                           and r2.created <= coalesce(v.updated, v.created)))))
+  -- leaks are rare: the uncorrelated list rules most turns in before the per-vote check
+  and (t.id not in (select turn_id from responses where identity_leak = 1)
+       or not exists (select 1 from responses r
+                      where r.turn_id = t.id and r.identity_leak = 1
+                        and (r.superseded = 0 or (
+                             -- regenerated away, but still the newest reply on its side when voted
+                             r.created <= coalesce(v.updated, v.created)
+                             and not exists (select 1 from responses r2
+                                             where r2.turn_id = r.turn_id and r2.side = r.side
+                                               and r2.id > r.id
+                                               and r2.created <= coalesce(v.updated, v.created))))))
   and v.rater_id not in (select value from json_each(:exclude_raters))
   and (:since is null or v.created >= :since)
   and (:until is null or substr(v.created, 1, length(:until)) <= :until)
