@@ -16,6 +16,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
+import resource
+import shutil
 import signal
 import socket
 import statistics
@@ -185,6 +188,7 @@ def main() -> None:
                         help="seconds a simulated rater waits before each submit (the default "
                              "rate limit allows 1 per second after a burst of 5)")
     parser.add_argument("--k", type=int, default=2)
+    parser.add_argument("--keep", action="store_true", help="keep the data dir (always kept on failure)")
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -205,6 +209,7 @@ def main() -> None:
             t.start()
         for t in threads:
             t.join()
+    server_cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
     report = check(home, results, args.k)
     lat = sorted(results.latencies)
     print(f"{args.raters} raters for {args.seconds:.0f} s through /crowd_submit on loopback:")
@@ -218,10 +223,15 @@ def main() -> None:
     if lat:
         print(f"  submit latency p50 {1000 * percentile(lat, 50):.0f} ms, "
               f"p99 {1000 * percentile(lat, 99):.0f} ms, max {1000 * lat[-1]:.0f} ms")
+    cpu_s = server_cpu.ru_utime + server_cpu.ru_stime
+    print(f"  app process CPU {cpu_s:.1f} s ({1000 * cpu_s / max(1, report['acked']):.0f} ms per rating, "
+          f"start-up included); machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     for err in [*results.failed[:3], *[r for r in results.refused if "too many" not in r][:3]]:
         print(f"  e.g. {err[:200]}")
     ok = report["lost"] == 0 and report["duplicated"] == 0 and report["items_over_k"] == 0
     print("RESULT:", "OK" if ok else "FAILED")
+    if ok and not args.keep:
+        shutil.rmtree(home, ignore_errors=True)
     sys.exit(0 if ok else 1)
 
 
