@@ -14,7 +14,10 @@ import asyncio
 import base64
 import io
 import json
+import os
+import threading
 import time
+from collections import OrderedDict
 from typing import AsyncIterator, Awaitable, Callable
 
 import httpx
@@ -23,6 +26,9 @@ from ..config import Limits
 from ..errors import BackendError, BackendUnavailable, ContextOverflow, IftChatError
 from .base import BackendStatus, Completion, SamplingParams, StreamItem
 from .transformers_backend import load_image
+
+_END, _CANCELLED = object(), object()  # queue markers
+IMAGE_CACHE_SIZE = 32  # encoded images kept per backend: later turns re-send the same images
 
 CONTEXT_WORDS = ("maximum context length", "max_model_len", "context length", "too long")
 
@@ -45,6 +51,8 @@ class OpenAIBackend:
         self._on_close = on_close  # stops the supervisor's servers (idempotent)
         self._last = BackendStatus("ready", self.base_url)  # remote servers: what the last request saw
         self._client: httpx.AsyncClient | None = None
+        self._image_urls: OrderedDict[tuple, str] = OrderedDict()  # LRU of encoded data URLs
+        self._image_lock = threading.Lock()
         self._client_loop: asyncio.AbstractEventLoop | None = None
 
     def status(self) -> BackendStatus:
@@ -69,19 +77,22 @@ class OpenAIBackend:
                      cancel: asyncio.Event | None = None) -> AsyncIterator[StreamItem]:
         start = time.perf_counter()
         reply = _Reply()
-        cancel_wait = asyncio.ensure_future(cancel.wait()) if cancel is not None else None
+        queue: asyncio.Queue = asyncio.Queue()  # deltas, then _END or an exception; _CANCELLED on Stop
+        tasks: list[asyncio.Future] = []
         try:
             params = params.validate(self.limits)
-            payload = await asyncio.to_thread(self.payload, messages, params)
-            async with self._http().stream("POST", f"{self.base_url}/chat/completions", json=payload) as response:
-                if response.status_code != 200:
-                    raise _http_error(self.name, response.status_code, await response.aread())
-                async for piece in _race(_content(response.aiter_lines(), reply), cancel_wait):
-                    reply.ttft_ms = reply.ttft_ms if reply.ttft_ms is not None else _ms_since(start)
-                    reply.text += piece
-                    yield piece
-            self._last = BackendStatus("ready", self.base_url)
-            if cancel is not None and cancel.is_set():
+            payload = (await asyncio.to_thread(self.payload, messages, params) if _has_images(messages)
+                       else self.payload(messages, params))
+            tasks.append(asyncio.ensure_future(self._receive(payload, reply, queue)))
+            if cancel is not None:
+                tasks.append(asyncio.ensure_future(_put_when_set(cancel, queue)))
+            while (item := await queue.get()) is not _END and item is not _CANCELLED:
+                if isinstance(item, BaseException):
+                    raise item
+                reply.ttft_ms = reply.ttft_ms if reply.ttft_ms is not None else _ms_since(start)
+                reply.text += item
+                yield item
+            if item is _CANCELLED:
                 yield reply.completion("stopped", "abort", None, start)
             elif not reply.done:
                 yield reply.completion("error", None, f"the server of {self.name} ended the reply early", start)
@@ -99,8 +110,22 @@ class OpenAIBackend:
             yield reply.completion("error", None, f"the connection to {self.name} broke mid-reply "
                                    f"({type(exc).__name__}: {exc or 'closed'})", start)
         finally:
-            if cancel_wait is not None:
-                cancel_wait.cancel()
+            for task in tasks:  # cancelling the receiver closes the HTTP stream: vLLM aborts the request
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _receive(self, payload: dict, reply: "_Reply", queue: asyncio.Queue) -> None:
+        """Read the server-sent events into ``queue`` (its own task, so Stop never waits on the network)."""
+        try:
+            async with self._http().stream("POST", f"{self.base_url}/chat/completions", json=payload) as response:
+                if response.status_code != 200:
+                    raise _http_error(self.name, response.status_code, await response.aread())
+                async for piece in _content(response.aiter_lines(), reply):
+                    queue.put_nowait(piece)
+            self._last = BackendStatus("ready", self.base_url)
+            queue.put_nowait(_END)
+        except Exception as exc:  # handed to the consumer, which turns it into an error Completion
+            queue.put_nowait(exc)
 
     def payload(self, messages: list[dict], params: SamplingParams) -> dict:
         """The request body; images read, downscaled and inlined (runs in a thread)."""
@@ -120,13 +145,33 @@ class OpenAIBackend:
         parts = []
         for part in content or []:
             if part.get("type") == "image":
-                url = image_data_url(part["path"], self.limits.send_image_max_side)
+                url = self._image_url(part["path"])
                 parts.append({"type": "image_url", "image_url": {"url": url}})
             elif part.get("type") in ("text", "image_url"):
                 parts.append(part)
             else:
                 raise BackendError(f"unsupported message part type {part.get('type')!r}")
         return {"role": message["role"], "content": parts}
+
+
+    def _image_url(self, path: str) -> str:
+        """Encoded once per (file, size): every turn of a conversation re-sends its images."""
+        try:
+            stat = os.stat(path)
+            key = (str(path), stat.st_mtime_ns, stat.st_size)
+        except OSError:
+            key = None
+        with self._image_lock:
+            if key in self._image_urls:
+                self._image_urls.move_to_end(key)
+                return self._image_urls[key]
+        url = image_data_url(path, self.limits.send_image_max_side)
+        if key is not None:
+            with self._image_lock:
+                self._image_urls[key] = url
+                while len(self._image_urls) > IMAGE_CACHE_SIZE:
+                    self._image_urls.popitem(last=False)
+        return url
 
 
 class _Reply:
@@ -171,24 +216,14 @@ async def _content(lines: AsyncIterator[str], reply: _Reply) -> AsyncIterator[st
                 yield piece
 
 
-async def _race(items: AsyncIterator[str], cancel_wait: asyncio.Future | None) -> AsyncIterator[str]:
-    """Yield from ``items`` until exhausted or until ``cancel_wait`` completes (then stop at once)."""
-    if cancel_wait is None:
-        async for item in items:
-            yield item
-        return
-    iterator = items.__aiter__()
-    while not cancel_wait.done():
-        step = asyncio.ensure_future(iterator.__anext__())
-        await asyncio.wait({step, cancel_wait}, return_when=asyncio.FIRST_COMPLETED)
-        if not step.done():
-            step.cancel()
-            await asyncio.gather(step, return_exceptions=True)
-            return
-        try:
-            yield step.result()
-        except StopAsyncIteration:
-            return
+async def _put_when_set(cancel: asyncio.Event, queue: asyncio.Queue) -> None:
+    await cancel.wait()
+    queue.put_nowait(_CANCELLED)
+
+
+def _has_images(messages: list[dict]) -> bool:
+    return any(isinstance(m.get("content"), list) and any(p.get("type") == "image" for p in m["content"])
+               for m in messages)
 
 
 def _http_error(name: str, status: int, body: bytes) -> BackendError:

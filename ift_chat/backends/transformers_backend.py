@@ -171,10 +171,8 @@ class TransformersBackend:
         return min(wanted, room)
 
     def _streamer(self):
-        from transformers import AsyncTextIteratorStreamer
-
         tokenizer = getattr(self._processor, "tokenizer", self._processor)
-        return AsyncTextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
+        return _token_streamer(tokenizer)
 
     def _prepare(self, messages: list[dict]):
         """Chat template + images → model inputs on the model's device."""
@@ -206,6 +204,28 @@ class TransformersBackend:
                 return int(out.shape[1] - inputs["input_ids"].shape[1])
         finally:
             streamer.end()  # idempotent for the reader; unblocks it if generate raised
+
+
+def _token_streamer(tokenizer):
+    """An AsyncTextIteratorStreamer that emits after every token, like vLLM (the stock one waits
+    for a space, which delays the first token of a reply without spaces); it holds back only an
+    incomplete UTF-8 character."""
+    from transformers import AsyncTextIteratorStreamer
+
+    class TokenStreamer(AsyncTextIteratorStreamer):
+        def put(self, value):
+            if self.skip_prompt and self.next_tokens_are_prompt:
+                self.next_tokens_are_prompt = False
+                return
+            self.token_cache.extend(value.reshape(-1).tolist())
+            text = self.tokenizer.decode(self.token_cache, **self.decode_kwargs)
+            if text.endswith("\ufffd"):
+                return
+            printable, self.print_len = text[self.print_len:], len(text)
+            if printable:
+                self.on_finalized_text(printable)
+
+    return TokenStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
 
 
 class _StopScanner:
