@@ -34,7 +34,8 @@ class Arena:
     def battle(self, a: str, b: str, winners: Sequence[str], *, raters: Sequence[str] = ("r1",),
                mode: str = "arena-anonymous", anonymous: bool = True, leak: bool = False,
                eval_item_id: int | None = None) -> list[int]:
-        """One A/B conversation; one turn per winner, voted that way by every rater. Turn ids."""
+        """One A/B conversation, one turn per entry of winners: a str is every rater's vote,
+        a tuple gives one vote per rater (in order). Turn ids."""
         conversations = self.store.conversations
         turn_ids = []
         with self.store.write():  # one commit (nested writes become savepoints)
@@ -43,8 +44,9 @@ class Arena:
                 turn = conversations.add_turn(conv.id, "Describe the picture in one sentence.")
                 self._reply(turn.id, "A", a, leak=leak)
                 self._reply(turn.id, "B", b)
-                for name in raters:
-                    self.store.feedback.vote(turn.id, self.rater(name), winner, anonymous=anonymous)
+                per_rater = (winner,) * len(raters) if isinstance(winner, str) else winner
+                for name, vote in zip(raters, per_rater, strict=True):
+                    self.store.feedback.vote(turn.id, self.rater(name), vote, anonymous=anonymous)
                 turn_ids.append(turn.id)
         return turn_ids
 

@@ -91,9 +91,9 @@ def test_known_strengths_are_recovered_from_stored_votes(arena):
     for i in range(10):
         for j in range(i + 1, 10):
             p = 1 / (1 + np.exp(strength[j] - strength[i]))
-            winners = np.where(rng.random(60) < p, "A", "B")
-            arena.battle(names[i], names[j], list(winners[:30]), raters=["r1"])
-            arena.battle(names[i], names[j], list(winners[30:]), raters=["r2"])
+            # 20 turns, each voted independently by 3 raters: 60 votes per pair.
+            winners = np.where(rng.random((20, 3)) < p, "A", "B")
+            arena.battle(names[i], names[j], [tuple(row) for row in winners], raters=["r1", "r2", "r3"])
     board = bradley_terry(load_pairs(arena.store), rounds=1000, seed=1)
     assert board.n_votes == 45 * 60
     order = [board.models.index(n) for n in names]
