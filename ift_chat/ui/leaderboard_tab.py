@@ -23,7 +23,7 @@ def _text(value) -> str | None:
 
 
 def report_options(rounds, both_bad, include_named, include_replays, aggregate, eval_set, since, until,
-                   anchor, min_gold_accuracy) -> ReportOptions:
+                   anchor, min_gold_accuracy, only=()) -> ReportOptions:
     """The tab's inputs as ReportOptions (bad values raise ValidationError)."""
     try:
         rounds = int(rounds if rounds not in (None, "") else 1000)
@@ -34,7 +34,8 @@ def report_options(rounds, both_bad, include_named, include_replays, aggregate, 
         raise ValidationError("bootstrap rounds must be between 0 and 10,000")
     if gold is not None and not 0 <= gold <= 1:
         raise ValidationError("the minimum gold accuracy is a share between 0 and 1")
-    dates = {"since": _text(since), "until": _text(until), "eval_set": _text(eval_set)}
+    dates = {"since": _text(since), "until": _text(until), "eval_set": _text(eval_set),
+             "checkpoints": tuple(c for c in (only or ()) if c)}
     return ReportOptions(
         votes=VoteFilters(both_bad=both_bad or "tie", anonymous_only=not include_named,
                           include_replays=bool(include_replays), **dates),
@@ -69,7 +70,8 @@ def refresh_outputs(ctx: AppContext, options: ReportOptions) -> tuple:
     eval_sets, checkpoints = choices(ctx)  # new eval sets / checkpoints since the page loaded
     return (summary_markdown(report), figures["ratings"], report.ratings, figures["rounds"],
             report.rounds.round(3), figures["win_rate"], needed[NEEDED_COLUMNS], figures["tags"],
-            gr.Dropdown(choices=eval_sets), gr.Dropdown(choices=checkpoints))
+            gr.Dropdown(choices=eval_sets), gr.Dropdown(choices=checkpoints),
+            gr.Dropdown(choices=checkpoints[1:]))
 
 
 def render(ctx: AppContext) -> None:
@@ -88,6 +90,8 @@ def render(ctx: AppContext) -> None:
         anchor = gr.Dropdown(checkpoints, value=ANY, label="Anchor at 1000 (none: the mean)",
                              allow_custom_value=True)
         min_gold = gr.Number(0, label="Min. rater gold accuracy (0-1, 0: everyone)", minimum=0, maximum=1)
+        only = gr.Dropdown(checkpoints[1:], value=[], multiselect=True, allow_custom_value=True,
+                           label="Only these checkpoints (none: all)")
         rounds = gr.Number(1000, label="Bootstrap rounds", precision=0, minimum=0, maximum=10_000)
     refresh = gr.Button("Refresh leaderboard", variant="primary")
     summary = gr.Markdown("Press **Refresh leaderboard** to compute.")
@@ -107,7 +111,7 @@ def render(ctx: AppContext) -> None:
 
     refresh.click(on_refresh,
                   [rounds, both_bad, include_named, include_replays, aggregate, eval_set, since, until,
-                   anchor, min_gold],
+                   anchor, min_gold, only],
                   [summary, ratings_plot, ratings_table, rounds_plot, rounds_table, win_plot,
-                   needed_table, tags_plot, eval_set, anchor],
+                   needed_table, tags_plot, eval_set, anchor, only],
                   api_name="leaderboard_refresh")
