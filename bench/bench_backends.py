@@ -101,7 +101,8 @@ async def concurrent(make_one, n_streams: int, rounds: int) -> list[dict]:
 
 def print_row(label, rows):
     bad = [r["status"] for r in rows if r["status"] != "ok"]
-    print(f"  {label:<34} TTFT p50 {p50(rows, 'ttft_ms'):8.1f} ms   inter-token p50 {p50(rows, 'itl_ms'):6.2f} ms"
+    print(f"  {label:<34} TTFT p50 {p50(rows, 'ttft_ms'):8.1f} ms   "
+          f"inter-token p50 {p50(rows, 'itl_ms'):6.2f} ms"
           f"   {p50(rows, 'tok_s'):7.1f} tok/s" + (f"   NOT OK: {bad[:3]}" if bad else ""))
 
 
@@ -119,12 +120,15 @@ async def bench_vllm(server_backend, messages, params, args, tf_rows):
         for streams in (1, 16):
             print(f"\nOur layer vs direct HTTP streaming, {streams} concurrent stream(s), "
                   f"{args.rounds} rounds:")
-            direct = await concurrent(lambda: direct_http(client, server_backend.base_url, body), streams, args.rounds)
-            ours = await concurrent(lambda: through_backend(server_backend, messages, params), streams, args.rounds)
+            direct = await concurrent(lambda: direct_http(client, server_backend.base_url, body),
+                                      streams, args.rounds)
+            ours = await concurrent(lambda: through_backend(server_backend, messages, params),
+                                    streams, args.rounds)
             print_row("direct httpx", direct)
             print_row("through OpenAIBackend", ours)
             added = p50(ours, "ttft_ms") - p50(direct, "ttft_ms")
-            print(f"  added TTFT p50: {added:+.2f} ms (goal < 5 ms; ratio x{p50(ours, 'ttft_ms') / p50(direct, 'ttft_ms'):.3f})"
+            ratio = p50(ours, "ttft_ms") / p50(direct, "ttft_ms")
+            print(f"  added TTFT p50: {added:+.2f} ms (goal < 5 ms; ratio x{ratio:.3f})"
                   f", inter-token ratio x{p50(ours, 'itl_ms') / p50(direct, 'itl_ms'):.3f}")
 
 
@@ -152,7 +156,10 @@ def main() -> None:
             return
         config = Config(home=tmp / "home", checkpoints_dir=checkpoint.parent, vllm_python=args.vllm_python,
                         vllm_device="cpu")
-        plans, problems = plan_servers([s for s in scan(checkpoint.parent) if s.name == NAME], config, gpu=False)
+        specs = [s for s in scan(checkpoint.parent) if s.name == NAME]
+        plans, problems = plan_servers(specs, config, gpu=False)
+        if problems:
+            sys.exit(f"cannot plan the vLLM server: {problems}")
         supervisor = VllmSupervisor(plans, config.servers_dir).start()
         try:
             started = time.perf_counter()

@@ -22,10 +22,12 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+@-]{0,63}$")
 KNOWN_ARCHITECTURES = frozenset({
     "Idefics3ForConditionalGeneration", "SmolVLMForConditionalGeneration", "LlavaForConditionalGeneration",
     "LlavaNextForConditionalGeneration", "LlavaOnevisionForConditionalGeneration",
-    "Qwen2VLForConditionalGeneration", "Qwen2_5_VLForConditionalGeneration", "Qwen3VLForConditionalGeneration",
+    "Qwen2VLForConditionalGeneration", "Qwen2_5_VLForConditionalGeneration",
+    "Qwen3VLForConditionalGeneration",
     "PaliGemmaForConditionalGeneration", "Gemma3ForConditionalGeneration", "Blip2ForConditionalGeneration",
-    "Phi3VForCausalLM", "InternVLChatModel", "InternVLForConditionalGeneration", "MllamaForConditionalGeneration",
-    "Idefics2ForConditionalGeneration", "Mistral3ForConditionalGeneration", "AyaVisionForConditionalGeneration",
+    "Phi3VForCausalLM", "InternVLChatModel", "InternVLForConditionalGeneration",
+    "MllamaForConditionalGeneration", "Idefics2ForConditionalGeneration", "Mistral3ForConditionalGeneration",
+    "AyaVisionForConditionalGeneration",
 })
 
 

@@ -67,8 +67,9 @@ def build_backends(config: Config, store) -> Backends:
     for spec in (s for s in specs if s.ok):
         chosen[choose_backend(spec, config, gpu)].append(spec)
     backends = _transformers_backends(chosen["transformers"], config)
-    backends += [OpenAIBackend(s.name, s.url, config.limits, model=s.model, timeout_s=config.request_timeout_s,
-                               max_model_len=s.max_model_len) for s in chosen["openai"]]
+    backends += [OpenAIBackend(s.name, s.url, config.limits, model=s.model,
+                               timeout_s=config.request_timeout_s, max_model_len=s.max_model_len)
+                 for s in chosen["openai"]]
     plans, problems = plan_servers(chosen["vllm"], config, gpu)
     notes.update(problems)
     if plans:
@@ -78,7 +79,8 @@ def build_backends(config: Config, store) -> Backends:
     for backend in backends:
         spec = by_name[backend.name]
         store.checkpoints.register(spec.name, source=spec.source, backend=choose_backend(spec, config, gpu),
-                                   architecture=spec.architecture, fingerprint=spec.fingerprint, base=spec.base)
+                                   architecture=spec.architecture, fingerprint=spec.fingerprint,
+                                   base=spec.base)
     return Backends(backends, notes=notes, demo=demo)
 
 

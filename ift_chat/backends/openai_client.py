@@ -95,14 +95,16 @@ class OpenAIBackend:
             if item is _CANCELLED:
                 yield reply.completion("stopped", "abort", None, start)
             elif not reply.done:
-                yield reply.completion("error", None, f"the server of {self.name} ended the reply early", start)
+                yield reply.completion("error", None, f"the server of {self.name} ended the reply early",
+                                       start)
             else:
                 yield reply.completion("ok", reply.finish_reason, None, start)
         except IftChatError as exc:
             yield reply.completion("error", None, str(exc), start)
         except httpx.ConnectError as exc:
             self._last = BackendStatus("down", f"cannot connect to {self.base_url}: {exc}")
-            yield reply.completion("error", None, f"cannot reach {self.name} at {self.base_url} ({exc})", start)
+            yield reply.completion("error", None, f"cannot reach {self.name} at {self.base_url} ({exc})",
+                                   start)
         except httpx.TimeoutException:
             yield reply.completion("error", None, f"{self.name} sent nothing for "
                                    f"{self.timeout.read:.0f} s (timeout)", start)
@@ -117,7 +119,8 @@ class OpenAIBackend:
     async def _receive(self, payload: dict, reply: "_Reply", queue: asyncio.Queue) -> None:
         """Read the server-sent events into ``queue`` (its own task, so Stop never waits on the network)."""
         try:
-            async with self._http().stream("POST", f"{self.base_url}/chat/completions", json=payload) as response:
+            url = f"{self.base_url}/chat/completions"
+            async with self._http().stream("POST", url, json=payload) as response:
                 if response.status_code != 200:
                     raise _http_error(self.name, response.status_code, await response.aread())
                 async for piece in _content(response.aiter_lines(), reply):
@@ -186,7 +189,8 @@ class _Reply:
         self.completion_tokens: int | None = None
 
     def completion(self, status: str, reason: str | None, error: str | None, start: float) -> Completion:
-        return Completion(self.text, status, finish_reason=reason, error=error, prompt_tokens=self.prompt_tokens,
+        return Completion(self.text, status, finish_reason=reason, error=error,
+                          prompt_tokens=self.prompt_tokens,
                           completion_tokens=self.completion_tokens, ttft_ms=self.ttft_ms,
                           latency_ms=_ms_since(start))
 

@@ -120,7 +120,8 @@ def _overrides(entry: dict, root: Path, problems: list[str]) -> dict:
         if quantization in QUANTIZATIONS:
             out["quantization"] = quantization
         else:
-            problems.append(f"registry: quantization must be one of {', '.join(QUANTIZATIONS)}, not {quantization!r}")
+            problems.append(f"registry: quantization must be one of {', '.join(QUANTIZATIONS)}, "
+                            f"not {quantization!r}")
     fraction = entry.get("gpu_memory_fraction")
     if fraction is not None:
         if isinstance(fraction, (int, float)) and 0 < fraction < 1:

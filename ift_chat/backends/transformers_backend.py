@@ -32,7 +32,8 @@ def _stop_on_event(event: threading.Event):
 
     class StopOnEvent(StoppingCriteria):
         def __call__(self, input_ids, scores, **kwargs):
-            return torch.full((input_ids.shape[0],), event.is_set(), dtype=torch.bool, device=input_ids.device)
+            return torch.full((input_ids.shape[0],), event.is_set(), dtype=torch.bool,
+                              device=input_ids.device)
 
     return StopOnEvent()
 

@@ -87,8 +87,8 @@ class VllmSupervisor:
             for model in server.plan.models:
                 if model == server.plan.served_name and name.startswith("base-") and server.plan.loras:
                     continue  # a base from outside checkpoints/: only its adapters are offered
-                out.append(OpenAIBackend(model, server.plan.base_url, limits, model=model, timeout_s=timeout_s,
-                                         max_model_len=server.plan.max_model_len,
+                out.append(OpenAIBackend(model, server.plan.base_url, limits, model=model,
+                                         timeout_s=timeout_s, max_model_len=server.plan.max_model_len,
                                          status_fn=lambda n=name: self.status(n), on_close=self.aclose))
         return out
 
@@ -184,7 +184,8 @@ class VllmSupervisor:
         server.failures += 1
         if server.failures > self.max_restarts:
             server.state = "down"
-            server.detail = f"vLLM server {why}; gave up after {self.max_restarts} restarts (see {server.log_path})"
+            server.detail = (f"vLLM server {why}; gave up after {self.max_restarts} restarts "
+                             f"(see {server.log_path})")
             log.error("vLLM server %s is down: %s", server.plan.name, why)
         else:
             server.state = "starting"

@@ -12,7 +12,8 @@ from . import app
 
 @app.command()
 def checkpoints(
-    checkpoints: Optional[Path] = typer.Option(None, "--dir", help="Checkpoints dir; env IFT_CHAT_CHECKPOINTS."),
+    checkpoints: Optional[Path] = typer.Option(None, "--dir",
+                                               help="Checkpoints dir; env IFT_CHAT_CHECKPOINTS."),
     backend: str = typer.Option("auto", help="auto | transformers | vllm (as for serve)."),
 ) -> None:
     """List the checkpoints found (with registry.toml overrides) and their problems, in plain words."""

@@ -53,8 +53,11 @@ def test_backend_choice():
     assert choose_backend(spec, auto, gpu=False) == "transformers"
     assert choose_backend(spec, auto, gpu=True) == "vllm"
     assert choose_backend(spec, auto.replace(backend="vllm"), gpu=False) == "vllm"
-    assert choose_backend(CheckpointSpec(name="m", kind="full", backend="transformers"), auto, gpu=True) == "transformers"
-    assert choose_backend(CheckpointSpec(name="r", kind="remote", url="http://x"), auto, gpu=False) == "openai"
+    pinned = CheckpointSpec(name="m", kind="full", backend="transformers")
+    assert choose_backend(pinned, auto, gpu=True) == "transformers"
+    remote = CheckpointSpec(name="r", kind="remote", url="http://x")
+    assert choose_backend(remote, auto, gpu=False) == "openai"
+    assert choose_backend(CheckpointSpec(name="l", kind="lora"), auto, gpu=False) == "vllm"
 
 
 def run_build(config, store):
@@ -71,7 +74,8 @@ def test_url_entries_are_served_over_http_and_vllm_without_venv_is_noted(config,
     try:
         shutil.copytree(demo_checkpoints[0], config.checkpoints_dir / "local")
         config.checkpoints_dir.joinpath("registry.toml").write_text(
-            f'[checkpoints.remote]\nurl = "{stub.url}"\nmodel = "ok"\n\n[checkpoints.local]\nbackend = "vllm"\n')
+            f'[checkpoints.remote]\nurl = "{stub.url}"\nmodel = "ok"\n\n'
+            '[checkpoints.local]\nbackend = "vllm"\n')
         backends = build_backends(config, store)
         assert backends.names() == ["remote"]
         assert "IFT_CHAT_VLLM_PYTHON" in backends.notes["local"]

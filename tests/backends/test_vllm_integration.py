@@ -44,7 +44,8 @@ def test_two_round_chat_with_an_image(vllm_server, red_photo):
     assert first.status == "ok" and first.text == "".join(deltas) and deltas
     assert first.completion_tokens > 0 and first.prompt_tokens > 10 and first.ttft_ms > 0
     messages = round1(red_photo) + [{"role": "assistant", "content": first.text},
-                                    {"role": "user", "content": [{"type": "text", "text": "Answer in JSON."}]}]
+                                    {"role": "user", "content": [{"type": "text",
+                                                                  "text": "Answer in JSON."}]}]
     _, second = run(collect(backend, messages, GREEDY))
     assert second.status == "ok" and second.text
     assert second.prompt_tokens > first.prompt_tokens + first.completion_tokens - 2

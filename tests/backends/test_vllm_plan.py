@@ -85,7 +85,8 @@ def test_cpu_uses_the_vllm_venv_float32_and_a_small_context():
     assert cmd[0] == VLLM_PY and flag(cmd, "--dtype") == "float32"
     assert "--gpu-memory-utilization" not in cmd and flag(cmd, "--max-model-len") == "4096"
     assert server_env(plans[0], {})["VLLM_CPU_KVCACHE_SPACE"] == "1"
-    assert "VLLM_CPU_KVCACHE_SPACE" not in server_env(plan_servers([full("a")], config, gpu=True, ports=[1])[0][0], {})
+    gpu_plan = plan_servers([full("a")], config, gpu=True, ports=[1])[0][0]
+    assert "VLLM_CPU_KVCACHE_SPACE" not in server_env(gpu_plan, {})
 
 
 def test_forced_cpu_device_even_with_a_gpu():
