@@ -56,12 +56,13 @@ class RatingDesk:
 
     def next_view(self, rater: Rater, set_name: str | None) -> TaskView | None:
         """From the chosen set, or with no choice the first open set with work for this rater."""
-        names = [set_name] if set_name else [s.name for s in self.tasks.sets("open")]
-        for name in names:
-            rows = self.ctx.store.query("select id from task_sets where name = ?", [name])
+        if set_name:
+            rows = self.ctx.store.query("select id from task_sets where name = ?", [set_name])
             if not rows:
-                raise NotFound(f"no task set named {name!r}")
-            view = self.tasks.next_item(rows[0]["id"], rater)
+                raise NotFound(f"no task set named {set_name!r}")
+            return self.tasks.next_item(rows[0]["id"], rater)
+        for task_set in self.tasks.sets("open"):
+            view = self.tasks.next_item(task_set.id, rater)
             if view is not None:
                 return view
         return None
