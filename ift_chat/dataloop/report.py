@@ -10,6 +10,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 
+# Diversity is measured on the first instructions only, so the report's memory is bounded.
+DIVERSITY_SAMPLE = 50_000
+
+
 def _quantiles(hist: Counter) -> dict:
     total = sum(hist.values())
     if not total:
@@ -57,6 +61,8 @@ class DataReport:
             self.labels[label] += 1
         for text in instructions:
             self.instruction_chars[len(text)] += 1
+            if self._instruction_count >= DIVERSITY_SAMPLE:
+                continue
             self._instruction_count += 1
             self._instructions.add(_key(text))
             words = text.lower().split()
@@ -79,10 +85,12 @@ class DataReport:
             "duplicate_rate": round(duplicates_dropped / seen, 4) if seen else 0.0,
             "tags": dict(self.tags.most_common()),
             "labels": dict(self.labels),
-            # Diversity: share of distinct instructions, and distinct word bigrams (distinct-2).
+            # Diversity over the first DIVERSITY_SAMPLE instructions: share of distinct
+            # instructions, and distinct word bigrams / all bigrams (distinct-2).
             "distinct_instructions": round(len(self._instructions) / self._instruction_count, 4)
             if self._instruction_count else 0.0,
             "distinct_2": round(len(self._bigrams) / self._bigram_count, 4) if self._bigram_count else 0.0,
+            "diversity_sample": self._instruction_count,
         }
 
 
