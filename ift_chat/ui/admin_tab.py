@@ -19,6 +19,7 @@ from .context import AppContext, ui_error
 
 PROGRESS_HEADERS = ["id", "task set", "status", "k", "items", "gold", "ratings done",
                     "items complete", "leased now", "done %"]
+ITEM_HEADERS = ["item id", "response id", "checkpoint", "gold", "ratings done", "majority"]
 RATER_HEADERS = ["rater", "role", "disabled", "ratings", "median s/item", "agrees with majority",
                  "gold correct/total", "excluded (gold)"]
 
@@ -63,6 +64,13 @@ class AdminDesk:
                 f"Krippendorff's alpha (ordinal): followed **{_num(result.alpha_followed, 3)}**, "
                 f"score **{_num(result.alpha_score, 3)}** (1 = perfect, 0 = chance; "
                 f"'n/a' until items have two ratings that differ somewhere).")
+
+    def item_rows(self, admin: Rater, set_id) -> list[list]:
+        """Items of a set with checkpoint, gold answer, ratings done and majority answer."""
+        task_set_id = _set_id(set_id)
+        majorities = agreement(self.ctx.store, task_set_id).majorities
+        return [[i["id"], i["response_id"], i["checkpoint"], i["gold_followed"] or "", i["done"],
+                 majorities.get(i["id"]) or ""] for i in self.tasks.items(admin, task_set_id)]
 
     def create(self, admin: Rater, name, k, checkpoints, eval_set, date_from, date_to, only_unrated,
                limit, lease_minutes, anonymous) -> str:
@@ -120,9 +128,11 @@ def render(ctx: AppContext) -> AdminDesk:
             create_button = gr.Button("Create task set", variant="primary")
         with gr.Row():
             set_id = gr.Number(label="Task set id", precision=0, value=None)
-            agreement_button = gr.Button("Agreement")
+            agreement_button = gr.Button("Agreement and items")
             close_button = gr.Button("Close task set", variant="stop")
         agreement_md = gr.Markdown("")
+        items_table = gr.Dataframe(headers=ITEM_HEADERS, label="Items of the set (ids for gold marking)",
+                                   interactive=False, max_height=300)
         with gr.Accordion("Gold items", open=False):
             with gr.Row():
                 gold_items = gr.Textbox(label="Task item ids (comma separated)", max_lines=1)
@@ -176,7 +186,8 @@ def _wire(desk: AdminDesk, c: dict) -> None:
 
     @_guarded
     def show_agreement(set_id, request: gr.Request):
-        return desk.agreement_text(desk.admin(request), set_id)
+        admin = desk.admin(request)
+        return desk.agreement_text(admin, set_id), desk.item_rows(admin, set_id)
 
     @_guarded
     def close(set_id, request: gr.Request):
@@ -223,7 +234,7 @@ def _wire(desk: AdminDesk, c: dict) -> None:
                                     "only_unrated", "limit", "lease", "anonymous")]
     c["refresh"].click(refresh, None, tables, api_name="crowd_admin_refresh")
     c["create_button"].click(create, create_inputs, [c["message"], *tables], api_name="crowd_admin_create")
-    c["agreement_button"].click(show_agreement, [c["set_id"]], [c["agreement_md"]],
+    c["agreement_button"].click(show_agreement, [c["set_id"]], [c["agreement_md"], c["items_table"]],
                                 api_name="crowd_admin_agreement")
     c["close_button"].click(close, [c["set_id"]], [c["message"], *tables], api_name="crowd_admin_close")
     c["gold_button"].click(mark_gold, [c["gold_items"], c["gold_answer"]], [c["message"], *tables],

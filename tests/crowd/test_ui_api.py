@@ -66,6 +66,10 @@ def test_admin_creates_rater_rates_blind_admin_sees_progress(crowd_app, store):
     progress, _ = boss.predict(api_name="/crowd_admin_refresh")
     row = progress["data"][0]
     assert row[1] == "batch" and row[6] == 1 and row[8] == 1  # 1 rating done, 1 item leased now
+    text, items = boss.predict(row[0], api_name="/crowd_admin_agreement")
+    assert "batch" in text and "1 items rated" in text
+    assert len(items["data"]) == 4 and {r[2] for r in items["data"]} <= set(CHECKPOINTS)
+    assert [r[4] for r in items["data"] if r[0] == item_id] == [1]
 
 
 def test_invite_token_creates_a_rater_once(crowd_app, store):
