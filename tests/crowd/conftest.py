@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import socket
 
 import gradio as gr
 import pytest
@@ -100,7 +101,10 @@ def crowd_app(config, store, responses, admin, raters):
 
     config = config.replace(auth_file=config.home / "users.txt")  # login required, as served
     blocks = crowd_blocks(AppContext(config, store, Backends()))
-    _, url, _ = blocks.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True,
+    with socket.socket() as probe:  # a free port, not Gradio's shared default 7860
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    _, url, _ = blocks.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
                               auth=make_auth_check(store), quiet=True, ssr_mode=False)
     yield url
     blocks.close()

@@ -25,10 +25,12 @@ def login(url, name, password):
 
 
 def test_wrong_password_is_rejected(crowd_app):
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError, match="Could not login"):
         login(crowd_app, "rater0", "wrong-password")
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError, match="Could not login"):
         login(crowd_app, "nobody", "password-0")
+    with pytest.raises(ValueError, match="credentials were not provided"):
+        Client(crowd_app, verbose=False)  # no login, no API
     assert login(crowd_app, "rater0", "password-0") is not None
 
 
@@ -79,7 +81,7 @@ def test_invite_token_creates_a_rater_once(crowd_app, store):
     assert store.query("select count(*) as n from invites where token_sha256 = ?", [token])[0]["n"] == 0
     newbie = login(crowd_app, "newbie", token)
     assert store.raters.by_name("newbie").role == "rater"
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError, match="Could not login"):
         login(crowd_app, "second", token)  # one-time
     assert login(crowd_app, "newbie", token) is not None  # the token stays newbie's password
     with pytest.raises(Exception, match="only an admin"):
