@@ -29,6 +29,7 @@ class TaskView:
     system_prompt: str
     rounds: tuple[ViewRound, ...]  # the last round's reply is the one being rated
     expires_at: str
+    checkpoint: str | None = None  # only in named (not anonymous) task sets
 
     @property
     def reply(self) -> str:
@@ -61,7 +62,7 @@ def build_view(store: Store, item_id: int, task_set_id: int, task_set_name: str,
                                 scrub(replies[-1].text) if replies else None))
     rounds.append(ViewRound(scrub(turn.user_text), _paths(store, turn.images), scrub(response.text)))
     return TaskView(item_id, task_set_id, task_set_name, scrub(conversation.system_prompt or ""),
-                    tuple(rounds), expires_at)
+                    tuple(rounds), expires_at, None if anonymous else response.checkpoint)
 
 
 def _paths(store: Store, shas: tuple[str, ...]) -> tuple[str, ...]:

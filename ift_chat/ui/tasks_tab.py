@@ -88,7 +88,8 @@ def _shown(view: TaskView | None, note: str = "") -> tuple:
     """Outputs (item id, chatbot, status, system prompt) for a view or for 'nothing left'."""
     if view is None:
         return 0, [], f"{note}{DONE_TEXT}", ""
-    status = (f"{note}**{safe_markdown(view.task_set_name)}** · item #{view.item_id} · "
+    author = f" · reply by `{view.checkpoint}`" if view.checkpoint else ""
+    status = (f"{note}**{safe_markdown(view.task_set_name)}** · item #{view.item_id}{author} · "
               f"rate the **last reply**; your hold on it ends at {view.expires_at[11:16]} UTC")
     system = f"*System prompt:* {safe_markdown(view.system_prompt)}" if view.system_prompt else ""
     return view.item_id, view_messages(view), status, system

@@ -192,3 +192,11 @@ def test_anonymous_view_never_names_the_checkpoint(store, tasks, admin, raters, 
     assert "secret" not in repr(views).lower()
     # No ratings travel with the view either (nobody sees others' ratings first).
     assert "followed" not in repr(views)
+
+
+def test_named_set_shows_the_checkpoint(tasks, admin, raters, responses):
+    task_set = tasks.create_set(admin, "named", k=1, anonymous=False, filters=TaskFilters(limit=1))
+    view = tasks.next_item(task_set.id, raters[0])
+    assert view.checkpoint == CHECKPOINTS[0]
+    anonymous = tasks.create_set(admin, "blind", k=1, filters=TaskFilters(limit=1))
+    assert tasks.next_item(anonymous.id, raters[1]).checkpoint is None
