@@ -133,8 +133,7 @@ class TransformersBackend:
                     text += tail
                     yield tail
             new_tokens = await worker
-            yield self._completion(text, stops.hit, stop_event, cancel, new_tokens, max_new,
-                                   prompt_tokens, ttft, start)
+            yield self._completion(text, stops.hit, cancel, new_tokens, max_new, prompt_tokens, ttft, start)
         except (asyncio.CancelledError, GeneratorExit):
             stop_event.set()
             raise
@@ -150,8 +149,8 @@ class TransformersBackend:
             if watcher is not None:
                 watcher.cancel()
 
-    def _completion(self, text, stop_hit, stop_event, cancel, new_tokens, max_new, prompt_tokens,
-                    ttft, start) -> Completion:
+    def _completion(self, text, stop_hit, cancel, new_tokens, max_new, prompt_tokens, ttft,
+                    start) -> Completion:
         if cancel is not None and cancel.is_set() and not stop_hit:
             status, reason = "stopped", "abort"
         elif stop_hit:

