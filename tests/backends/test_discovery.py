@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -173,3 +174,20 @@ def test_cli_broken_registry_exits_1(tmp_path):
     (tmp_path / "registry.toml").write_text("not = [toml")
     result = CliRunner().invoke(app, ["checkpoints", "--dir", str(tmp_path)])
     assert result.exit_code == 1 and "not valid TOML" in result.output
+
+
+def test_the_example_registry_parses_with_known_keys_only(tmp_path):
+    example = Path(__file__).resolve().parents[2] / "checkpoints" / "registry.example.toml"
+    shutil.copy(example, tmp_path / "registry.toml")
+    full(tmp_path, "sft-v3")
+    full(tmp_path, "base-pretrained", template=False)
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "chatml.jinja").write_text("{{ messages }}")
+    adapter(tmp_path, "sft-lora-r16", "/somewhere/else")
+    full(tmp_path, "old-run")
+    specs = by_name(scan(tmp_path))
+    assert "old-run" not in specs
+    for name in ("sft-v3", "base-pretrained", "sft-lora-r16", "qwen-remote"):
+        assert specs[name].ok, (name, specs[name].problems)
+    assert specs["sft-lora-r16"].base == "sft-v3"
+    assert "not a checkpoint directory" in specs["run-0412"].problems[0]  # /data/runs/... is not here
