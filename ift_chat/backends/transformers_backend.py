@@ -75,12 +75,6 @@ class TransformersBackend:
                 self._loaded.set()
         return self
 
-    def start_loading(self) -> threading.Thread:
-        """Load in the background so the app starts at once; status says "starting" meanwhile."""
-        thread = threading.Thread(target=self.load, name=f"load-{self.name}", daemon=True)
-        thread.start()
-        return thread
-
     def wait_loaded(self, timeout: float | None = None) -> bool:
         """Block until loading ended (ready or down); False on timeout."""
         return self._loaded.wait(timeout)
