@@ -78,7 +78,6 @@ def serve(home: Path, port: int) -> None:
         ctx.shared["rater_name"] = gr.Textbox(label="Your rater name")
         with gr.Tab("Tasks"):
             tasks_tab.render(ctx)
-    blocks.queue(default_concurrency_limit=None)
     blocks.launch(server_name="127.0.0.1", server_port=port, quiet=True, ssr_mode=False)
 
 
