@@ -73,7 +73,7 @@ class ChatTab:
 
     def _resume(self, conversation_id, name, request: gr.Request):
         if not conversation_id:
-            return {}
+            return {self.panes.info: gr.skip()}
         try:
             if self.ctx.store.conversations.get(conversation_id).mode != "chat":
                 raise ValidationError("that is not a chat conversation")

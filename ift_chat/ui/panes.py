@@ -221,11 +221,11 @@ class ConversationPanes:
         """Resume `?c=<id>` when it belongs to this pane's mode; else leave things alone."""
         conversation_id = (request.query_params.get("c") or "") if request else ""
         if not conversation_id:
-            return {}
+            return {self.info: gr.skip()}
         try:
             conversation = self.ctx.store.conversations.get(conversation_id)
         except IftChatError:
             return {self.info: "That conversation link is not valid (unknown id)."}
         if conversation.mode not in self.modes:
-            return {}
+            return {self.info: gr.skip()}
         return self.show(conversation_id, self._optional_rater(request, name))

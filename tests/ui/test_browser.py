@@ -1,0 +1,117 @@
+"""Real browser (Debian chromium via Playwright): an anonymous battle clicked through,
+and model output that tries to run script or fetch a remote image."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.scripted_backend import ScriptedBackend
+from tests.ui.conftest import running_app, scripted_backends
+
+pytestmark = pytest.mark.slow
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SECRET = ("secret-ckpt-alpha", "secret-ckpt-beta")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    playwright = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian chromium is not installed (make install-chromium)")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    ARTIFACTS.mkdir(exist_ok=True)
+    context = browser.new_context(viewport={"width": 1400, "height": 1100})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    yield page
+    page.screenshot(path=str(ARTIFACTS / f"end-{request.node.name}.png"), full_page=True)
+    context.close()
+
+
+def open_page(page, url: str):
+    page.goto(url)
+    page.locator("#rater-name textarea, #rater-name input").first.wait_for()
+    page.wait_for_timeout(1500)  # let the page's load events finish before typing
+
+
+def send_message(page, prefix: str, text: str, image: Path | None = None):
+    box = page.locator(f"#{prefix}-input")
+    if image is not None:
+        box.locator("input[type=file]").set_input_files(str(image))
+        box.locator("img").first.wait_for()  # the upload finished and shows a thumbnail
+    box.locator("textarea").fill(text)
+    box.locator("textarea").press("Enter")
+
+
+def test_anonymous_battle_in_a_browser(scripted_app, page, store, tmp_path, make_png):
+    url, _ = scripted_app
+    image = tmp_path / "photo.png"
+    image.write_bytes(make_png(size=(64, 48)))
+    open_page(page, url + "/battle/")
+    page.locator("#rater-name textarea, #rater-name input").first.fill("browser-rater")
+    for turn, choice in enumerate(["A is better", "Both are bad"], start=1):
+        send_message(page, "battle", f"question number {turn}", image if turn == 1 else None)
+        for side in "AB":  # sides are shuffled: either reply may be on either side
+            page.locator(f"#battle-chat-{side}").get_by_text(
+                re.compile(r"Reply (one|two) from the")).nth(turn - 1).wait_for()
+        html = page.content()
+        assert not any(s in html for s in SECRET), "a checkpoint name reached the page before the vote"
+        page.screenshot(path=str(ARTIFACTS / f"battle-turn{turn}-before-vote.png"), full_page=True)
+        page.locator("#battle-winner").get_by_text(choice).click()
+        page.locator("#battle-vote").click()
+        page.locator("#battle-reveal").get_by_text("Model A was").wait_for()
+        revealed = page.locator("#battle-reveal").inner_text()
+        assert all(s in revealed for s in SECRET)
+        page.screenshot(path=str(ARTIFACTS / f"battle-turn{turn}-after-vote.png"), full_page=True)
+    votes = store.query("select winner from votes order by id")
+    assert [v["winner"] for v in votes] == ["A", "both_bad"]
+    assert store.query("select count(*) n from turn_images")[0]["n"] == 1
+
+
+def test_model_output_cannot_run_script_or_fetch(config, store, page):
+    evil = ('<script>window.pwned=1</script> <img src=x onerror="window.pwned=2"> '
+            '![tracker](http://evil.example/pixel.png) <b>bold?</b> `a < b`')
+    backends = scripted_backends(store, ScriptedBackend("evil", reply=evil))
+    dialogs, remote = [], []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.on("request", lambda r: remote.append(r.url) if "evil.example" in r.url else None)
+    with running_app(config, store, backends) as url:
+        open_page(page, url + "/")
+        send_message(page, "chat", 'user says <img src=y onerror="window.pwned=3">')
+        page.locator("#chat-chat-single").get_by_text("bold?").wait_for()
+        page.wait_for_timeout(1000)
+        page.screenshot(path=str(ARTIFACTS / "chat-xss.png"), full_page=True)
+        assert page.evaluate("window.pwned") is None
+        assert page.locator("#chat-chat-single img[src*='evil.example']").count() == 0
+        assert page.locator("#chat-chat-single").get_by_text("<b>bold?</b>").count() == 1  # shown, not rendered
+    assert dialogs == [] and remote == []
+
+
+def test_page_loads_without_errors_and_resumes_by_url(scripted_app, page, store):
+    url, _ = scripted_app
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" and "Failed to load resource" not in m.text else None)
+    open_page(page, url + "/")
+    page.locator("#rater-name textarea, #rater-name input").first.fill("reader")
+    send_message(page, "chat", "hello there")
+    page.locator("#chat-chat-single").get_by_text("Reply one from the first model").wait_for()
+    conv_id = store.query("select id from conversations")[0]["id"]
+    open_page(page, f"{url}/?c={conv_id}")
+    page.locator("#chat-chat-single").get_by_text("hello there").wait_for()
+    page.locator("#chat-chat-single").get_by_text("Reply one from the first model").wait_for()
+    page.screenshot(path=str(ARTIFACTS / "chat-resumed.png"), full_page=True)
+    assert page.get_by_text("Error", exact=True).count() == 0
