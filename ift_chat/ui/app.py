@@ -9,6 +9,7 @@ from ..backends import Backends
 from ..config import Config
 from ..runner import DialogRunner
 from ..store import Store
+from . import admin_tab, data_tab, leaderboard_tab, tasks_tab
 from .arena_tab import ArenaTab
 from .chat_tab import ChatTab
 from .context import AppContext
@@ -83,6 +84,6 @@ def _wire_url_resume(blocks: gr.Blocks, tabs: gr.Tabs, name, chat: ChatTab, aren
 
 
 def _extra_tabs():
-    """Analysis and crowd tabs, each a module with `render(ctx)`."""
-    tabs = []
-    return tabs
+    """Analysis, data and crowd tabs, each a module with `render(ctx)`."""
+    return [("Leaderboard", leaderboard_tab.render), ("Rating tasks", tasks_tab.render),
+            ("Data", data_tab.render), ("Crowd admin", admin_tab.render)]
