@@ -13,7 +13,7 @@ from ..runner import DialogRunner, Snapshot
 from ..store.models import Rater
 from .context import AppContext, ui_error
 from .rating import RatingPanel
-from .render import chat_messages
+from .render import chat_messages, names_hidden
 from .settings import SettingsPanel
 
 # start(rater, params, system_prompt, extra values) -> new conversation id
@@ -183,14 +183,7 @@ class ConversationPanes:
 
     def revealed(self, conversation_id: str, rater: Rater | None) -> bool:
         """Anonymous names show once this rater has voted on the latest turn."""
-        if rater is None:
-            return False
-        rows = self.ctx.store.query(
-            """select v.id from votes v join turns t on t.id = v.turn_id
-               where t.conversation_id = ? and v.rater_id = ? and t.superseded = 0
-               and t.idx = (select max(idx) from turns where conversation_id = ? and superseded = 0)""",
-            [conversation_id, rater.id, conversation_id])
-        return bool(rows)
+        return rater is not None and not names_hidden(self.ctx.store, conversation_id, rater.id)
 
     def _default_label(self, side: str) -> str:
         return "Reply" if side == "single" else f"Model {side}"

@@ -1,0 +1,61 @@
+"""Talking to a mounted Gradio app the way its page does: raw HTTP, queue join + SSE.
+
+Raw HTTP (not gradio_client) because these tests must see every byte the browser
+would get, including the intermediate streaming messages, and call events that have
+no API name (by fn_index, as the page itself does).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import httpx
+
+
+class PageSession:
+    """One browser session (session hash) on one mounted app, e.g. ``http://h:p/battle``."""
+
+    def __init__(self, http: httpx.Client, base: str):
+        self.http, self.base = http, base.rstrip("/")
+        self.hash = uuid.uuid4().hex[:12]
+        self.config = http.get(self.base + "/config").json()
+        self.received: list[str] = []  # every body this session got, for leak checks
+
+    def fn_index(self, api_name: str) -> int:
+        for dep in self.config["dependencies"]:
+            if dep.get("api_name") == api_name:
+                return dep["id"]
+        raise KeyError(api_name)
+
+    def call(self, target: str | int, *data) -> tuple[list | None, str, str]:
+        """Run one event to completion: (output data or None, error message or "", raw SSE text)."""
+        fn = self.fn_index(target) if isinstance(target, str) else target
+        join = self.http.post(self.base + "/gradio_api/queue/join",
+                              json={"data": list(data), "fn_index": fn, "session_hash": self.hash,
+                                    "event_data": None, "trigger_id": None})
+        self.received.append(join.text)
+        if join.status_code != 200:
+            return None, join.text, join.text
+        event_id = join.json()["event_id"]
+        raw, message = "", {}
+        with self.http.stream("GET", self.base + "/gradio_api/queue/data",
+                              params={"session_hash": self.hash}) as sse:
+            for line in sse.iter_lines():
+                raw += line + "\n"
+                if not line.startswith("data:"):
+                    continue
+                message = json.loads(line[5:])
+                if message.get("msg") == "process_completed" and message.get("event_id") == event_id:
+                    break
+        self.received.append(raw)
+        output = message.get("output") or {}
+        if not message.get("success", False):
+            return None, str(output.get("error") or output), raw
+        return output.get("data"), "", raw
+
+    def everything(self) -> str:
+        return "\n".join(self.received)
+
+    def dependencies(self) -> list[dict]:
+        return self.config["dependencies"]
