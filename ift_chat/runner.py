@@ -89,6 +89,12 @@ class DialogRunner:
         return {"A": pair[0], "B": pair[1]}
 
     # -- turns -------------------------------------------------------------------
+    def check_message(self, text: str, images: Sequence[bytes] = ()) -> None:
+        """Refuse a bad message before a conversation is created for it (nothing is written)."""
+        self.store.conversations.check_message(text, len(images))
+        for n, data in enumerate(images):
+            prepare_image(data, self.limits, f"image {n + 1}")
+
     async def send(self, conversation_id: str, text: str, images: Sequence[bytes] = (),
                    params: SamplingParams | None = None) -> AsyncIterator[Snapshot]:
         """Validate, store the user turn, then stream every side's reply."""

@@ -92,15 +92,20 @@ class Conversations:
             db["conversations"].update(conversation_id, {"history_mode": history_mode})
 
     # -- turns ---------------------------------------------------------------
+    def check_message(self, text: str, image_count: int) -> str:
+        """The cleaned text of a user message, or a ValidationError; writes nothing."""
+        text = clean_text(text, self.limits).strip()
+        if not text and not image_count:
+            raise ValidationError("the message is empty: type something or attach an image")
+        if image_count > self.limits.max_images_per_turn:
+            raise ValidationError(
+                f"{image_count} images in one turn; the limit is {self.limits.max_images_per_turn}")
+        return text
+
     def add_turn(self, conversation_id: str, text: str,
                  images: Sequence[PreparedImage] = ()) -> Turn:
         """Validate everything first, write image files, then turn + images in one transaction."""
-        text = clean_text(text, self.limits).strip()
-        if not text and not images:
-            raise ValidationError("the message is empty: type something or attach an image")
-        if len(images) > self.limits.max_images_per_turn:
-            raise ValidationError(
-                f"{len(images)} images in one turn; the limit is {self.limits.max_images_per_turn}")
+        text = self.check_message(text, len(images))
         self.get(conversation_id)
         paths = [self.images.write_file(img) for img in images]
         with self.tx.write() as db:

@@ -86,6 +86,7 @@ class ConversationPanes:
             rater = self._optional_rater(request, name)
             text, images = self._read_message(message)
             if not conversation_id:
+                self.runner.check_message(text, images)
                 conversation_id = self.start(rater, params, system_prompt or "", extra)
             if editing:
                 stream = self.runner.edit_last(conversation_id, text, images or None, params)

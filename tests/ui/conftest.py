@@ -25,7 +25,8 @@ def free_port() -> int:
 def running_app(config, store, backends: Backends, auth=None):
     app = make_asgi_app(config, store, backends, auth=auth)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                          timeout_graceful_shutdown=1))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

@@ -27,7 +27,8 @@ def demo_app(config, demo_checkpoints):
         assert time.monotonic() < deadline, backends.statuses()
         time.sleep(0.2)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                          timeout_graceful_shutdown=1))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
@@ -71,3 +72,20 @@ def test_anonymous_battle_on_the_demo_checkpoints(demo_app, tmp_path, make_png):
     assert all(r["status"] == "ok" and r["tokens_out"] and r["ttft_ms"] is not None for r in rows), rows
     votes = store.query("select winner from votes v join turns t on t.id = v.turn_id order by t.idx")
     assert [v["winner"] for v in votes] == ["A", "both_bad", "B"]
+
+
+def test_prompt_longer_than_the_context_is_a_clear_error(demo_app):
+    """The real demo model has a 2048-token context; the reply says so and the next turn works."""
+    url, store, _ = demo_app
+    client = Client(url, verbose=False)
+    long_text = "le carré rouge est sur un fond blanc " * 450  # < 20,000 chars, > 2048 tokens
+    out = client.predict({"text": long_text, "files": []}, "ann", "", 0.0, 1.0, 8, 1, DEMO[0],
+                         api_name="/chat_send")
+    shown = json.dumps(out, default=str)
+    assert "error" in shown and "2048" in shown, "the chat must say the context limit"
+    client.predict(api_name="/chat_new")
+    client.predict({"text": "short question", "files": []}, "ann", "", 0.0, 1.0, 8, 1, DEMO[0],
+                   api_name="/chat_send")
+    rows = store.query("select status, error from responses order by id")
+    assert rows[0]["status"] == "error" and "2048" in rows[0]["error"]
+    assert rows[1]["status"] == "ok"
