@@ -32,7 +32,8 @@ class Config:
     backend: str = "auto"  # auto | transformers | vllm
     vllm_python: str | None = None  # python of the venv that has vLLM
     vllm_device: str = "auto"  # auto | cpu | cuda
-    request_timeout_s: float = 120.0
+    request_timeout_s: float = 120.0  # a model that sends nothing for this long is an error
+    db_busy_timeout_s: float = 30.0  # how long a write waits for a lock held by another process
     auth_file: Path | None = None
     demo: bool = True  # create demo checkpoints when checkpoints/ has none
     limits: Limits = field(default_factory=Limits)

@@ -14,7 +14,7 @@ __all__ = ["Store", "PreparedImage", "prepare_image"]
 
 class Store(Transactor):
     def __init__(self, config: Config):
-        super().__init__(open_database(config.db_path))
+        super().__init__(open_database(config.db_path, config.db_busy_timeout_s), config.db_busy_timeout_s)
         self.config = config
         self.images = ImageStore(self, config.images_dir, config.limits)
         self.conversations = Conversations(self, self.images, config.limits)

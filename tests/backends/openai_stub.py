@@ -1,7 +1,7 @@
 """A small real HTTP server speaking the OpenAI streaming format, with scripted failures.
 
 The ``model`` field picks the behaviour: ok, slow, http500, context, unavailable,
-drop (connection cut mid-reply), hang (headers then silence), error-chunk.
+drop (connection cut mid-reply), drop-once (only the first reply is cut), hang (headers then silence), error-chunk.
 It runs under uvicorn in a thread; the vLLM integration tests use the real server.
 """
 
@@ -34,6 +34,7 @@ class StubServer:
     def __init__(self):
         self.requests: list[dict] = []
         self.disconnects = 0
+        self.dropped = False
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}/v1"
         app = Starlette(routes=[Route("/v1/chat/completions", self.chat, methods=["POST"])])
@@ -71,7 +72,8 @@ class StubServer:
         sent = 0
         try:
             for word in WORDS * (30 if model == "slow" else 1):
-                if model == "drop" and sent == 3:
+                if sent == 3 and (model == "drop" or (model == "drop-once" and not self.dropped)):
+                    self.dropped = True
                     raise RuntimeError("server died")  # uvicorn cuts the connection
                 if model == "error-chunk" and sent == 2:
                     yield 'data: {"error": {"message": "engine dead"}}\n\n'

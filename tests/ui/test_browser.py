@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 
+from ift_chat.store import Store
 from tests.scripted_backend import ScriptedBackend
 from tests.ui.conftest import running_app, scripted_backends
 
@@ -115,3 +117,55 @@ def test_page_loads_without_errors_and_resumes_by_url(scripted_app, page, store)
     page.locator("#chat-chat-single").get_by_text("Reply one from the first model").wait_for()
     page.screenshot(path=str(ARTIFACTS / "chat-resumed.png"), full_page=True)
     assert page.get_by_text("Error", exact=True).count() == 0
+
+
+def wait_for(condition, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+
+
+def test_app_restart_during_an_arena_turn(config, store, page):
+    """Turn 1 voted; the app dies while turn 2 streams; after a restart the battle reopens by
+    URL with the partial replies marked, the vote of turn 1 kept, and turn 2 can still be voted."""
+    slow = [ScriptedBackend(n, reply=f"{n.split('-')[-1]} says " + "word " * 30) for n in SECRET]
+    with running_app(config, store, scripted_backends(store, *slow)) as url:
+        open_page(page, url + "/battle/")
+        page.locator("#rater-name textarea, #rater-name input").first.fill("restart-rater")
+        send_message(page, "battle", "question one")
+        for side in "AB":
+            page.locator(f"#battle-chat-{side}").get_by_text(re.compile(r"says word")).first.wait_for()
+        wait_for(lambda: store.query("select count(*) n from responses where status = 'ok'")[0]["n"] == 2)
+        page.locator("#battle-winner").get_by_text("A is better").click()
+        page.locator("#battle-vote").click()
+        page.locator("#battle-reveal").get_by_text("Model A was").wait_for()
+        for backend in slow:
+            backend.token_delay = 0.5  # turn 2 streams for ~15 s
+        send_message(page, "battle", "question two")
+        wait_for(lambda: store.query("select count(*) n from responses where status = 'pending' "
+                                     "and length(text) > 0")[0]["n"] == 2)  # partial text saved
+    # The server is gone mid-turn. Restart: a new store on the same files, as the app starts.
+    restarted = Store(config)
+    assert restarted.conversations.fail_pending() == 2
+    conv_id = restarted.query("select id from conversations")[0]["id"]
+    fresh = [ScriptedBackend(n, reply=f"{n.split('-')[-1]} again") for n in SECRET]
+    with running_app(config, restarted, scripted_backends(restarted, *fresh)) as url:
+        open_page(page, f"{url}/battle/?c={conv_id}")
+        page.locator("#rater-name textarea, #rater-name input").first.fill("restart-rater")
+        page.locator("#battle-chat-A").get_by_text("question two").wait_for()
+        page.locator("#battle-chat-A").get_by_text(re.compile("app stopped")).wait_for()
+        assert not any(s in page.content() for s in SECRET), "turn 2 is not voted yet: names stay hidden"
+        page.screenshot(path=str(ARTIFACTS / "battle-after-restart.png"), full_page=True)
+        page.locator("#battle-winner").get_by_text("Both are bad").click()
+        page.locator("#battle-vote").click()
+        page.locator("#battle-reveal").get_by_text("Model A was").wait_for()
+        send_message(page, "battle", "question three")
+        page.locator("#battle-chat-B").get_by_text(re.compile("again")).wait_for()
+    votes = restarted.query("select t.idx, v.winner from votes v join turns t on t.id = v.turn_id order by t.idx")
+    assert [(v["idx"], v["winner"]) for v in votes] == [(1, "A"), (2, "both_bad")]
+    turn2 = restarted.query("select r.status, r.text from responses r join turns t on t.id = r.turn_id "
+                            "where t.idx = 2")
+    assert all(r["status"] == "error" and "says word" in r["text"] for r in turn2)
+    wait_for(lambda: restarted.query("select count(*) n from responses where status = 'ok'")[0]["n"] == 4)
+    restarted.close()
