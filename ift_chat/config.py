@@ -80,6 +80,10 @@ class Config:
             raise ValidationError(f"backend must be auto, transformers or vllm, not {self.backend!r}")
         if not 0 < self.port < 65536:
             raise ValidationError(f"port {self.port} is out of range")
+        if not self.request_timeout_s > 0 or not self.db_busy_timeout_s > 0:
+            raise ValidationError("timeouts must be positive numbers of seconds")
+        if not 0 < self.limits.max_upload_bytes <= 2 * 1024**3:
+            raise ValidationError("the upload cap must be between 1 byte and 2 GB")
 
     def replace(self, **changes) -> "Config":
         return dataclasses.replace(self, **changes)

@@ -16,4 +16,11 @@ from . import leaderboard  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> None:
-    app(args=argv, prog_name="python -m ift_chat")
+    """The CLI edge: our errors become one plain line on stderr and exit code 2."""
+    from ..errors import IftChatError
+
+    try:
+        app(args=argv, prog_name="python -m ift_chat")
+    except IftChatError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from None

@@ -19,11 +19,15 @@ def serve(
     backend: str = typer.Option("auto", help="auto | transformers | vllm"),
     auth_file: Optional[Path] = typer.Option(None, help="Users file for login (see README)."),
     no_demo: bool = typer.Option(False, "--no-demo", help="Do not create demo checkpoints."),
+    timeout: float = typer.Option(120.0, help="Seconds a model may stay silent before its reply is an error."),
+    max_upload_mb: float = typer.Option(20.0, help="Largest accepted upload (checked before decoding)."),
 ) -> None:
     """Start the web app on the checkpoints found (demo checkpoints if none)."""
     from ..app_factory import run_app
-    from ..config import Config
+    from ..config import Config, Limits
 
     config = Config.from_env(host=host, port=port, home=home, checkpoints_dir=checkpoints,
-                             backend=backend, auth_file=auth_file, demo=not no_demo)
+                             backend=backend, auth_file=auth_file, demo=not no_demo,
+                             request_timeout_s=timeout,
+                             limits=Limits(max_upload_bytes=int(max_upload_mb * 1024 * 1024)))
     run_app(config)
