@@ -30,10 +30,22 @@ def _header(ctx: AppContext, title: str) -> None:
             info="you are logged in" if locked else "ratings and votes are saved under this name")
     if ctx.backends.demo:
         gr.Markdown(DEMO_BANNER, elem_id="demo-banner")
+    # The typed name survives a reload (browser localStorage); a login always wins.
+    ctx.shared["saved_name"] = saved = gr.BrowserState("", storage_key="ift-chat-rater-name")
+    ctx.shared["rater_name"].change(_keep, ctx.shared["rater_name"], saved, api_name=False, queue=False,
+                                    show_progress="hidden")
 
 
-def _fill_name(request: gr.Request):
-    return getattr(request, "username", None) or gr.Textbox()
+def _keep(value):
+    return value
+
+
+def _fill_name(saved, request: gr.Request):
+    return getattr(request, "username", None) or saved or gr.Textbox()
+
+
+def _load_name(blocks: gr.Blocks, ctx: AppContext) -> None:
+    blocks.load(_fill_name, [ctx.shared["saved_name"]], [ctx.shared["rater_name"]], api_name=False)
 
 
 def build_app(config: Config, store: Store, backends: Backends) -> gr.Blocks:
@@ -51,7 +63,7 @@ def build_app(config: Config, store: Store, backends: Backends) -> gr.Blocks:
                 with gr.Tab(label):
                     render(ctx)
         name = ctx.shared["rater_name"]
-        blocks.load(_fill_name, None, [name], api_name=False)
+        _load_name(blocks, ctx)
         _wire_url_resume(blocks, tabs, name, chat, arena)
     return blocks
 
@@ -63,7 +75,7 @@ def build_battle_app(config: Config, store: Store, backends: Backends) -> gr.Blo
         _header(ctx, "ift-chat — anonymous battle")
         battle = ArenaTab(ctx, runner, anonymous=True).render()
         name = ctx.shared["rater_name"]
-        blocks.load(_fill_name, None, [name], api_name=False)
+        _load_name(blocks, ctx)
 
         def resume(n, request: gr.Request):
             return battle.on_load(request, n)

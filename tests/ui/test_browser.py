@@ -113,6 +113,8 @@ def test_page_loads_without_errors_and_resumes_by_url(scripted_app, page, store)
     page.locator("#chat-chat-single").get_by_text("Reply one from the first model").wait_for()
     conv_id = store.query("select id from conversations")[0]["id"]
     open_page(page, f"{url}/?c={conv_id}")
+    assert page.locator("#rater-name textarea, #rater-name input").first.input_value() == "reader", \
+        "the typed rater name should survive a reload"
     page.locator("#chat-chat-single").get_by_text("hello there").wait_for()
     page.locator("#chat-chat-single").get_by_text("Reply one from the first model").wait_for()
     page.screenshot(path=str(ARTIFACTS / "chat-resumed.png"), full_page=True)
