@@ -1,21 +1,108 @@
-"""One ASGI app: the main Gradio app at `/`, the anonymous battle page at `/battle`."""
+"""One ASGI app: the main Gradio app at `/`, the anonymous battle page at `/battle`.
+
+Hardening of Gradio's defaults (see SECURITY.md; tests/security pins each one):
+- input files must be files the client uploaded (Gradio checks that only after
+  ``launch()``, which a mounted app never calls), never a server path or a URL;
+- ``/gradio_api/file=`` serves the image store and Gradio's upload cache only:
+  no remote URLs (Gradio would fetch them), nothing from the DB, logs, exports,
+  checkpoints or the users file, even if someone points the cache there;
+- the queue is the only way in (no direct REST calls that skip it), and the outer
+  app has no docs pages of its own.
+"""
 
 from __future__ import annotations
 
+import json
+import re
+from urllib.parse import urlparse
+
 import gradio as gr
 from fastapi import FastAPI
+from starlette.responses import PlainTextResponse
 
 from .backends import Backends
 from .config import Config
 from .store import Store
 from .ui.app import CSS, build_app, build_battle_app
 
+# A FileData input whose path is a URL: Gradio would download it on the server. (Its "url"
+# field is fine: browsers send one with every upload, and Gradio ignores it for inputs.)
+_REMOTE_FILE = re.compile(rb'"path"\s*:\s*"[a-zA-Z][a-zA-Z0-9+.-]*:(?://|\\/\\/)')
+_MAX_JSON_BODY = 4 * 1024 * 1024  # a queue join carries text and upload paths, never file bytes
+
 
 def make_asgi_app(config: Config, store: Store, backends: Backends, auth=None) -> FastAPI:
-    app = FastAPI(title="ift-chat")
-    common = dict(auth=auth, allowed_paths=[str(config.images_dir)], show_error=True,
-                  max_file_size=config.limits.max_upload_bytes, ssr_mode=False, css=CSS)
+    app = FastAPI(title="ift-chat", docs_url=None, redoc_url=None, openapi_url=None)
+    common = dict(auth=auth, allowed_paths=[str(config.images_dir)], blocked_paths=_blocked(config),
+                  show_error=True, max_file_size=config.limits.max_upload_bytes, ssr_mode=False, css=CSS)
+    battle, main = build_battle_app(config, store, backends), build_app(config, store, backends)
+    for blocks in (battle, main):
+        blocks.api_open = False  # no direct POST /gradio_api/api/<name> that skips the queue
+        blocks.has_launched = True  # turns on Gradio's "inputs were uploaded by this client" check
+    # Under a sub-path (GRADIO_ROOT_PATH=/ift, which Gradio reads into root_path) both apps
+    # live under it: the proxy forwards /ift/... unchanged. Each mount gets its root path
+    # explicitly, else X-Forwarded-Host makes Gradio drop "/battle" from the page's links.
+    prefix = urlparse(main.root_path or "").path.rstrip("/")
     # The more specific mount first: "/" would swallow "/battle".
-    gr.mount_gradio_app(app, build_battle_app(config, store, backends), path="/battle", **common)
-    gr.mount_gradio_app(app, build_app(config, store, backends), path="", **common)
+    gr.mount_gradio_app(app, battle, path=f"{prefix}/battle", root_path=f"{prefix}/battle", **common)
+    gr.mount_gradio_app(app, main, path=prefix, root_path=prefix, **common)
+    app.add_middleware(NoRemoteFiles)
     return app
+
+
+def _blocked(config: Config) -> list[str]:
+    """Everything of ours that is not an image; Gradio checks these before anything else."""
+    db = config.db_path.absolute()
+    paths = [db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm"), config.servers_dir,
+             config.home / "exports", config.demo_dir, config.checkpoints_dir, config.auth_file]
+    return [str(p.absolute()) for p in paths if p is not None]
+
+
+class NoRemoteFiles:
+    """ASGI middleware: 403 for ``file=<url>`` and for API calls naming a remote file as input."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        path = scope.get("path", "")
+        if "/gradio_api/file=" in path and re.search(r"/file=[a-zA-Z][a-zA-Z0-9+.-]*:", path):
+            return await _refuse(scope, receive, send, "remote files are not served")
+        headers = dict(scope.get("headers") or [])
+        # FastAPI reads JSON bodies whatever their content type; only uploads are multipart.
+        if (scope["method"] != "POST" or "/gradio_api/" not in path
+                or headers.get(b"content-type", b"").startswith(b"multipart/")):
+            return await self.app(scope, receive, send)
+        body, more = b"", True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > _MAX_JSON_BODY:
+                return await _refuse(scope, receive, send, "request too large", 413)
+        if _REMOTE_FILE.search(body) or _REMOTE_FILE.search(_unescaped(body)):
+            return await _refuse(scope, receive, send, "input files must be uploaded, not linked")
+        sent = False
+
+        async def replay():
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        return await self.app(scope, replay, send)
+
+
+def _unescaped(body: bytes) -> bytes:
+    """The body as JSON text without \\u escapes, so `"\\u0070ath"` cannot hide a key."""
+    try:
+        return json.dumps(json.loads(body), ensure_ascii=False).encode()
+    except ValueError:
+        return body
+
+
+async def _refuse(scope, receive, send, message: str, status: int = 403) -> None:
+    await PlainTextResponse(message, status_code=status)(scope, receive, send)

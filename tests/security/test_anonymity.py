@@ -18,7 +18,8 @@ IDENTITY = re.compile("|".join([*(s.replace("-", "[-_ ./]?") for s in SECRETS), 
 
 
 def send(page: PageSession, text: str, name: str = "ann"):
-    return page.call("battle_send", None, {"text": text, "files": []}, False, name, "", 0.7, 1.0, 64, None, "own")
+    message = {"text": text, "files": []}
+    return page.call("battle_send", None, message, False, name, "", 0.7, 1.0, 64, None, "own")
 
 
 def regenerate(page: PageSession, name: str = "ann"):
