@@ -89,3 +89,51 @@ def test_prompt_longer_than_the_context_is_a_clear_error(demo_app):
     rows = store.query("select status, error from responses order by id")
     assert rows[0]["status"] == "error" and "2048" in rows[0]["error"]
     assert rows[1]["status"] == "ok"
+
+
+def chat_send(client, text, files=(), max_tokens=12, temperature=0.0):
+    message = {"text": text, "files": [handle_file(str(f)) for f in files]}
+    return client.predict(message, "ann", "Answer briefly.", temperature, 1.0, max_tokens, 1, DEMO[0],
+                          api_name="/chat_send")
+
+
+def test_three_rounds_on_a_demo_model_with_ratings_stop_and_regenerate(demo_app, tmp_path, make_png):
+    """Issue #4's session on a real model: 2 images in round 1, Stop mid-stream in round 2,
+    Regenerate round 3, a rating on every kept reply; then the exact rows."""
+    url, store, _ = demo_app
+    images = [tmp_path / "red.png", tmp_path / "blue.png"]
+    images[0].write_bytes(make_png(color=(220, 10, 10)))
+    images[1].write_bytes(make_png(size=(40, 40), color=(10, 10, 220)))
+    client = Client(url, verbose=False)
+    chat_send(client, "What colours are these two images?", images)
+
+    job = client.submit({"text": "Now write a long story about them.", "files": []}, "ann", "Answer briefly.",
+                        0.9, 1.0, 4000, 1, DEMO[0], api_name="/chat_send")
+    deadline = time.monotonic() + 60
+    while not store.query("select 1 from responses where status = 'pending' and length(text) > 0"):
+        assert time.monotonic() < deadline and not job.done(), "round 2 never streamed"
+        time.sleep(0.05)
+    assert "Stopping" in client.predict(api_name="/chat_stop")
+    job.result(timeout=60)
+
+    chat_send(client, "Answer in exactly three words.")
+    client.predict("ann", 0.0, 1.0, 12, 2, api_name="/chat_regenerate")
+    kept = store.query("select id from responses where superseded = 0 order by id")
+    for response, followed in zip(kept, ["yes", "partial", "no"]):
+        client.predict(response["id"], "ann", followed, 3, [], "", "", api_name="/chat_rate")
+
+    turns = store.query("select idx, user_text, superseded from turns order by id")
+    assert [(t["idx"], t["superseded"]) for t in turns] == [(1, 0), (2, 0), (3, 0)]
+    assert store.query("select count(*) n from turn_images")[0]["n"] == 2
+    assert store.query("select count(*) n from images")[0]["n"] == 2
+    rows = store.query("select t.idx, r.status, r.superseded, r.checkpoint, r.text, r.tokens_out, "
+                       "r.sampling_params from responses r join turns t on t.id = r.turn_id order by r.id")
+    assert [(r["idx"], r["status"], r["superseded"]) for r in rows] == [
+        (1, "ok", 0), (2, "stopped", 0), (3, "ok", 1), (3, "ok", 0)]
+    assert {r["checkpoint"] for r in rows} == {DEMO[0]}
+    assert rows[1]["text"] and json.loads(rows[1]["sampling_params"])["max_tokens"] == 4000
+    assert json.loads(rows[3]["sampling_params"])["seed"] == 2
+    ratings = store.query("select t.idx, g.followed, g.score from ratings g join responses r "
+                          "on r.id = g.response_id join turns t on t.id = r.turn_id order by t.idx")
+    assert [(g["idx"], g["followed"], g["score"]) for g in ratings] == [(1, "yes", 3), (2, "partial", 3),
+                                                                        (3, "no", 3)]
