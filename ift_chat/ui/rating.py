@@ -19,20 +19,24 @@ class RatingPanel:
         self.api_prefix = api_prefix
 
     def render(self) -> "RatingPanel":
+        p = self.api_prefix  # element ids for browser tests: <prefix>-followed, ...
         with gr.Accordion("Rate a reply: did it follow THIS turn's instruction?", open=True):
             self.reply = gr.Dropdown(label="Reply", choices=[], value=None, interactive=True,
-                                     info="the latest reply is picked after each turn")
+                                     info="the latest reply is picked after each turn", elem_id=f"{p}-reply")
             with gr.Row():
-                self.followed = gr.Radio(FOLLOWED_CHOICES, label="Instruction followed", value=None)
-                self.score = gr.Radio([1, 2, 3, 4, 5], label="Quality (optional)", value=None)
-            self.tags = gr.CheckboxGroup([(TAG_LABELS[t], t) for t in ERROR_TAGS], label="Errors", value=[])
+                self.followed = gr.Radio(FOLLOWED_CHOICES, label="Instruction followed", value=None,
+                                         elem_id=f"{p}-followed")
+                self.score = gr.Radio([1, 2, 3, 4, 5], label="Quality (optional)", value=None,
+                                      elem_id=f"{p}-score")
+            self.tags = gr.CheckboxGroup([(TAG_LABELS[t], t) for t in ERROR_TAGS], label="Errors", value=[],
+                                        elem_id=f"{p}-tags")
             with gr.Row():
-                self.comment = gr.Textbox(label="Comment", lines=1, max_lines=4)
+                self.comment = gr.Textbox(label="Comment", lines=1, max_lines=4, elem_id=f"{p}-comment")
                 self.corrected = gr.Textbox(label="Corrected response (becomes a training sample)",
-                                            lines=2, max_lines=12)
+                                            lines=2, max_lines=12, elem_id=f"{p}-corrected")
             with gr.Row():
-                self.save_button = gr.Button("Save rating", size="sm", scale=0)
-                self.saved = gr.Markdown("")
+                self.save_button = gr.Button("Save rating", size="sm", scale=0, elem_id=f"{p}-save-rating")
+                self.saved = gr.Markdown("", elem_id=f"{p}-rating-saved")
         return self
 
     @property

@@ -171,3 +171,52 @@ def test_app_restart_during_an_arena_turn(config, store, page):
     assert all(r["status"] == "error" and "says word" in r["text"] for r in turn2)
     wait_for(lambda: restarted.query("select count(*) n from responses where status = 'ok'")[0]["n"] == 4)
     restarted.close()
+
+
+def test_chat_session_clicked_through(config, store, page, tmp_path, make_png):
+    """What a person does in the Chat tab: 2 images in round 1, Stop in round 2, Regenerate
+    in round 3, and a rating on each reply by clicking; then the rows."""
+    model = ScriptedBackend("my-sft-v3", reply="Two squares, one red and one blue.")
+    images = [tmp_path / "red.png", tmp_path / "blue.png"]
+    images[0].write_bytes(make_png(color=(220, 10, 10)))
+    images[1].write_bytes(make_png(size=(40, 40), color=(10, 10, 220)))
+    chat = page.locator("#chat-chat-single")
+
+    def rate(choice: str, round_: int):
+        page.locator("#chat-followed").get_by_text(choice, exact=True).click()
+        page.locator("#chat-rating-saved").get_by_text(f"Turn {round_}").wait_for()
+
+    with running_app(config, store, scripted_backends(store, model)) as url:
+        open_page(page, url + "/")
+        page.locator("#rater-name textarea, #rater-name input").first.fill("clicker")
+        box = page.locator("#chat-input")
+        box.locator("input[type=file]").set_input_files([str(p) for p in images])
+        expect_thumbnails = box.locator("img")
+        wait_for(lambda: expect_thumbnails.count() >= 2)
+        send_message(page, "chat", "What colours are these?")
+        chat.get_by_text("one red and one blue").wait_for()
+        rate("Yes", 1)
+
+        model.reply, model.token_delay = "Once upon a time " + "there was a square " * 40, 0.2
+        send_message(page, "chat", "Tell me a long story about them.")
+        chat.get_by_text(re.compile("Once upon a time")).wait_for()
+        page.locator("#chat-stop").click()
+        chat.get_by_text(re.compile("stopped")).wait_for()
+        rate("Partially", 2)
+
+        model.reply, model.token_delay = "red blue squares", 0.0
+        send_message(page, "chat", "Answer in exactly three words.")
+        chat.get_by_text("red blue squares").wait_for()
+        model.reply = "Red and blue."
+        page.locator("#chat-regenerate").click()
+        chat.get_by_text("Red and blue.").wait_for()
+        rate("No", 3)
+        page.screenshot(path=str(ARTIFACTS / "chat-session.png"), full_page=True)
+
+    rows = store.query("select t.idx, r.status, r.superseded, g.followed from responses r "
+                       "join turns t on t.id = r.turn_id left join ratings g on g.response_id = r.id "
+                       "order by r.id")
+    assert [(r["idx"], r["status"], r["superseded"], r["followed"]) for r in rows] == [
+        (1, "ok", 0, "yes"), (2, "stopped", 0, "partial"), (3, "ok", 1, None), (3, "ok", 0, "no")]
+    assert store.query("select count(*) n from turn_images")[0]["n"] == 2
+    assert {r["name"] for r in store.query("select name from raters")} == {"clicker"}
