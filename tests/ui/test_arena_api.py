@@ -62,7 +62,7 @@ def test_nothing_before_the_vote_names_a_checkpoint(scripted_app, tmp_path, make
             r = http.get(base + path)
             assert r.status_code == 200, path
             bodies.append(r.text)
-        config = r0 = http.get(base + "/config").json()
+        config = http.get(base + "/config").json()
         png = tmp_path / "x.png"
         png.write_bytes(make_png())
         up = http.post(base + "/gradio_api/upload", files={"files": ("x.png", png.read_bytes(), "image/png")})
