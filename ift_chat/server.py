@@ -7,7 +7,9 @@ Hardening of Gradio's defaults (see SECURITY.md; tests/security pins each one):
   no remote URLs (Gradio would fetch them), nothing from the DB, logs, exports,
   checkpoints or the users file, even if someone points the cache there;
 - the queue is the only way in (no direct REST calls that skip it), and the outer
-  app has no docs pages of its own.
+  app has no docs pages of its own;
+- the login page does not describe the app's API (Gradio embeds it, dropdown choices
+  such as checkpoint names included, for visitors who have not logged in).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from .ui.app import CSS, build_app, build_battle_app
 # A FileData input whose path is a URL: Gradio would download it on the server. (Its "url"
 # field is fine: browsers send one with every upload, and Gradio ignores it for inputs.)
 _REMOTE_FILE = re.compile(rb'"path"\s*:\s*"[a-zA-Z][a-zA-Z0-9+.-]*:(?://|\\/\\/)')
+_LOGIN_CONFIG = re.compile(rb'window\.gradio_config = \{[^<]*?"auth_required":\s*true')
+_API_INFO = re.compile(rb"<script>window\.gradio_api_info = .*?;</script>", re.S)
 _MAX_JSON_BODY = 4 * 1024 * 1024  # a queue join carries text and upload paths, never file bytes
 
 
@@ -46,7 +50,7 @@ def make_asgi_app(config: Config, store: Store, backends: Backends, auth=None) -
     # The more specific mount first: "/" would swallow "/battle".
     gr.mount_gradio_app(app, battle, path=f"{prefix}/battle", root_path=f"{prefix}/battle", **common)
     gr.mount_gradio_app(app, main, path=prefix, root_path=prefix, **common)
-    app.add_middleware(NoRemoteFiles)
+    app.add_middleware(Guard)
     return app
 
 
@@ -58,8 +62,9 @@ def _blocked(config: Config) -> list[str]:
     return [str(p.absolute()) for p in paths if p is not None]
 
 
-class NoRemoteFiles:
-    """ASGI middleware: 403 for ``file=<url>`` and for API calls naming a remote file as input."""
+class Guard:
+    """ASGI middleware: 403 for ``file=<url>`` and for API calls naming a remote file as input;
+    login pages without the app's API description (Gradio embeds it, names and all)."""
 
     def __init__(self, app):
         self.app = app
@@ -70,6 +75,8 @@ class NoRemoteFiles:
         path = scope.get("path", "")
         if "/gradio_api/file=" in path and re.search(r"/file=[a-zA-Z][a-zA-Z0-9+.-]*:", path):
             return await _refuse(scope, receive, send, "remote files are not served")
+        if scope["method"] == "GET":
+            return await self.app(scope, receive, _LoginPageFilter(send))
         headers = dict(scope.get("headers") or [])
         # FastAPI reads JSON bodies whatever their content type; only uploads are multipart.
         if (scope["method"] != "POST" or "/gradio_api/" not in path
@@ -94,6 +101,31 @@ class NoRemoteFiles:
             return {"type": "http.request", "body": body, "more_body": False}
 
         return await self.app(scope, replay, send)
+
+
+class _LoginPageFilter:
+    """Wraps ``send``: an HTML page whose config says "log in first" loses ``gradio_api_info``."""
+
+    def __init__(self, send):
+        self.send, self.start, self.body = send, None, b""
+
+    async def __call__(self, message):
+        if message["type"] == "http.response.start":
+            if dict(message.get("headers") or []).get(b"content-type", b"").startswith(b"text/html"):
+                self.start = message  # hold it until the body is known (its length may change)
+                return
+            return await self.send(message)
+        if self.start is None or message["type"] != "http.response.body":
+            return await self.send(message)
+        self.body += message.get("body", b"")
+        if message.get("more_body"):
+            return
+        if _LOGIN_CONFIG.search(self.body):
+            self.body = _API_INFO.sub(b"<script>window.gradio_api_info = null;</script>", self.body)
+        headers = [(k, v) for k, v in self.start.get("headers", []) if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(self.body)).encode()))
+        await self.send({**self.start, "headers": headers})
+        await self.send({"type": "http.response.body", "body": self.body})
 
 
 def _unescaped(body: bytes) -> bytes:

@@ -59,3 +59,17 @@ class PageSession:
 
     def dependencies(self) -> list[dict]:
         return self.config["dependencies"]
+
+    def defaults(self, dep: dict) -> list:
+        """The inputs of an event as the freshly loaded page would send them (components' values)."""
+        values = {c["id"]: c.get("props", {}).get("value") for c in self.config["components"]}
+        return [values.get(i) for i in dep["inputs"]]
+
+    def call_all(self, skip: tuple[str, ...] = ()) -> dict[int, str]:
+        """Every event of the page (named or not) with the page's default inputs: {fn id: error}."""
+        errors = {}
+        for dep in self.dependencies():
+            if dep.get("backend_fn") is False or dep.get("api_name") in skip:
+                continue
+            _, errors[dep["id"]], _ = self.call(dep["id"], *self.defaults(dep))
+        return errors

@@ -144,11 +144,6 @@ def test_every_battle_event_is_name_free_before_the_vote(crashing_app):
     with httpx.Client(timeout=30) as http:
         page = PageSession(http, url + "/battle")
         send(page, "describe it")
-        called = 0
-        for dep in page.dependencies():
-            if dep.get("api_name") == "battle_vote" or dep.get("backend_fn") is False:
-                continue
-            page.call(dep["id"], *([None] * len(dep["inputs"])))
-            called += 1
-        assert called >= 10
+        errors = page.call_all(skip=("battle_vote",))
+        assert len(errors) >= 15 and sum(not e for e in errors.values()) >= 10  # most of them ran
         assert leaks(page.everything()) == []

@@ -30,7 +30,8 @@ def make_app(config, store):
 def test_roots_direct_and_behind_a_proxy(make_app):
     with serve(make_app()) as url:
         assert roots(url, {}) == {"": url, "/battle": url + "/battle"}
-        assert roots(url, PROXIED) == {"": "https://ift.example.org", "/battle": "https://ift.example.org/battle"}
+        assert roots(url, PROXIED) == {"": "https://ift.example.org",
+                                       "/battle": "https://ift.example.org/battle"}
         # Gradio builds the root from X-Forwarded-Host without the mount path; /battle must keep it.
         forwarded = {**PROXIED, "x-forwarded-host": "ift.example.org"}
         assert roots(url, forwarded)["/battle"] == "https://ift.example.org/battle"
