@@ -9,7 +9,7 @@ import pytest
 from gradio_client import Client
 
 from ift_chat.backends import Backends
-from ift_chat.crowd.auth import make_auth_check, set_account
+from ift_chat.crowd.auth import make_auth_check, set_account, set_disabled
 from ift_chat.crowd.tasks import Tasks
 from ift_chat.server import make_asgi_app
 from tests.dataloop.conftest import EchoBackend, build_world
@@ -108,3 +108,21 @@ def test_logged_in_rater_gets_no_admin_action(config, admin_world):
     after = snapshot(store)
     assert after.pop("invites") == 1 and before.pop("invites") == 0
     assert after == before
+
+
+@pytest.mark.xfail(strict=True, reason="ui/context.py AppContext.rater_for does not check `disabled` "
+                                       "(the tasks tab and admin checks do); one-line fix proposed")
+def test_disabled_account_cannot_keep_voting_with_its_open_session(config, store):
+    """Gradio keeps a login valid until restart or logout; disabling must still stop the rater."""
+    set_account(store, "rita", "rater", "rita-password")
+    config = config.replace(auth_file=config.home / "users.txt")
+    backends = Backends([EchoBackend("ckpt-a"), EchoBackend("ckpt-b")])
+    for b in backends.names():
+        store.checkpoints.register(b)
+    with serve(make_asgi_app(config, store, backends, auth=make_auth_check(store))) as url:
+        rita = Client(url + "/battle/", auth=("rita", "rita-password"), verbose=False)
+        rita.predict({"text": "hi", "files": []}, "", "", 0.7, 1.0, 16, None, "own", api_name="/battle_send")
+        set_disabled(store, "rita", True)
+        with pytest.raises(Exception, match="disabled"):
+            rita.predict("", "A", "", api_name="/battle_vote")
+    assert store.query("select count(*) n from votes")[0]["n"] == 0

@@ -97,3 +97,20 @@ def test_no_password_or_token_in_logs_or_data_dir(tmp_path, users_file, monkeypa
         data = path.read_bytes()
         for secret in secrets:
             assert secret.encode() not in data, f"{secret!r} is in {path}"
+
+
+@pytest.mark.parametrize("line,secret", [("bob:rater:Pw1!", "Pw1!"),
+                                         ("bob:superuser:Bob-Secret-Pw-1", "Bob-Secret-Pw-1"),
+                                         ("b/o/b:rater:Bob-Secret-Pw-2", "Bob-Secret-Pw-2")])
+def test_users_file_errors_do_not_quote_the_password(tmp_path, store, line, secret):
+    """A bad line stops start-up with a message (printed, logged): it names the line, not the password."""
+    from ift_chat.crowd.auth import load_users_file
+    from ift_chat.errors import ValidationError
+
+    path = tmp_path / "users.txt"
+    path.write_text(f"alice:admin:Alice-Secret-Pw-0\n{line}\n")
+    with pytest.raises(ValidationError) as caught:
+        load_users_file(path, store)
+    assert ":2:" in str(caught.value)
+    assert secret not in str(caught.value) and "Alice-Secret-Pw-0" not in str(caught.value)
+    assert store.query("select count(*) n from raters")[0]["n"] == 0  # all or nothing
