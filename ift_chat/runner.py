@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 
 # How often a streaming reply's partial text is written to the DB, so a crash keeps it.
 PARTIAL_SAVE_SECONDS = 2.0
+# Each snapshot is a re-render of the panes (DB reads + a Gradio update, ~30 ms of event-loop CPU
+# with Gradio 6.31), so deltas are batched to at most one snapshot per interval; a side's first
+# text and a side finishing still go out at once (time to first token is not delayed).
+SNAPSHOT_INTERVAL_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,17 @@ def leaks_identity(text: str, checkpoint: str) -> bool:
         return re.sub(r"[\s_\-./]+", "", s.lower())
     name = squash(checkpoint)
     return len(name) >= 3 and name in squash(text)
+
+
+def _take(item: tuple[str, str | None], texts: dict[str, str], finished: set[str]) -> bool:
+    """Apply one queued (side, delta or None = done); True when it must be shown at once."""
+    side, delta = item
+    if delta is None:
+        finished.add(side)
+        return True
+    first = not texts[side] and bool(delta)
+    texts[side] += delta
+    return first
 
 
 class DialogRunner:
@@ -192,16 +207,17 @@ class DialogRunner:
         group = asyncio.gather(*tasks, return_exceptions=True)
         self._tasks.add(group)
         group.add_done_callback(lambda _: self._release(conversation.id, cancel, group))
+        loop, shown_at = asyncio.get_running_loop(), float("-inf")
         while len(finished) < len(sides):
-            side, delta = await queue.get()
-            while True:  # coalesce whatever else arrived meanwhile
-                if delta is None:
-                    finished.add(side)
-                else:
-                    texts[side] += delta
-                if queue.empty():
+            urgent = _take(await queue.get(), texts, finished)
+            while not urgent and (wait := shown_at + SNAPSHOT_INTERVAL_SECONDS - loop.time()) > 0:
+                try:  # batch deltas until the interval is over or something must be shown now
+                    urgent = _take(await asyncio.wait_for(queue.get(), wait), texts, finished)
+                except asyncio.TimeoutError:
                     break
-                side, delta = queue.get_nowait()
+            while not queue.empty():  # coalesce whatever else arrived meanwhile
+                _take(queue.get_nowait(), texts, finished)
+            shown_at = loop.time()
             yield Snapshot(turn.id, dict(texts), frozenset(finished))
 
     def _release(self, conversation_id: str, cancel: asyncio.Event, group) -> None:

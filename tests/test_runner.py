@@ -121,6 +121,34 @@ def test_arena_streams_both_sides_concurrently(store, config):
     assert ttft["B"] < ttft["A"]
 
 
+def test_fast_streams_are_batched_but_first_text_is_not_delayed(store, config):
+    """200 tokens/s per side: snapshots at most ~10/s, yet each side's first text shows at once."""
+    from ift_chat.runner import SNAPSHOT_INTERVAL_SECONDS
+
+    words = " ".join(f"w{i}" for i in range(120))
+    a = ScriptedBackend("a", reply=words, token_delay=0.005, first_token_delay=0.25)
+    b = ScriptedBackend("b", reply=words, token_delay=0.005)
+    for x in (a, b):
+        store.checkpoints.register(x.name)
+    runner = DialogRunner(store, Backends([a, b]), config.limits)
+    conv = runner.start("arena-named", {"A": "a", "B": "b"}, rater_id=None)
+
+    async def go():
+        loop, seen = asyncio.get_running_loop(), []
+        start = loop.time()
+        async for snap in runner.send(conv.id, "hi"):
+            seen.append((loop.time() - start, snap))
+        return seen
+    seen = asyncio.run(go())
+    elapsed = seen[-1][0]
+    assert seen[-1][1].texts == {"A": words, "B": words} and seen[-1][1].done
+    assert len(seen) <= elapsed / SNAPSHOT_INTERVAL_SECONDS + 4, f"{len(seen)} snapshots in {elapsed:.2f} s"
+    first_a = next(t for t, s in seen if s.texts["A"])
+    # A's first token comes ~0.25 s in, while B is mid-stream: shown at once, not an interval later.
+    ttft_a = next(r.ttft_ms for r in store.conversations.responses(seen[-1][1].turn_id) if r.side == "A")
+    assert first_a * 1000 - ttft_a < SNAPSHOT_INTERVAL_SECONDS * 1000 / 2, (first_a, ttft_a)
+
+
 def test_winner_history_mode(store, config):
     a = ScriptedBackend("a", reply="answer from a")
     b = ScriptedBackend("b", reply="answer from b")
