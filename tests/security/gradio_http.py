@@ -65,11 +65,14 @@ class PageSession:
         values = {c["id"]: c.get("props", {}).get("value") for c in self.config["components"]}
         return [values.get(i) for i in dep["inputs"]]
 
-    def call_all(self, skip: tuple[str, ...] = ()) -> dict[int, str]:
-        """Every event of the page (named or not) with the page's default inputs: {fn id: error}."""
+    def call_all(self, skip: tuple[str, ...] = (), private_only: bool = False) -> dict[int, str]:
+        """Every event of the page (or only those without an API name) with the page's default
+        inputs: {fn id: error message or ""}."""
         errors = {}
         for dep in self.dependencies():
             if dep.get("backend_fn") is False or dep.get("api_name") in skip:
+                continue
+            if private_only and dep.get("api_visibility") != "private":
                 continue
             _, errors[dep["id"]], _ = self.call(dep["id"], *self.defaults(dep))
         return errors

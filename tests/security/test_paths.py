@@ -3,6 +3,7 @@ event may take as input, checkpoint names and export directories."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import time
@@ -56,10 +57,13 @@ def files_app(config, store, tmp_path):
         yield url, stored, private
 
 
-@pytest.mark.parametrize("mount", MOUNTS)
-def test_file_route_serves_the_image_store_and_nothing_else(files_app, mount):
+def test_file_route_serves_the_image_store_and_nothing_else(files_app):
     url, stored, private = files_app
-    base = f"{url}{mount}/gradio_api/file="
+    for mount in MOUNTS:
+        check_file_route(f"{url}{mount}/gradio_api/file=", stored, private)
+
+
+def check_file_route(base: str, stored, private: dict) -> None:
     with httpx.Client(timeout=30) as http:
         ok = http.get(base + str(stored))
         assert ok.status_code == 200 and ok.content == stored.read_bytes()
@@ -77,11 +81,11 @@ def test_file_route_serves_the_image_store_and_nothing_else(files_app, mount):
             assert b"secret" not in r.content and b"SQLite" not in r.content
 
 
-@pytest.mark.parametrize("mount", MOUNTS)
-def test_file_route_does_not_fetch_remote_urls(files_app, mount):
+def test_file_route_does_not_fetch_remote_urls(files_app):
     url, _, _ = files_app
     with httpx.Client(timeout=30) as http:
-        for remote in ("http://203.0.113.9/x.png", "https://example.com/a.png", "HTTP://example.com/b"):
+        remotes = ("http://203.0.113.9/x.png", "https://example.com/a.png", "HTTP://example.com/b")
+        for mount, remote in itertools.product(MOUNTS, remotes):
             start = time.monotonic()
             r = http.get(f"{url}{mount}/gradio_api/file={remote}")
             assert r.status_code == 403 and "remote files are not served" in r.text
@@ -95,12 +99,18 @@ def chat_send(page: PageSession, files: list, api="chat_send"):
     return page.call(api, None, message, False, "ann", "", 0.7, 1.0, 16, None, "m1")
 
 
-@pytest.mark.parametrize("mount,api", [("", "chat_send"), ("/battle", "battle_send")])
-def test_message_images_must_be_uploaded_by_the_client(files_app, store, mount, api):
+def test_message_images_must_be_uploaded_by_the_client(files_app, store):
     """A FileData input naming a server path or a URL would make the server read or fetch it and
     show it back: only files in Gradio's upload folder are accepted."""
     url, stored, private = files_app
+    for mount, api in (("", "chat_send"), ("/battle", "battle_send")):
+        check_inputs_are_uploads(url, mount, api, store, stored, private)
+    assert store.query("select count(*) n from images")[0]["n"] == 3  # the fixture's + one per app
+
+
+def check_inputs_are_uploads(url: str, mount: str, api: str, store, stored, private: dict) -> None:
     before = store.query("select count(*) n from turns")[0]["n"]
+    images = store.query("select count(*) n from images")[0]["n"]
     with httpx.Client(timeout=30) as http:
         page = PageSession(http, url + mount)
         meta = {"_type": "gradio.FileData"}
@@ -118,15 +128,15 @@ def test_message_images_must_be_uploaded_by_the_client(files_app, store, mount, 
                       headers={"content-type": "text/plain"})
         assert r.status_code == 403
         assert store.query("select count(*) n from turns")[0]["n"] == before
-        assert store.query("select count(*) n from images")[0]["n"] == 1
+        assert store.query("select count(*) n from images")[0]["n"] == images
         # The real thing still works: upload first, then send it, with the url field browsers add.
         up = http.post(url + mount + "/gradio_api/upload",
-                       files={"files": ("x.png", png_bytes(color=(7, 7, 7)), "image/png")})
+                       files={"files": ("x.png", png_bytes(color=(7, 7, len(mount))), "image/png")})
         path = up.json()[0]
         out, error, _ = chat_send(page, [{"path": path, "url": f"{url}{mount}/gradio_api/file={path}",
                                           "orig_name": "x.png", "meta": meta}], api)
         assert not error, error
-    assert store.query("select count(*) n from images")[0]["n"] == 2
+    assert store.query("select count(*) n from images")[0]["n"] == images + 1
 
 
 def test_direct_rest_calls_that_skip_the_queue_are_refused(files_app):
