@@ -82,7 +82,19 @@ def test_no_password_or_token_in_logs_or_data_dir(tmp_path, users_file, monkeypa
     for name in ("ift_chat", "gradio", "gradio_client", "uvicorn", "uvicorn.error", "uvicorn.access",
                  "httpx", "httpcore", "fastapi", "starlette"):
         logging.getLogger(name).setLevel(logging.DEBUG)
-    app_factory.run_app(config)
+    failures: list[BaseException] = []
+
+    def run():  # own thread: run_app calls asyncio.run, and pytest's thread may hold a loop
+        try:
+            app_factory.run_app(config)
+        except BaseException as exc:  # noqa: BLE001 — re-raised below, in the test's thread
+            failures.append(exc)
+
+    runner = threading.Thread(target=run)
+    runner.start()
+    runner.join(120)
+    if failures:
+        raise failures[0]
 
     out, err = capfd.readouterr()
     logged = caplog.text + out + err
