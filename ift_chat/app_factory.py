@@ -38,6 +38,8 @@ def run_app(config: Config) -> None:
     finally:
         asyncio.run(backends.aclose())
         store.close()
+        if store_for_auth is not None:
+            store_for_auth.close()
 
 
 def _auth(config: Config, store: Store):

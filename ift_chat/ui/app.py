@@ -51,13 +51,13 @@ def _load_name(blocks: gr.Blocks, ctx: AppContext) -> None:
 def build_app(config: Config, store: Store, backends: Backends) -> gr.Blocks:
     ctx = AppContext(config, store, backends)
     runner = DialogRunner(store, backends, config.limits)
-    with gr.Blocks(title=TITLE) as blocks:
+    with gr.Blocks(title=TITLE, analytics_enabled=False) as blocks:
         _header(ctx, "ift-chat — talk to, compare and rate your checkpoints")
         with gr.Tabs() as tabs:
             with gr.Tab("Chat", id="chat"):
                 chat = ChatTab(ctx, runner).render()
             with gr.Tab("Arena (named)", id="arena"):
-                gr.Markdown("For blind comparisons use the [anonymous battle page](/battle/).")
+                gr.Markdown("For blind comparisons use the [anonymous battle page](battle/).")
                 arena = ArenaTab(ctx, runner, anonymous=False).render()
             for label, render in _extra_tabs():
                 with gr.Tab(label):
@@ -71,7 +71,7 @@ def build_app(config: Config, store: Store, backends: Backends) -> gr.Blocks:
 def build_battle_app(config: Config, store: Store, backends: Backends) -> gr.Blocks:
     ctx = AppContext(config, store, backends)
     runner = DialogRunner(store, backends, config.limits)
-    with gr.Blocks(title=f"{TITLE} — anonymous battle") as blocks:
+    with gr.Blocks(title=f"{TITLE} — anonymous battle", analytics_enabled=False) as blocks:
         _header(ctx, "ift-chat — anonymous battle")
         battle = ArenaTab(ctx, runner, anonymous=True).render()
         name = ctx.shared["rater_name"]

@@ -11,6 +11,7 @@ from ..config import Config
 from ..errors import AuthError, IftChatError, NotFound, ValidationError
 from ..store import Store
 from ..store.models import Rater
+from ..crowd.auth import require_active
 
 
 @dataclass
@@ -26,8 +27,8 @@ class AppContext:
     def rater_for(self, request: gr.Request | None, typed_name: str | None) -> Rater:
         """Who is acting: the logged-in user when auth is on, else the typed name."""
         username = getattr(request, "username", None) if request is not None else None
-        if username:
-            return self.store.raters.by_name(username)
+        if username:  # a login stays open until logout: re-check the account on every action
+            return require_active(self.store.raters.by_name(username))
         if self.config.auth_file is not None:
             raise AuthError("please log in first")
         if not (typed_name or "").strip():

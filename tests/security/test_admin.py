@@ -110,8 +110,6 @@ def test_logged_in_rater_gets_no_admin_action(config, admin_world):
     assert after == before
 
 
-@pytest.mark.xfail(strict=True, reason="ui/context.py AppContext.rater_for does not check `disabled` "
-                                       "(the tasks tab and admin checks do); one-line fix proposed")
 def test_disabled_account_cannot_keep_voting_with_its_open_session(config, store):
     """Gradio keeps a login valid until restart or logout; disabling must still stop the rater."""
     set_account(store, "rita", "rater", "rita-password")
