@@ -61,3 +61,19 @@ def png_bytes(size=(32, 24), color=(200, 30, 30), mode="RGB", fmt="PNG", **save)
 @pytest.fixture
 def make_png():
     return png_bytes
+
+
+@pytest.fixture(autouse=True, scope="session")
+def patient_gradio_client():
+    """gradio_client fetches an app's config with httpx's 5 s default timeout, which a busy
+    2-core CI machine can exceed; tests wait up to 60 s instead."""
+    import gradio_client
+
+    original = gradio_client.Client.__init__
+
+    def init(self, *args, httpx_kwargs=None, **kwargs):
+        original(self, *args, httpx_kwargs={"timeout": 60, **(httpx_kwargs or {})}, **kwargs)
+
+    gradio_client.Client.__init__ = init
+    yield
+    gradio_client.Client.__init__ = original
