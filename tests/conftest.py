@@ -34,6 +34,17 @@ def browser():
         browser.close()
 
 
+@pytest.fixture
+def page(browser, request):
+    """A fresh browser tab; its last state is saved as tests/artifacts/end-<test>.png."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1100})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    yield page
+    page.screenshot(path=str(ARTIFACTS / f"end-{request.node.name}.png"), full_page=True)
+    context.close()
+
+
 @pytest.fixture(scope="session")
 def demo_checkpoints(tmp_path_factory) -> list[Path]:
     """The two tiny random-weight checkpoints, made once per test run."""

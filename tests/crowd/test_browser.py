@@ -12,16 +12,6 @@ from .conftest import CHECKPOINTS
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1100})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    yield page
-    page.screenshot(path=str(ARTIFACTS / "crowd-last-page.png"), full_page=True)
-    context.close()
-
-
 def log_in(page, url, name, password):
     page.goto(url)
     page.get_by_label("username").fill(name)

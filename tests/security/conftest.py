@@ -3,39 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pytest
-import uvicorn
 
 from ift_chat.backends import Backends, BackendStatus, Completion
 from ift_chat.server import make_asgi_app
 from tests.scripted_backend import ScriptedBackend
-from tests.ui.conftest import free_port
+from tests.ui.conftest import serve  # noqa: F401  (the security tests import it from here)
 
 SECRETS = ("secret-ckpt-alpha", "secret-ckpt-beta")
-
-
-@contextmanager
-def serve(app):
-    """uvicorn on loopback in a thread; a short graceful shutdown so open SSE clients don't stall teardown."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning",
-                                           timeout_graceful_shutdown=1))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the app did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{server.config.port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 @dataclass

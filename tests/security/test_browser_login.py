@@ -7,22 +7,11 @@ import pytest
 
 from ift_chat.crowd.auth import make_auth_check, set_account
 from ift_chat.server import make_asgi_app
-from tests.conftest import ARTIFACTS
 from tests.scripted_backend import ScriptedBackend
 
 from .conftest import SECRETS, register, serve
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1100})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    yield page
-    page.screenshot(path=str(ARTIFACTS / "security-last-page.png"), full_page=True)
-    context.close()
 
 
 def test_login_then_battle_with_an_image(config, store, page, tmp_path, make_png):

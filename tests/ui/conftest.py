@@ -22,8 +22,8 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_app(config, store, backends: Backends, auth=None):
-    app = make_asgi_app(config, store, backends, auth=auth)
+def serve(app):
+    """uvicorn on loopback in a thread; a short graceful shutdown so open SSE clients don't stall teardown."""
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                           timeout_graceful_shutdown=1))
@@ -39,6 +39,12 @@ def running_app(config, store, backends: Backends, auth=None):
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+@contextmanager
+def running_app(config, store, backends: Backends, auth=None):
+    with serve(make_asgi_app(config, store, backends, auth=auth)) as url:
+        yield url
 
 
 def scripted_backends(store, *specs: ScriptedBackend) -> Backends:

@@ -17,16 +17,6 @@ pytestmark = pytest.mark.slow
 SECRET = ("secret-ckpt-alpha", "secret-ckpt-beta")
 
 
-@pytest.fixture
-def page(browser, request):
-    context = browser.new_context(viewport={"width": 1400, "height": 1100})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    yield page
-    page.screenshot(path=str(ARTIFACTS / f"end-{request.node.name}.png"), full_page=True)
-    context.close()
-
-
 def open_page(page, url: str):
     page.goto(url)
     page.locator("#rater-name textarea, #rater-name input").first.wait_for()

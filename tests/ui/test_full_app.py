@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 
 import httpx
 import pytest
-import uvicorn
 from gradio_client import Client, handle_file
 
 from ift_chat.app_factory import build
-from tests.ui.conftest import free_port
+from tests.ui.conftest import serve
 
 DEMO = ("demo-smolvlm-a", "demo-smolvlm-b")
 
@@ -26,16 +24,8 @@ def demo_app(config, demo_checkpoints):
     while any(s.state != "ready" for s in backends.statuses().values()):
         assert time.monotonic() < deadline, backends.statuses()
         time.sleep(0.2)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                          timeout_graceful_shutdown=1))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", store, backends
-    server.should_exit = True
-    thread.join(10)
+    with serve(app) as url:
+        yield url, store, backends
     store.close()
 
 
