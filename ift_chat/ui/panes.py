@@ -63,11 +63,16 @@ class ConversationPanes:
         name = self.ctx.shared["rater_name"]
         base = [self.conversation, name, *self.settings.inputs[1:]]
         outs = self._outputs()
+        # A streaming turn shows its progress on the panes only, as a small spinner. Gradio's
+        # default, a full overlay with a running timer on each of the ~12 outputs, kept the
+        # page's main thread so busy that the first token showed about twice as late
+        # (bench/bench_ui_latency.py, 2 cores).
+        streaming = dict(concurrency_limit=None, show_progress="minimal",
+                         show_progress_on=list(self.chatbots.values()))
         self.input.submit(self.send, [self.conversation, self.input, self.editing, name,
                                       *self.settings.inputs, *self.extra_inputs], outs,
-                          api_name=f"{self.p}_send", concurrency_limit=None)
-        self.regen_btn.click(self.regenerate, base, outs, api_name=f"{self.p}_regenerate",
-                             concurrency_limit=None)
+                          api_name=f"{self.p}_send", **streaming)
+        self.regen_btn.click(self.regenerate, base, outs, api_name=f"{self.p}_regenerate", **streaming)
         self.stop_btn.click(self.stop, [self.conversation], [self.info], api_name=f"{self.p}_stop",
                             concurrency_limit=None)
         self.edit_btn.click(self.edit, [self.conversation], [self.input, self.editing, self.info],
@@ -117,7 +122,7 @@ class ConversationPanes:
             if first:
                 first = False
                 update.update({self.conversation: conversation_id, self.editing: False,
-                               self.input: gr.MultimodalTextbox(value=None),
+                               self.input: None,  # a value, not a component update: cheaper
                                self.info: self._link(conversation_id)})
                 for hook in self.turn_hooks:
                     update.update(hook(conversation_id, False))
