@@ -105,9 +105,8 @@ class OpenAIBackend:
             self._last = BackendStatus("down", f"cannot connect to {self.base_url}: {exc}")
             yield reply.completion("error", None, f"cannot reach {self.name} at {self.base_url} ({exc})",
                                    start)
-        except httpx.TimeoutException:
-            yield reply.completion("error", None, f"{self.name} sent nothing for "
-                                   f"{self.timeout.read:.0f} s (timeout)", start)
+        except httpx.TimeoutException as exc:
+            yield reply.completion("error", None, self._timeout_message(exc), start)
         except (httpx.HTTPError, ValueError) as exc:  # disconnect mid-stream, malformed chunk
             yield reply.completion("error", None, f"the connection to {self.name} broke mid-reply "
                                    f"({type(exc).__name__}: {exc or 'closed'})", start)
@@ -115,6 +114,18 @@ class OpenAIBackend:
             for task in tasks:  # cancelling the receiver closes the HTTP stream: vLLM aborts the request
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _timeout_message(self, exc: httpx.TimeoutException) -> str:
+        """Which wait ran out: under load a connect or pool timeout is not a silent server."""
+        if isinstance(exc, httpx.ConnectTimeout):
+            return (f"could not connect to {self.name} at {self.base_url} within "
+                    f"{self.timeout.connect:.0f} s (timeout)")
+        if isinstance(exc, httpx.PoolTimeout):
+            return (f"no free connection to {self.name} within {self.timeout.pool:.0f} s "
+                    "(timeout: too many replies at once)")
+        if isinstance(exc, httpx.WriteTimeout):
+            return f"sending the request to {self.name} took over {self.timeout.write:.0f} s (timeout)"
+        return f"{self.name} sent nothing for {self.timeout.read:.0f} s (timeout)"
 
     async def _receive(self, payload: dict, reply: "_Reply", queue: asyncio.Queue) -> None:
         """Read the server-sent events into ``queue`` (its own task, so Stop never waits on the network)."""

@@ -7,6 +7,7 @@ import base64
 import io
 import time
 
+import httpx
 import pytest
 from PIL import Image
 
@@ -115,6 +116,26 @@ def test_timeout(stub):
     _, done = run(collect(backend(stub, "hang", timeout_s=0.5), HI, PARAMS))
     assert done.status == "error" and "timeout" in done.error
     assert time.perf_counter() - started < 5
+
+
+@pytest.mark.parametrize("exc, words", [
+    (httpx.ConnectTimeout, "could not connect to m-ok at http://127.0.0.1:9/v1 within 2 s"),
+    (httpx.PoolTimeout, "no free connection to m-ok within 7 s"),
+    (httpx.ReadTimeout, "m-ok sent nothing for 7 s")])
+def test_timeout_says_which_wait_ran_out(exc, words):
+    """A connect timeout under load (seen at 16 users with a slowed app) must not read 'sent nothing'."""
+    backend = OpenAIBackend("m-ok", "http://127.0.0.1:9/v1", Limits(), model="ok", timeout_s=7)
+    backend.timeout = httpx.Timeout(7, connect=2)
+
+    def refuse(request):
+        raise exc("timed out", request=request)
+
+    async def go():
+        backend._client = httpx.AsyncClient(transport=httpx.MockTransport(refuse))
+        backend._client_loop = asyncio.get_running_loop()
+        return await collect(backend, HI, PARAMS)
+    _, done = asyncio.run(go())
+    assert done.status == "error" and words in done.error and "(timeout" in done.error
 
 
 def test_connection_refused_marks_remote_down(stub):
