@@ -60,6 +60,7 @@ WINNERS = ("A", "B", "tie", "both_bad")
 PROMPTS = ("Describe the image in one sentence.", "What color is it?", "Answer in three words.",
            "Now list the objects as bullet points.", "Translate your last answer to French.")
 LEAK_LIMIT = 1.10
+ERROR_NOTE = "⚠️ error"  # how ift_chat/ui/render.py marks a failed reply in the pane
 
 
 # -- processes -------------------------------------------------------------------------------
@@ -114,7 +115,8 @@ def start_backend(args, work: Path, children: Children) -> tuple[str, dict[str, 
     if args.backend == "stub":
         port = free_port()
         log = work / "stub.log"
-        proc = children.spawn([sys.executable, str(Path(__file__).with_name("rate_stub.py")), "--port", str(port),
+        stub = Path(__file__).with_name("rate_stub.py")
+        proc = children.spawn([sys.executable, str(stub), "--port", str(port),
                                "--rate", str(args.rate), "--prefill-ms", str(args.prefill_ms)], log)
         wait_http(f"http://127.0.0.1:{port}/health", proc, log, 30)
         return f"http://127.0.0.1:{port}/v1", {name: name for name in NAMES}, proc.pid
@@ -152,16 +154,20 @@ def start_app(args, work: Path, backend_url: str, models: dict[str, str], childr
     checkpoints, home = work / "checkpoints", work / "home"
     checkpoints.mkdir()
     (checkpoints / "registry.toml").write_text("".join(
-        f'[checkpoints.{name}]\nurl = "{backend_url}"\nmodel = "{model}"\n\n' for name, model in models.items()))
+        f'[checkpoints.{name}]\nurl = "{backend_url}"\nmodel = "{model}"\n\n'
+        for name, model in models.items()))
     port = free_port()
     log = work / "app.log"
     env = {**os.environ, "IFT_CHAT_HOME": str(home)}
+    if args.trace_memory:
+        env["BENCH_TRACE_MEMORY"] = str(work)
     proc = children.spawn([sys.executable, __file__, "--serve", str(checkpoints), "--port", str(port),
                            *(["--what-if", *args.what_if] if args.what_if else [])], log, env)
     url = f"http://127.0.0.1:{port}/battle"
     wait_http(f"{url}/config", proc, log, 180)
     config = httpx.get(f"{url}/config", timeout=10).json()
-    fn = {d["api_name"]: d["id"] for d in config["dependencies"] if d.get("api_name") in ("battle_send", "battle_vote", "battle_new")}
+    wanted = ("battle_send", "battle_vote", "battle_new")
+    fn = {d["api_name"]: d["id"] for d in config["dependencies"] if d.get("api_name") in wanted}
     return proc, url, fn, home
 
 
@@ -184,7 +190,42 @@ def serve(checkpoints: Path, port: int, what_if: list[str]) -> None:
         server.build_battle_app = build_battle_app
     if "skip-noop-updates" in what_if:
         patch_skip_noop_updates()
+    if os.environ.get("BENCH_TRACE_MEMORY"):
+        trace_memory(Path(os.environ["BENCH_TRACE_MEMORY"]))
     run_app(Config.from_env(host="127.0.0.1", port=port, checkpoints_dir=checkpoints, demo=False))
+
+
+def trace_memory(out_dir: Path) -> None:
+    """--trace-memory: tracemalloc in the app; each SIGUSR1 writes a snapshot the parent compares."""
+    import tracemalloc
+
+    tracemalloc.start(12)
+    count = iter(range(1000))
+
+    def dump(*_):
+        import gc
+        gc.collect()
+        tracemalloc.take_snapshot().dump(str(out_dir / f"tm-{next(count)}.snap"))
+    signal.signal(signal.SIGUSR1, dump)
+
+
+def memory_growth(out_dir: Path, top: int = 12) -> list[str]:
+    """Where the app's Python heap grew between the first and the last snapshot."""
+    import tracemalloc
+
+    snaps = sorted(out_dir.glob("tm-*.snap"), key=lambda p: int(p.stem.split("-")[1]))
+    if len(snaps) < 2:
+        return ["(no tracemalloc snapshots)"]
+    first, last = (tracemalloc.Snapshot.load(str(p)) for p in (snaps[0], snaps[-1]))
+    keep = [tracemalloc.Filter(False, tracemalloc.__file__)]
+    stats = last.filter_traces(keep).compare_to(first.filter_traces(keep), "traceback")
+    total = sum(st.size_diff for st in stats)
+    lines = [f"traced Python heap grew {total / 2**20:+.1f} MB; top sites (innermost frames last):"]
+    for st in stats[:top]:
+        frames = [f"{Path(f.filename).name}:{f.lineno}" for f in st.traceback[-6:]]
+        lines.append(f"  {st.size_diff / 2**20:+6.2f} MB {st.count_diff:+7d} blocks  "
+                     f"{' < '.join(reversed(frames))}")
+    return lines
 
 
 def patch_skip_noop_updates() -> None:
@@ -278,6 +319,7 @@ class Env:
     fn: dict[str, int]
     backend_url: str
     models: dict[str, str]
+    run_id: str = field(default_factory=lambda: f"{random.getrandbits(32):x}")
 
 
 def think(args) -> float:
@@ -296,7 +338,7 @@ async def app_user(uid: int, env: Env, stop_at: float, phase: Phase) -> None:
         while time.monotonic() < stop_at:
             conv += 1
             try:
-                tab = await open_conversation(tab, http, env, f"{phase.name}{uid:03d}x{conv}x")
+                tab = await open_conversation(tab, http, env, uid, f"{phase.name}{uid:03d}x{conv}x")
             except (ApiError, httpx.HTTPError, ValueError) as exc:
                 phase.errors.append(f"{name}: new conversation: {type(exc).__name__}: {str(exc)[:300]}")
                 tab = None
@@ -307,13 +349,17 @@ async def app_user(uid: int, env: Env, stop_at: float, phase: Phase) -> None:
                 try:
                     files = ([await tab.upload(f"u{uid}c{conv}.png", small_png(uid * 1000 + conv))]
                              if turn == 0 and args.image else [])
-                    message = {"text": f"[{phase.name}] {PROMPTS[(uid + turn) % len(PROMPTS)]}", "files": files}
+                    text = f"[{phase.name}] {PROMPTS[(uid + turn) % len(PROMPTS)]}"
+                    message = {"text": text, "files": files}
                     phase.turns_sent += 1
                     phase.conversations += turn == 0
                     result = await tab.call("battle_send", [None, message, False, name, "", 0.7, 1.0,
                                                             args.max_tokens, None, "own"], CHATBOTS)
                     if set(result.ttft_ms) != set(CHATBOTS):
                         raise ApiError(f"no reply text from side(s) {set(CHATBOTS) - set(result.ttft_ms)}")
+                    shown = [t for t in result.texts.values() if ERROR_NOTE in t]
+                    if shown:  # the turn completed, but a pane shows a failed reply
+                        raise ApiError(f"a reply failed: {shown[0][-200:]}")
                     phase.turns_ok += 1
                     phase.ttft += result.ttft_ms.values()
                     phase.latency.append(result.latency_ms)
@@ -333,10 +379,12 @@ async def app_user(uid: int, env: Env, stop_at: float, phase: Phase) -> None:
                     break  # a new conversation, as a user would after an error
 
 
-async def open_conversation(tab: GradioApp | None, http, env: Env, prefix: str) -> GradioApp:
-    """--session conversation: a fresh Gradio session (a page load); user: the 'New conversation' button."""
-    if tab is None or env.args.session == "conversation":
+async def open_conversation(tab: GradioApp | None, http, env: Env, uid: int, prefix: str) -> GradioApp:
+    """--session conversation: a fresh Gradio session (a page load); user: one session per user for
+    the whole run (warm-up included), the 'New conversation' button between conversations."""
+    if env.args.session == "conversation":
         return GradioApp(http, env.battle_url, env.fn, f"{prefix}{random.getrandbits(32):x}")
+    tab = tab or GradioApp(http, env.battle_url, env.fn, f"user{uid:03d}-{env.run_id}")
     await tab.call("battle_new", [])
     return tab
 
@@ -375,8 +423,9 @@ async def direct_user(uid: int, env: Env, stop_at: float, phase: Phase) -> None:
                 if time.monotonic() >= stop_at:
                     break
                 text = {"type": "text", "text": f"[direct] {PROMPTS[(uid + turn) % len(PROMPTS)]}"}
-                content = ([{"type": "image_url", "image_url": {"url": png_data_url(small_png(uid * 1000 + conv))}},
-                            text] if turn == 0 and args.image else [text])
+                url = png_data_url(small_png(uid * 1000 + conv))
+                image = {"type": "image_url", "image_url": {"url": url}}
+                content = [image, text] if turn == 0 and args.image else [text]
                 for history in histories.values():
                     history.append({"role": "user", "content": content})
                 phase.turns_sent += 1
@@ -412,7 +461,11 @@ async def run_phase(phase: Phase, users, env: Env, seconds: float, extra=()) -> 
     stop_at = started + seconds
     tasks = [asyncio.create_task(user(uid, env, stop_at, phase)) for uid, user in enumerate(users)]
     tasks += [asyncio.create_task(fn(env, stop_at, p)) for fn, p in extra]
-    await asyncio.wait_for(asyncio.gather(*tasks), seconds + env.args.request_timeout * 2 + 60)
+    try:
+        await asyncio.wait_for(asyncio.gather(*tasks), seconds + env.args.request_timeout * 2 + 60)
+    except asyncio.TimeoutError:  # wait_for cancelled the users still in a request
+        phase.errors.append(f"{phase.name}: {sum(not t.done() or t.cancelled() for t in tasks)} users "
+                            f"still waiting {env.args.request_timeout * 2 + 60:.0f} s after the phase ended")
     phase.seconds = time.monotonic() - started
     for _, p in extra:
         p.seconds = phase.seconds
@@ -484,7 +537,8 @@ def report(args, phases: dict[str, Phase], db: dict, rss: dict, cpu: dict) -> bo
     load, direct, probe_phase = phases["load"], phases["direct"], phases["probe"]
     errors = sum(len(p.errors) for p in phases.values())
     print(f"\n=== arena load: {args.users} users, {args.duration:.0f} s, backend {args.backend} "
-          + (f"({args.rate:g} tok/s per stream, prefill {args.prefill_ms:g} ms) " if args.backend == "stub" else "")
+          + (f"({args.rate:g} tok/s per stream, prefill {args.prefill_ms:g} ms) "
+             if args.backend == "stub" else "")
           + f"max_tokens {args.max_tokens}, {args.turns} turns/conversation, think {args.think:g} s, "
           f"image on first turn: {'yes' if args.image else 'no'}, a Gradio session per {args.session}"
           + (f", WHAT-IF {' '.join(args.what_if)}" if args.what_if else "") + " ===")
@@ -496,7 +550,8 @@ def report(args, phases: dict[str, Phase], db: dict, rss: dict, cpu: dict) -> bo
     print(line(f"direct phase ({args.users} users, no app)", direct))
     print(line("direct probe during app phase", probe_phase))
     server = db["server_ttft_load"]
-    print(f"  {'backend TTFT seen by the app':<30} TTFT p50 {pct(server, 50):7.0f} ms  p99 {pct(server, 99):7.0f} ms"
+    print(f"  {'backend TTFT seen by the app':<30} TTFT p50 {pct(server, 50):7.0f} ms  "
+          f"p99 {pct(server, 99):7.0f} ms"
           "   (responses.ttft_ms: the app's own backend client, same phase)")
     print(f"  ratio app/direct:  p50 x{pct(load.ttft, 50) / pct(direct.ttft, 50):.2f}   "
           f"p99 x{pct(load.ttft, 99) / pct(direct.ttft, 99):.2f}   "
@@ -508,14 +563,16 @@ def report(args, phases: dict[str, Phase], db: dict, rss: dict, cpu: dict) -> bo
           f"p99 {pct(load.join, 99):.0f} ms")
     print(f"  vote latency (join -> completed) p50 {pct(load.vote_latency, 50):.0f} ms, "
           f"p99 {pct(load.vote_latency, 99):.0f} ms")
-    print(f"tokens delivered through the app: {db['tokens_out_load']} ({db['tokens_out_load'] / load.seconds:.0f} "
+    tokens = db["tokens_out_load"]
+    print(f"tokens delivered through the app: {tokens} ({tokens / load.seconds:.0f} "
           f"tokens/s; {db['chars_load']} chars stored, {load.chars} chars seen by the users); "
           f"direct phase {direct.tokens / direct.seconds:.0f} tokens/s")
     print(f"errors: app {len(phases['warm'].errors) + len(load.errors)}, direct {len(direct.errors)}, "
           f"probe {len(probe_phase.errors)}")
     for err in [e for p in phases.values() for e in p.errors][:8]:
         print(f"  e.g. {err}")
-    print(f"rows (whole run, warm-up included): turns sent {db['turns_sent']} / acknowledged {db['turns_acked']} / "
+    print(f"rows (whole run, warm-up included): turns sent {db['turns_sent']} / "
+          f"acknowledged {db['turns_acked']} / "
           f"stored {db['turns']}; responses {db['responses']} (ok {db['responses_ok']}, expected "
           f"{2 * db['turns']}, turns without 2 ok replies {db['turns_not_2_ok']}); votes acknowledged "
           f"{db['votes_acked']} / stored {db['votes']}; conversations {db['conversations_sent']} / "
@@ -524,11 +581,13 @@ def report(args, phases: dict[str, Phase], db: dict, rss: dict, cpu: dict) -> bo
     ratio = rss["after"] / rss["before"]
     print(f"app RSS: started {rss['start']:.0f} MB, after warm-up {rss['before']:.0f} MB, end of load "
           f"{rss['end']:.0f} MB, after {args.settle:g} s idle {rss['after']:.0f} MB -> x{ratio:.3f} "
-          f"(limit x{LEAK_LIMIT})")
+          f"(limit x{LEAK_LIMIT}); during the load every {args.duration / 10:.0f} s: "
+          + " ".join(f"{v:.0f}" for v in rss.get("series", [])))
     print(f"CPU seconds during the app phase: app {cpu['app']:.0f}, backend {cpu['backend']:.0f}, "
           f"load client {cpu['client']:.0f} (of {os.cpu_count() * load.seconds:.0f} available); "
           f"app while idle {100 * rss['idle_cpu']:.0f} % of a core")
-    others = cpu["machine"] - cpu["app"] - cpu["client"] - (0 if cpu["backend"] != cpu["backend"] else cpu["backend"])
+    backend_cpu = 0.0 if cpu["backend"] != cpu["backend"] else cpu["backend"]  # nan: not measured
+    others = cpu["machine"] - cpu["app"] - cpu["client"] - backend_cpu
     print(f"machine busy {cpu['machine']:.0f} CPU s in the app phase, of which other processes (not this "
           f"test) ~{max(0.0, others):.0f} s; 5-min load average {cpu['loadavg']:.1f}")
     problems = [p for p, bad in (("errors", errors > 0), ("rows mismatch", not db["ok"]),
@@ -547,11 +606,15 @@ async def measure(args, env: Env, app_pid: int, backend_pid: int | None) -> tupl
     await asyncio.sleep(args.settle)
     rss["idle_cpu"] = (cpu_s(app_pid) - idle0) / args.settle
     rss["before"] = rss_mb(app_pid)
+    if args.trace_memory:
+        os.kill(app_pid, signal.SIGUSR1)
     await run_phase(phases["direct"], [direct_user] * args.users, env, args.direct_seconds)
     print(f"direct phase: {phases['direct'].turns_ok} turns, {len(phases['direct'].errors)} errors")
     cpu0 = (cpu_s(app_pid), cpu_s(backend_pid), _self_cpu(), machine_busy_s())
+    sampler = asyncio.create_task(sample_rss(app_pid, args.duration / 10, rss.setdefault("series", [])))
     await run_phase(phases["load"], [app_user] * args.users, env, args.duration,
                     extra=[(probe, phases["probe"])])
+    sampler.cancel()
     cpu = dict(zip(("app", "backend", "client", "machine"),
                    (b - a for a, b in zip(cpu0, (cpu_s(app_pid), cpu_s(backend_pid), _self_cpu(),
                                                  machine_busy_s())))))
@@ -559,7 +622,16 @@ async def measure(args, env: Env, app_pid: int, backend_pid: int | None) -> tupl
     rss["end"] = rss_mb(app_pid)
     await asyncio.sleep(args.settle)
     rss["after"] = rss_mb(app_pid)
+    if args.trace_memory:
+        os.kill(app_pid, signal.SIGUSR1)
+        await asyncio.sleep(30)  # the snapshot of a traced heap takes a while to write
     return phases, rss, cpu
+
+
+async def sample_rss(pid: int, every: float, series: list) -> None:
+    while True:
+        await asyncio.sleep(every)
+        series.append(rss_mb(pid))
 
 
 def _self_cpu() -> float:
@@ -610,6 +682,8 @@ def parse_args() -> argparse.Namespace:
                         help="measure a proposed app change (vote-unlimited: battle_vote without "
                              "Gradio's default concurrency limit of 1; skip-noop-updates: outputs a "
                              "handler leaves out are not re-created by Gradio)")
+    parser.add_argument("--trace-memory", action="store_true",
+                        help="tracemalloc in the app (slows it down): where its heap grew during the run")
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     return parser.parse_args()
@@ -621,7 +695,8 @@ def main() -> None:
         return serve(args.serve, args.port, args.what_if)
     work = Path(tempfile.mkdtemp(prefix="bench-arena-"))
     children = Children()
-    cap = args.warmup + args.direct_seconds + args.duration + 2 * args.settle + 4 * args.request_timeout + 1200
+    cap = (args.warmup + args.direct_seconds + args.duration + 2 * args.settle
+           + 4 * args.request_timeout + 1200)
     watchdog(cap, children)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     ok = False
@@ -633,6 +708,8 @@ def main() -> None:
         phases, rss, cpu = asyncio.run(measure(args, env, app.pid, backend_pid))
         children.stop()  # the DB is read after the app closed it
         ok = report(args, phases, db_check(home, list(phases.values())), rss, cpu)
+        if args.trace_memory:
+            print("\n".join(memory_growth(work)))
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
     finally:
