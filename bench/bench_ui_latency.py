@@ -431,8 +431,9 @@ def main() -> None:
     parser.add_argument("--model", default=NAME, help="the model name that server serves")
     parser.add_argument("--app-root", default=str(ROOT), help="run app.py from this tree (to A/B a change)")
     parser.add_argument("--nice", type=int, default=0,
-                        help="run this bench and all it starts (vLLM, app, browser) at this niceness, "
-                             "e.g. -10 on a machine shared with other jobs (negative needs root)")
+                        help="run this bench and what it starts (vLLM, app, browser; Chromium re-nices "
+                             "some of its processes) at this niceness, e.g. -10 on a machine shared "
+                             "with other jobs (negative needs root)")
     args = parser.parse_args()
     if args.rounds < 10 or args.warmup < 1:
         parser.error("at least 10 rounds and 1 warm-up round (it checks the app's sampling params)")
