@@ -15,6 +15,7 @@ import base64
 import io
 import json
 import os
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -30,6 +31,7 @@ from .transformers_backend import load_image
 _END, _CANCELLED = object(), object()  # queue markers
 IMAGE_CACHE_SIZE = 32  # encoded images kept per backend: later turns re-send the same images
 
+_LINE_END = re.compile(r"\r\n|\r|\n")  # what ends a line of server-sent events, and nothing else
 CONTEXT_WORDS = ("maximum context length", "max_model_len", "context length", "too long")
 
 
@@ -134,7 +136,7 @@ class OpenAIBackend:
             async with self._http().stream("POST", url, json=payload) as response:
                 if response.status_code != 200:
                     raise _http_error(self.name, response.status_code, await response.aread())
-                async for piece in _content(response.aiter_lines(), reply):
+                async for piece in _content(_sse_lines(response.aiter_text()), reply):
                     queue.put_nowait(piece)
             self._last = BackendStatus("ready", self.base_url)
             queue.put_nowait(_END)
@@ -204,6 +206,19 @@ class _Reply:
                           prompt_tokens=self.prompt_tokens,
                           completion_tokens=self.completion_tokens, ttft_ms=self.ttft_ms,
                           latency_ms=_ms_since(start))
+
+
+async def _sse_lines(chunks: AsyncIterator[str]) -> AsyncIterator[str]:
+    """Lines of an event stream, split at CR/LF only. httpx's aiter_lines also splits at U+0085,
+    U+2028 and U+2029, which JSON strings may carry unescaped (vLLM sends them raw): a reply
+    containing one broke mid-reply with a JSONDecodeError (bench_arena_load, demo model)."""
+    rest = ""
+    async for text in chunks:
+        *lines, rest = _LINE_END.split(rest + text)
+        for line in lines:
+            yield line
+    if rest:
+        yield rest
 
 
 async def _content(lines: AsyncIterator[str], reply: _Reply) -> AsyncIterator[str]:

@@ -138,6 +138,39 @@ def test_timeout_says_which_wait_ran_out(exc, words):
     assert done.status == "error" and words in done.error and "(timeout" in done.error
 
 
+def test_unicode_line_separators_inside_a_reply(stub):
+    """U+2028, U+2029 and U+0085 are legal unescaped in JSON strings (vLLM sends them raw) and are
+    not line ends in server-sent events; chunks also split mid-line and between CR and LF."""
+    import json
+
+    text = "a\u2028b\u2029c\x85d é"
+    events = [{"choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}]},
+              {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+              {"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 5}}]
+    body = "".join(f"data: {json.dumps(e, ensure_ascii=False)}\r\n\r\n" for e in events) + "data: [DONE]\n\n"
+    raw = body.encode()
+    pieces = [raw[i:i + 7] for i in range(0, len(raw), 7)]  # splits inside characters and CR|LF too
+
+    async def go():
+        backend = OpenAIBackend("m-ok", "http://127.0.0.1:9/v1", Limits(), model="ok")
+        backend._client = httpx.AsyncClient(transport=httpx.MockTransport(
+            lambda request: httpx.Response(200, stream=_Chunks(pieces))))
+        backend._client_loop = asyncio.get_running_loop()
+        return await collect(backend, HI, PARAMS)
+    deltas, done = asyncio.run(go())
+    assert done.status == "ok", done.error
+    assert deltas == [text] and done.text == text and done.completion_tokens == 5
+
+
+class _Chunks(httpx.AsyncByteStream):
+    def __init__(self, pieces):
+        self.pieces = pieces
+
+    async def __aiter__(self):
+        for piece in self.pieces:
+            yield piece
+
+
 def test_connection_refused_marks_remote_down(stub):
     dead = OpenAIBackend("gone", "http://127.0.0.1:9/v1", Limits())
     assert dead.status().state == "ready"
