@@ -15,6 +15,7 @@ import asyncio
 import base64
 import io
 import json
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -172,7 +173,7 @@ async def direct_stream(http: httpx.AsyncClient, base_url: str, body: dict) -> S
     async with http.stream("POST", f"{base_url}/chat/completions", json=body) as response:
         if response.status_code != 200:
             raise ApiError(f"direct: HTTP {response.status_code} {(await response.aread())[:200]!r}")
-        async for line in response.aiter_lines():
+        async for line in sse_lines(response.aiter_text()):
             if not line.startswith("data:") or line.strip() == "data: [DONE]":
                 continue
             chunk = json.loads(line[5:])
@@ -186,6 +187,17 @@ async def direct_stream(http: httpx.AsyncClient, base_url: str, body: dict) -> S
                     ttft = ttft if ttft is not None else (time.perf_counter() - start) * 1000
                     text += piece
     return StreamResult(ttft, text, tokens or 0, (time.perf_counter() - start) * 1000)
+
+
+async def sse_lines(chunks):
+    """Split at CR/LF only (httpx's aiter_lines also splits at U+2028 etc. inside JSON strings)."""
+    rest = ""
+    async for text in chunks:
+        *lines, rest = re.split(r"\r\n|\r|\n", rest + text)
+        for line in lines:
+            yield line
+    if rest:
+        yield rest
 
 
 def small_png(seed: int, side: int = 64) -> bytes:
