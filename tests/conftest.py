@@ -19,9 +19,11 @@ ARTIFACTS = Path(__file__).resolve().parent / "artifacts"  # screenshots of brow
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """Debian's chromium through Playwright, headless, one per test run."""
+    """Debian's chromium through Playwright, headless, one per test module: Playwright's sync
+    API keeps an event loop running in the main thread, which would break asyncio.run() in
+    the tests of later modules."""
     playwright = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian chromium is not installed (make install-chromium)")
