@@ -23,6 +23,8 @@ errors; rows in the DB vs requests acknowledged; app RSS before/after.
         .venv/bin/python bench/bench_arena_load.py --backend vllm --users 16 --duration 120
 
 Exit code 1 when any request failed, the rows do not match, or RSS grew > 10 %.
+Helpers: bench/arena_client.py (the queue-API and direct clients), bench/arena_app.py (the app
+child, --what-if changes, --trace-memory), bench/rate_stub.py (the fixed-rate backend).
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx  # noqa: E402
 
+from arena_app import WHAT_IFS, memory_growth  # noqa: E402
 from arena_client import (ApiError, GradioApp, direct_stream, png_data_url, small_png,  # noqa: E402
                           sleep_until)
 
@@ -161,107 +164,14 @@ def start_app(args, work: Path, backend_url: str, models: dict[str, str], childr
     env = {**os.environ, "IFT_CHAT_HOME": str(home)}
     if args.trace_memory:
         env["BENCH_TRACE_MEMORY"] = str(work)
-    proc = children.spawn([sys.executable, __file__, "--serve", str(checkpoints), "--port", str(port),
-                           *(["--what-if", *args.what_if] if args.what_if else [])], log, env)
+    proc = children.spawn([sys.executable, str(Path(__file__).with_name("arena_app.py")), str(checkpoints),
+                           str(port), *(["--what-if", *args.what_if] if args.what_if else [])], log, env)
     url = f"http://127.0.0.1:{port}/battle"
     wait_http(f"{url}/config", proc, log, 180)
     config = httpx.get(f"{url}/config", timeout=10).json()
     wanted = ("battle_send", "battle_vote", "battle_new")
     fn = {d["api_name"]: d["id"] for d in config["dependencies"] if d.get("api_name") in wanted}
     return proc, url, fn, home
-
-
-def serve(checkpoints: Path, port: int, what_if: list[str]) -> None:
-    """Child process: what ``python -m ift_chat serve`` runs, plus optional what-if changes
-    (to measure a proposed fix without editing the app; never on by default)."""
-    from ift_chat import server
-    from ift_chat.app_factory import run_app
-    from ift_chat.config import Config
-
-    if "vote-unlimited" in what_if:  # battle_vote without Gradio's default concurrency limit of 1
-        original = server.build_battle_app
-
-        def build_battle_app(*a, **kw):
-            blocks = original(*a, **kw)
-            for fn in blocks.fns.values():
-                if fn.api_name == "battle_vote":
-                    fn.concurrency_limit, fn.concurrency_id = None, f"{fn._id}-what-if"
-            return blocks
-        server.build_battle_app = build_battle_app
-    if "skip-noop-updates" in what_if:
-        patch_skip_noop_updates()
-    if os.environ.get("BENCH_TRACE_MEMORY"):
-        trace_memory(Path(os.environ["BENCH_TRACE_MEMORY"]))
-    run_app(Config.from_env(host="127.0.0.1", port=port, checkpoints_dir=checkpoints, demo=False))
-
-
-def trace_memory(out_dir: Path) -> None:
-    """--trace-memory: tracemalloc in the app; each SIGUSR1 writes a snapshot the parent compares."""
-    import tracemalloc
-
-    tracemalloc.start(12)
-    count = iter(range(1000))
-
-    def dump(*_):
-        import gc
-        gc.collect()
-        tracemalloc.take_snapshot().dump(str(out_dir / f"tm-{next(count)}.snap"))
-    signal.signal(signal.SIGUSR1, dump)
-
-
-def memory_growth(out_dir: Path, top: int = 12) -> list[str]:
-    """Where the app's Python heap grew between the first and the last snapshot."""
-    import tracemalloc
-
-    snaps = sorted(out_dir.glob("tm-*.snap"), key=lambda p: int(p.stem.split("-")[1]))
-    if len(snaps) < 2:
-        return ["(no tracemalloc snapshots)"]
-    first, last = (tracemalloc.Snapshot.load(str(p)) for p in (snaps[0], snaps[-1]))
-    keep = [tracemalloc.Filter(False, tracemalloc.__file__)]
-    stats = last.filter_traces(keep).compare_to(first.filter_traces(keep), "traceback")
-    total = sum(st.size_diff for st in stats)
-    lines = [f"traced Python heap grew {total / 2**20:+.1f} MB; top sites (innermost frames last):"]
-    for st in stats[:top]:
-        frames = [f"{Path(f.filename).name}:{f.lineno}" for f in st.traceback[-6:]]
-        lines.append(f"  {st.size_diff / 2**20:+6.2f} MB {st.count_diff:+7d} blocks  "
-                     f"{' < '.join(reversed(frames))}")
-    return lines
-
-
-def patch_skip_noop_updates() -> None:
-    """What-if: outputs a handler leaves out of its returned dict (Gradio fills in skip()) are not
-    re-created. Gradio 6.31 treats each such skip as a property update: it builds the component
-    again and recomputes its config (pydantic JSON schemas) twice, on the event loop, for every
-    output of every streamed yield."""
-    import copy
-
-    import gradio as gr
-    from gradio import blocks as gr_blocks
-
-    original = gr_blocks.Blocks.postprocess_data
-    noop = gr.skip()
-
-    async def postprocess_data(self, block_fn, predictions, state):
-        if isinstance(predictions, dict) and predictions and all(isinstance(k, gr_blocks.Block)
-                                                                  for k in predictions):
-            predictions = gr_blocks.convert_component_dict_to_list(list(block_fn.outputs), predictions)
-        if not isinstance(predictions, (list, tuple)) or len(block_fn.outputs) < 2:
-            return await original(self, block_fn, predictions, state)
-        keep = [i for i, (block, value) in enumerate(zip(block_fn.outputs, predictions))
-                if block.stateful or not (isinstance(value, dict) and value == noop)]
-        if len(keep) == len(block_fn.outputs):
-            return await original(self, block_fn, predictions, state)
-        reduced = copy.copy(block_fn)
-        reduced.outputs = [block_fn.outputs[i] for i in keep]
-        out = [dict(noop) for _ in block_fn.outputs]
-        if not keep:
-            return out
-        kept = [predictions[i] for i in keep]
-        done = await original(self, reduced, kept[0] if len(keep) == 1 else kept, state)
-        for i, value in zip(keep, done):
-            out[i] = value
-        return out
-    gr_blocks.Blocks.postprocess_data = postprocess_data
 
 
 def rss_mb(pid: int) -> float:
@@ -683,21 +593,17 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--request-timeout", type=float, default=120.0)
     parser.add_argument("--vllm-python", default=os.environ.get("IFT_CHAT_VLLM_PYTHON"))
     parser.add_argument("--keep", action="store_true", help="keep the work dir (always kept on failure)")
-    parser.add_argument("--what-if", nargs="*", choices=("vote-unlimited", "skip-noop-updates"), default=[],
+    parser.add_argument("--what-if", nargs="*", choices=WHAT_IFS, default=[],
                         help="measure a proposed app change (vote-unlimited: battle_vote without "
                              "Gradio's default concurrency limit of 1; skip-noop-updates: outputs a "
                              "handler leaves out are not re-created by Gradio)")
     parser.add_argument("--trace-memory", action="store_true",
                         help="tracemalloc in the app (slows it down): where its heap grew during the run")
-    parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     return parser.parse_args()
 
 
 def main() -> None:
     args = parse_args()
-    if args.serve:
-        return serve(args.serve, args.port, args.what_if)
     work = Path(tempfile.mkdtemp(prefix="bench-arena-"))
     children = Children()
     cap = (args.warmup + args.direct_seconds + args.duration + 2 * args.settle
