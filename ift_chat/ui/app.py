@@ -45,7 +45,8 @@ def _fill_name(saved, request: gr.Request):
 
 
 def _load_name(blocks: gr.Blocks, ctx: AppContext) -> None:
-    blocks.load(_fill_name, [ctx.shared["saved_name"]], [ctx.shared["rater_name"]], api_name=False)
+    blocks.load(_fill_name, [ctx.shared["saved_name"]], [ctx.shared["rater_name"]], api_name=False,
+                concurrency_limit=None)
 
 
 def build_app(config: Config, store: Store, backends: Backends) -> gr.Blocks:
@@ -80,7 +81,7 @@ def build_battle_app(config: Config, store: Store, backends: Backends) -> gr.Blo
         def resume(n, request: gr.Request):
             return battle.on_load(request, n)
 
-        blocks.load(resume, [name], battle.load_outputs, api_name=False)
+        blocks.load(resume, [name], battle.load_outputs, api_name=False, concurrency_limit=None)
     return blocks
 
 
@@ -92,7 +93,8 @@ def _wire_url_resume(blocks: gr.Blocks, tabs: gr.Tabs, name, chat: ChatTab, aren
             update[tabs] = gr.Tabs(selected="arena")
         return update
 
-    blocks.load(resume, [name], [*chat.load_outputs, *arena.load_outputs, tabs], api_name=False)
+    blocks.load(resume, [name], [*chat.load_outputs, *arena.load_outputs, tabs], api_name=False,
+                concurrency_limit=None)
 
 
 def _extra_tabs():

@@ -55,12 +55,12 @@ class ArenaTab:
         self.panes.wire()
         self.vote_btn.click(self.vote, [self.panes.conversation, self.ctx.shared["rater_name"],
                                         self.winner, self.reason],
-                            self.panes._outputs(), api_name=f"{self.p}_vote")
+                            self.panes._outputs(), api_name=f"{self.p}_vote", concurrency_limit=None)
         self.history.input(self._set_history, [self.panes.conversation, self.history], None,
-                           api_name=False)
+                           api_name=False, concurrency_limit=None)
         if not self.anonymous:
             for dd in extra:
-                dd.input(self.panes.new, None, self.panes._outputs(), api_name=False)
+                dd.input(self.panes.new, None, self.panes.reset_outputs, api_name=False, concurrency_limit=None)
         return self
 
     @property

@@ -45,9 +45,10 @@ class ChatTab:
         self.panes.extra_inputs = [self.checkpoint]
         self.panes.render().render_rating()
         self.panes.wire()
-        self.checkpoint.input(self.panes.new, None, self.panes._outputs(), api_name=False)
+        self.checkpoint.input(self.panes.new, None, self.panes.reset_outputs, api_name=False,
+                              concurrency_limit=None)
         self.recent.input(self._resume, [self.recent, self.ctx.shared["rater_name"]],
-                          self.panes._outputs(), api_name="chat_resume")
+                          self.panes._outputs(), api_name="chat_resume", concurrency_limit=None)
         gr.Timer(5).tick(self._refresh, None, [self.checkpoint, self.status], api_name=False,
                          show_progress="hidden")
         return self

@@ -13,7 +13,7 @@ from ..runner import DialogRunner, Snapshot
 from ..store.models import Rater
 from .context import AppContext, ui_error
 from .rating import RatingPanel
-from .render import chat_messages, names_hidden
+from .render import chat_messages, live_message, names_hidden
 from .settings import SettingsPanel
 
 # start(rater, params, system_prompt, extra values) -> new conversation id
@@ -35,6 +35,7 @@ class ConversationPanes:
     def render(self) -> "ConversationPanes":
         self.conversation = gr.State(None)
         self.editing = gr.State(False)
+        self.sent = gr.State(None)  # the message last taken from the input, given back if refused
         with gr.Row(equal_height=True):
             self.chatbots = {side: gr.Chatbot(
                 label=self._default_label(side), height=440, sanitize_html=True, allow_tags=False,
@@ -62,27 +63,58 @@ class ConversationPanes:
     def wire(self) -> None:
         name = self.ctx.shared["rater_name"]
         base = [self.conversation, name, *self.settings.inputs[1:]]
-        outs = self._outputs()
-        # A streaming turn shows its progress on the panes only, as a small spinner. Gradio's
-        # default, a full overlay with a running timer on each of the ~12 outputs, kept the
-        # page's main thread so busy that the first token showed about twice as late
-        # (bench/bench_ui_latency.py, 2 cores).
+        # A streaming turn updates only what changes while it streams (_stream_outputs): Gradio
+        # 6 rebuilds every output a yield leaves out (a new component and its config, JSON
+        # schemas included) on every token. The rating form and the vote row follow once the
+        # turn is done. It shows its progress on the panes only, as a small spinner: Gradio's
+        # default full overlay on each output kept the page's main thread busy
+        # (bench/bench_ui_latency.py, bench/bench_arena_load.py).
         streaming = dict(concurrency_limit=None, show_progress="minimal",
                          show_progress_on=list(self.chatbots.values()))
-        self.input.submit(self.send, [self.conversation, self.input, self.editing, name,
-                                      *self.settings.inputs, *self.extra_inputs], outs,
-                          api_name=f"{self.p}_send", **streaming)
-        self.regen_btn.click(self.regenerate, base, outs, api_name=f"{self.p}_regenerate", **streaming)
+        quiet = dict(api_name=False, show_progress="hidden", concurrency_limit=None)
+        turns = [
+            self.input.submit(self.send, [self.conversation, self.input, self.editing, name,
+                                          *self.settings.inputs, *self.extra_inputs],
+                              self._stream_outputs(), api_name=f"{self.p}_send", **streaming),
+            self.regen_btn.click(self.regenerate, base, self._stream_outputs(),
+                                 api_name=f"{self.p}_regenerate", **streaming),
+        ]
+        # The input clears at once, in a parallel unqueued event rather than in the stream's
+        # first yield (the stream's later yields would each rebuild it); a refused message
+        # comes back.
+        self.input.submit(self._take_input, [self.input], [self.input, self.sent], queue=False,
+                          api_name=False, show_progress="hidden")
+        turns[0].failure(self._give_back, [self.sent], [self.input], **quiet)
+        for turn in turns:
+            turn.success(self.after_turn, [self.conversation, name], self._after_outputs(), **quiet)
+        if self.turn_hooks:  # e.g. the vote row: closed while a turn streams, as the DB says after
+            for trigger in (self.input.submit, self.regen_btn.click):
+                trigger(self._hooks_before_turn, None, self.extra_outputs, queue=False,
+                        api_name=False, show_progress="hidden")
+            for turn in turns:
+                turn.failure(self._hooks_after_turn, [self.conversation], self.extra_outputs, **quiet)
         self.stop_btn.click(self.stop, [self.conversation], [self.info], api_name=f"{self.p}_stop",
                             concurrency_limit=None)
         self.edit_btn.click(self.edit, [self.conversation], [self.input, self.editing, self.info],
-                            api_name=f"{self.p}_edit")
-        self.new_btn.click(self.new, None, outs, api_name=f"{self.p}_new")
-        self.rating.wire(name, list(self.chatbots.values()), self._rerender_for)
+                            api_name=f"{self.p}_edit", concurrency_limit=None)
+        self.new_btn.click(self.new, None, self.reset_outputs, api_name=f"{self.p}_new",
+                           concurrency_limit=None)
+        self.rating.wire(name, self.conversation, list(self.chatbots.values()), self._rerender_for)
 
     def _outputs(self) -> list:
-        return [self.conversation, self.editing, self.input, self.info, *self.chatbots.values(),
-                *self.rating.fields, self.rating.reply, self.rating.saved, *self.extra_outputs]
+        """Everything `show` sets (not the input: a resumed conversation keeps what is typed)."""
+        return [*self._stream_outputs(), *self._after_outputs()]
+
+    @property
+    def reset_outputs(self) -> list:
+        return [*self._outputs(), self.input]
+
+    def _stream_outputs(self) -> list:
+        # Each yield sets all of these but the states (a left-out state costs Gradio nothing).
+        return [self.conversation, self.editing, self.info, *self.chatbots.values()]
+
+    def _after_outputs(self) -> list:
+        return [self.rating.reply, *self.rating.fields, self.rating.saved, *self.extra_outputs]
 
     async def send(self, conversation_id, message, editing, name, system_prompt, temperature,
                    top_p, max_tokens, seed, request: gr.Request, *extra):
@@ -116,18 +148,37 @@ class ConversationPanes:
             raise ui_error(exc) from exc
 
     async def _stream(self, conversation_id: str, stream, rater: Rater | None):
-        first = True
+        link, frames = self._link(conversation_id), {}
         async for snapshot in stream:
-            update = self._live(conversation_id, snapshot, rater)
-            if first:
-                first = False
-                update.update({self.conversation: conversation_id, self.editing: False,
-                               self.input: None,  # a value, not a component update: cheaper
-                               self.info: self._link(conversation_id)})
-                for hook in self.turn_hooks:
-                    update.update(hook(conversation_id, False))
+            update = self._live(conversation_id, snapshot, rater, frames)
+            update.update({self.conversation: conversation_id, self.editing: False, self.info: link})
             yield update
-        yield self.show(conversation_id, rater)
+        shown = self.show(conversation_id, rater)
+        yield {out: shown[out] for out in self._stream_outputs() if out in shown}
+
+    def _take_input(self, message):
+        return None, message
+
+    def _give_back(self, message):
+        return message
+
+    def after_turn(self, conversation_id, name, request: gr.Request):
+        """Once a turn is in: the rating form offers its replies, the hooks (vote row) open."""
+        rater = self._optional_rater(request, name)
+        update = self._after_update(conversation_id, self.side_labels(conversation_id, rater))
+        return {out: update[out] for out in self._after_outputs() if out in update}
+
+    def _hooks_before_turn(self):
+        update = {}
+        for hook in self.turn_hooks:
+            update.update(hook(None, False))
+        return update
+
+    def _hooks_after_turn(self, conversation_id):
+        update = {}
+        for hook in self.turn_hooks:
+            update.update(hook(conversation_id, True))
+        return update
 
     def stop(self, conversation_id):
         if conversation_id and self.runner.stop(conversation_id):
@@ -145,7 +196,7 @@ class ConversationPanes:
 
     def new(self):
         update = self.show(None, None)
-        update[self.input] = gr.MultimodalTextbox(value=None)
+        update[self.input] = None
         return update
 
     # -- rendering ---------------------------------------------------------------
@@ -158,18 +209,31 @@ class ConversationPanes:
         for side, bot in self.chatbots.items():
             update[bot] = gr.Chatbot(value=chat_messages(self.ctx.store, conversation_id, side, rater_id),
                                      label=labels[side])
-        choices = self.rating.choices(conversation_id, labels)
-        update.update(self.rating.blank(choices, choices[-1][1] if choices else None))
-        for hook in self.turn_hooks:
-            update.update(hook(conversation_id, True))
+        update.update(self._after_update(conversation_id, labels))
         return update
 
-    def _live(self, conversation_id: str, snapshot: Snapshot, rater: Rater | None) -> dict:
+    def _after_update(self, conversation_id: str | None, labels: dict[str, str]) -> dict:
+        choices = self.rating.choices(conversation_id, labels)
+        update = self.rating.blank(choices, choices[-1][1] if choices else None)
+        update.update(self._hooks_after_turn(conversation_id))
+        return update
+
+    def _live(self, conversation_id: str, snapshot: Snapshot, rater: Rater | None, frames: dict) -> dict:
+        """The panes while a turn streams. The stored part is read once per side (and once more
+        when the side finishes); each snapshot only swaps in the streaming reply's text."""
         rater_id = rater.id if rater else None
-        return {bot: chat_messages(self.ctx.store, conversation_id, side, rater_id,
-                                   live=None if side in snapshot.finished else snapshot.texts,
-                                   live_turn=snapshot.turn_id)
-                for side, bot in self.chatbots.items()}
+        update = {}
+        for side, bot in self.chatbots.items():
+            finished = side in snapshot.finished
+            key = (side, snapshot.turn_id, finished)
+            if key not in frames:
+                frames[key] = chat_messages(self.ctx.store, conversation_id, side, rater_id,
+                                            live=None if finished else {}, live_turn=snapshot.turn_id)
+            messages = frames[key]
+            if not finished and messages:  # the streaming reply is the last message
+                messages = [*messages[:-1], live_message(snapshot.texts.get(side, ""))]
+            update[bot] = messages
+        return update
 
     def _rerender_for(self, response_id: int, rater: Rater) -> dict:
         response = self.ctx.store.conversations.response(response_id)

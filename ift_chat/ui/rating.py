@@ -21,8 +21,11 @@ class RatingPanel:
     def render(self) -> "RatingPanel":
         p = self.api_prefix  # element ids for browser tests: <prefix>-followed, ...
         with gr.Accordion("Rate a reply: did it follow THIS turn's instruction?", open=True):
+            # Any value is let through (an API client rates what it was just sent before the
+            # choices arrive); _check_reply keeps it to the session's own conversation.
             self.reply = gr.Dropdown(label="Reply", choices=[], value=None, interactive=True,
-                                     info="the latest reply is picked after each turn", elem_id=f"{p}-reply")
+                                     allow_custom_value=True, elem_id=f"{p}-reply",
+                                     info="the latest reply is picked after each turn")
             with gr.Row():
                 self.followed = gr.Radio(FOLLOWED_CHOICES, label="Instruction followed", value=None,
                                          elem_id=f"{p}-followed")
@@ -43,57 +46,70 @@ class RatingPanel:
     def fields(self) -> list:
         return [self.followed, self.score, self.tags, self.comment, self.corrected]
 
-    def wire(self, rater_name: gr.Textbox, pane_outputs: list, rerender) -> None:
+    def wire(self, rater_name: gr.Textbox, conversation: gr.State, pane_outputs: list, rerender) -> None:
         """`rerender(response_id, rater)` returns updates for `pane_outputs` (the badge)."""
-        inputs = [self.reply, rater_name, *self.fields]
+        inputs = [self.reply, rater_name, *self.fields, conversation]
         outputs = [self.saved, *pane_outputs]
 
-        def save(response_id, name, followed, score, tags, comment, corrected, request: gr.Request):
+        def save(response_id, name, followed, score, tags, comment, corrected, conversation_id,
+                 request: gr.Request):
             return self._save(response_id, name, followed, score, tags, comment, corrected,
-                              request, rerender, explicit=True)
+                              request, rerender, explicit=True, conversation_id=conversation_id)
 
-        def autosave(response_id, name, followed, score, tags, comment, corrected,
+        def autosave(response_id, name, followed, score, tags, comment, corrected, conversation_id,
                      request: gr.Request):
             return self._save(response_id, name, followed, score, tags, comment, corrected,
-                              request, rerender, explicit=False)
+                              request, rerender, explicit=False, conversation_id=conversation_id)
 
         for event in (self.followed.input, self.score.input, self.tags.input,
                       self.comment.blur, self.corrected.blur):
-            event(autosave, inputs, outputs, api_name=False, show_progress="hidden")
-        self.save_button.click(save, inputs, outputs, api_name=f"{self.api_prefix}_rate")
-        self.reply.input(self.load, [self.reply, rater_name], self.fields + [self.saved],
-                         api_name=False)
+            event(autosave, inputs, outputs, api_name=False, show_progress="hidden", concurrency_limit=None)
+        self.save_button.click(save, inputs, outputs, api_name=f"{self.api_prefix}_rate", concurrency_limit=None)
+        self.reply.input(self.load, [self.reply, rater_name, conversation], self.fields + [self.saved],
+                         api_name=False, concurrency_limit=None)
 
     def _save(self, response_id, name, followed, score, tags, comment, corrected, request,
-              rerender, explicit: bool) -> dict:
+              rerender, explicit: bool, conversation_id: str | None) -> dict:
         if not explicit and (response_id is None or followed is None):
             return {self.saved: "Choose *Instruction followed* to save a rating."}
         try:
-            if response_id is None:
-                raise ValidationError("pick a reply to rate")
+            response_id = self._check_reply(response_id, conversation_id)
             if followed is None:
                 raise ValidationError("choose whether the instruction was followed first")
             rater = self.ctx.rater_for(request, name)
-            self.ctx.store.feedback.rate(int(response_id), rater.id, followed,
+            self.ctx.store.feedback.rate(response_id, rater.id, followed,
                                          score=int(score) if score else None, tags=tags or [],
                                          comment=comment, corrected_text=corrected)
         except IftChatError as exc:
             raise ui_error(exc) from exc
         return {self.saved: f"✔ Saved rating of {self._label(response_id)} as **{rater.name}**.",
-                **rerender(int(response_id), rater)}
+                **rerender(response_id, rater)}
 
-    def load(self, response_id, name, request: gr.Request | None = None) -> dict:
+    def _check_reply(self, response_id, conversation_id: str | None) -> int:
+        """The picked reply as an id, if it is a finished reply in this session's conversation."""
+        if response_id is None or response_id == "":
+            raise ValidationError("pick a reply to rate")
+        try:
+            response_id = int(response_id)
+        except (TypeError, ValueError):
+            raise ValidationError("pick a reply from the list") from None
+        owned = conversation_id and any(
+            response_id == rid for _, rid in self.choices(conversation_id, {"single": ""}))
+        if not owned:
+            raise ValidationError("pick a reply from the list: that one is not in this conversation")
+        return response_id
+
+    def load(self, response_id, name, conversation_id=None, request: gr.Request | None = None) -> dict:
         """Show this rater's existing rating of the picked reply (or a blank form)."""
         blank = {self.followed: None, self.score: None, self.tags: [], self.comment: "",
                  self.corrected: "", self.saved: ""}
-        if response_id is None:
-            return blank
         try:
+            response_id = self._check_reply(response_id, conversation_id)
             rater = self.ctx.rater_for(request, name)
         except IftChatError:
             return blank
         rows = self.ctx.store.query("select * from ratings where response_id = ? and rater_id = ?",
-                                    [int(response_id), rater.id])
+                                    [response_id, rater.id])
         if not rows:
             return blank
         r = Rating.from_row(rows[0])

@@ -107,7 +107,7 @@ def chat_messages(store: Store, conversation_id: str | None, side: str, rater_id
     for turn in store.conversations.turns(conversation_id):
         messages.append(user_message(store, turn))
         if live is not None and turn.id == live_turn:
-            messages.append({"role": "assistant", "content": safe_markdown(live.get(side, "")) or "…"})
+            messages.append(live_message(live.get(side, "")))
             continue
         response = _side_response(store, turn, side)
         if response is not None:
@@ -118,6 +118,11 @@ def chat_messages(store: Store, conversation_id: str | None, side: str, rater_id
             messages.append({"role": "assistant", "content": reply_markdown(
                 response.text, response.status, error, rating_badge(_rating(store, response, rater_id)))})
     return messages
+
+
+def live_message(text: str) -> dict:
+    """The reply being streamed."""
+    return {"role": "assistant", "content": safe_markdown(text) or "…"}
 
 
 def _side_response(store: Store, turn: Turn, side: str) -> Response | None:

@@ -63,7 +63,7 @@ def test_backend_error_text_is_redacted_until_the_vote(crashing_app, store):
         assert not error and "crashed" in json.dumps(out) and leaks(raw) == []
         # Rating the failed reply re-renders the panes: still redacted.
         response_id = store.query("select id from responses where superseded = 0 order by id desc")[0]["id"]
-        rated, error, _ = page.call("battle_rate", response_id, "ann", "no", 1, [], "", "")
+        rated, error, _ = page.call("battle_rate", response_id, "ann", "no", 1, [], "", "", None)
         assert not error and "crashed" in json.dumps(rated)
         assert leaks(page.everything()) == []
         voted, error, _ = vote(page, "both_bad")
@@ -74,16 +74,16 @@ def test_backend_error_text_is_redacted_until_the_vote(crashing_app, store):
 
 
 def test_another_session_cannot_render_a_battle_by_response_id(crashing_app, store):
-    """Rating re-renders a response's conversation; the reply ids a session may pick are the ones
-    its own panes offered (Gradio checks dropdown values against the session's choices)."""
+    """Rating re-renders a response's conversation; the reply ids a session may pick are those of
+    its own conversation (the server checks the picked id against the session's conversation)."""
     url, _ = crashing_app
     with httpx.Client(timeout=30) as http:
         send(PageSession(http, url + "/battle"), "describe it")
         response_id = store.query("select id from responses order by id desc")[0]["id"]
         for base, api in ((url, "chat_rate"), (url, "arena_rate"), (url + "/battle", "battle_rate")):
             other = PageSession(http, base)
-            out, error, _ = other.call(api, response_id, "eve", "no", 1, [], "", "")
-            assert out is None and "not in the list of choices" in error, api
+            out, error, _ = other.call(api, response_id, "eve", "no", 1, [], "", "", None)
+            assert out is None and "not in this conversation" in error, api
             assert leaks(other.everything()) == []
     assert store.query("select count(*) n from ratings")[0]["n"] == 0
 
