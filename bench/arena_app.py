@@ -3,7 +3,7 @@ opt-in what-if changes (to measure a proposed fix without editing the app) and t
 
     python bench/arena_app.py CHECKPOINTS_DIR PORT [--what-if vote-unlimited skip-noop-updates]
 
-The data dir comes from IFT_CHAT_HOME; BENCH_TRACE_MEMORY=<dir> turns tracemalloc on and makes
+The data dir comes from IFT_CHAT_HOME; BENCH_TRACE_MEMORY=<dir> turns tracemalloc on (BENCH_TRACE_FRAMES deep, default 12) and makes
 each SIGUSR1 write a heap snapshot there (compared by ``memory_growth``).
 """
 
@@ -48,7 +48,7 @@ def trace_memory(out_dir: Path) -> None:
     """--trace-memory: tracemalloc in the app; each SIGUSR1 writes a snapshot the parent compares."""
     import tracemalloc
 
-    tracemalloc.start(12)
+    tracemalloc.start(int(os.environ.get("BENCH_TRACE_FRAMES", "12")))
     count = iter(range(1000))
 
     def dump(*_):

@@ -52,11 +52,22 @@ class GradioApp:
             raise ApiError(f"upload: HTTP {r.status_code} {r.text[:200]}")
         return {"path": r.json()[0], "orig_name": filename, "meta": {"_type": "gradio.FileData"}}
 
-    async def call(self, api_name: str, data: list, chatbots: dict[str, int] | None = None) -> TurnResult:
-        """Run one event to completion; ``chatbots`` maps side → output index to watch for text."""
+    async def run_unqueued(self, fn_index: int, data: list) -> list:
+        """An event with queue=False, as the page calls it (one POST)."""
+        r = await self.http.post(f"{self.base}/gradio_api/run/predict", json={
+            "data": data, "fn_index": fn_index, "session_hash": self.session, "event_data": None,
+            "trigger_id": None})
+        if r.status_code != 200:
+            raise ApiError(f"fn {fn_index}: HTTP {r.status_code} {r.text[:200]}")
+        return r.json()["data"]
+
+    async def call(self, api_name: str | int, data: list, chatbots: dict[str, int] | None = None) -> TurnResult:
+        """Run one event (by api name or fn index) to completion; ``chatbots`` maps side → output
+        index to watch for text."""
         result, start = TurnResult(), time.perf_counter()
+        fn_index = api_name if isinstance(api_name, int) else self.fn_index[api_name]
         join = await self.http.post(f"{self.base}/gradio_api/queue/join", json={
-            "data": data, "fn_index": self.fn_index[api_name], "session_hash": self.session,
+            "data": data, "fn_index": fn_index, "session_hash": self.session,
             "event_data": None, "trigger_id": None})
         if join.status_code != 200:
             raise ApiError(f"{api_name}: join HTTP {join.status_code} {join.text[:200]}")

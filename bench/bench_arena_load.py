@@ -6,7 +6,8 @@ under two checkpoint names through a registry.toml ``url`` entry each, and start
 the app (``python -m ift_chat serve``) as a child process on 127.0.0.1 with a
 fresh data dir. Then N simulated users battle on /battle/ through Gradio's queue
 API: a new conversation (one small image on its first turn), a few turns, a vote
-on each turn, repeat, for --duration seconds.
+on each turn, repeat, for --duration seconds. Each send also runs what the page runs with it
+(read from the page's config): the unqueued events alongside it and the ones after it succeeds.
 
 Phases: warm-up through the app (not measured) → RSS "before" → direct phase (the
 same users and turn pattern straight to the backend with httpx, no app) → the
@@ -58,7 +59,7 @@ from arena_client import (ApiError, GradioApp, direct_stream, png_data_url, smal
                           sleep_until)
 
 NAMES = ("demo-smolvlm-a", "demo-smolvlm-b")  # the two checkpoints the app serves
-CHATBOTS = {"A": 4, "B": 5}  # output indexes of the two chatbots in battle_send/battle_vote
+SIDES = ("A", "B")
 WINNERS = ("A", "B", "tie", "both_bad")
 PROMPTS = ("Describe the image in one sentence.", "What color is it?", "Answer in three words.",
            "Now list the objects as bullet points.", "Translate your last answer to French.")
@@ -168,10 +169,26 @@ def start_app(args, work: Path, backend_url: str, models: dict[str, str], childr
                            str(port), *(["--what-if", *args.what_if] if args.what_if else [])], log, env)
     url = f"http://127.0.0.1:{port}/battle"
     wait_http(f"{url}/config", proc, log, 180)
-    config = httpx.get(f"{url}/config", timeout=10).json()
-    wanted = ("battle_send", "battle_vote", "battle_new")
-    fn = {d["api_name"]: d["id"] for d in config["dependencies"] if d.get("api_name") in wanted}
-    return proc, url, fn, home
+    return proc, url, page_plan(httpx.get(f"{url}/config", timeout=10).json()), home
+
+
+def page_plan(config: dict) -> dict:
+    """What the battle page runs, read from its config: fn ids of the named events, the events a
+    send starts alongside (unqueued) and after it succeeds, and where the two panes are in the
+    send's outputs. Inputs of those extra events are filled as the page would fill them."""
+    deps = config["dependencies"]
+    ids = {c["props"]["elem_id"]: c["id"] for c in config["components"] if c.get("props", {}).get("elem_id")}
+    named = {d["api_name"]: d for d in deps if d.get("api_name") in ("battle_send", "battle_vote", "battle_new")}
+    send = named["battle_send"]
+    return {
+        "fn": {name: d["id"] for name, d in named.items()},
+        "chatbots": {side: send["outputs"].index(ids[f"battle-chat-{side}"]) for side in SIDES},
+        "alongside": [(d["id"], d["inputs"]) for d in deps
+                      if d is not send and d["targets"] == send["targets"] and not d["queue"]],
+        "after": [(d["id"], d["inputs"]) for d in deps
+                  if d.get("trigger_after") == send["id"] and d.get("trigger_only_on_success")],
+        "input": ids["battle-input"], "name": ids["rater-name"],
+    }
 
 
 def rss_mb(pid: int) -> float:
@@ -227,7 +244,7 @@ class Phase:
 class Env:
     args: argparse.Namespace
     battle_url: str
-    fn: dict[str, int]
+    page: dict  # page_plan()
     backend_url: str
     models: dict[str, str]
     run_id: str = field(default_factory=lambda: f"{random.getrandbits(32):x}")
@@ -264,9 +281,8 @@ async def app_user(uid: int, env: Env, stop_at: float, phase: Phase) -> None:
                     message = {"text": text, "files": files}
                     phase.turns_sent += 1
                     phase.conversations += turn == 0
-                    result = await tab.call("battle_send", [None, message, False, name, "", 0.7, 1.0,
-                                                            args.max_tokens, None, "own"], CHATBOTS)
-                    silent = set(CHATBOTS) - set(result.ttft_ms)
+                    result = await send_as_the_page_does(tab, env, message, name)
+                    silent = set(SIDES) - set(result.ttft_ms)
                     if any(result.texts.get(side) for side in silent):
                         raise ApiError(f"no text seen while streaming from side(s) {silent}")
                     phase.empty += len(silent)  # the model stopped at once: an empty reply
@@ -292,12 +308,29 @@ async def app_user(uid: int, env: Env, stop_at: float, phase: Phase) -> None:
                     break  # a new conversation, as a user would after an error
 
 
+async def send_as_the_page_does(tab: GradioApp, env: Env, message: dict, name: str):
+    """battle_send, the unqueued events the page starts alongside it (clear the input, close the
+    vote row), and the ones it runs once the turn succeeded (rating form, vote row)."""
+    page = env.page
+
+    def data(inputs: list[int]) -> list:
+        return [message if i == page["input"] else name if i == page["name"] else None for i in inputs]
+
+    send = tab.call("battle_send", [None, message, False, name, "", 0.7, 1.0, env.args.max_tokens,
+                                    None, "own"], page["chatbots"])
+    results = await asyncio.gather(send, *(tab.run_unqueued(fn, data(inputs))
+                                           for fn, inputs in page["alongside"]))
+    for fn, inputs in page["after"]:
+        await tab.call(fn, data(inputs))
+    return results[0]
+
+
 async def open_conversation(tab: GradioApp | None, http, env: Env, uid: int, prefix: str) -> GradioApp:
     """--session conversation: a fresh Gradio session (a page load); user: one session per user for
     the whole run (warm-up included), the 'New conversation' button between conversations."""
     if env.args.session == "conversation":
-        return GradioApp(http, env.battle_url, env.fn, f"{prefix}{random.getrandbits(32):x}")
-    tab = tab or GradioApp(http, env.battle_url, env.fn, f"user{uid:03d}-{env.run_id}")
+        return GradioApp(http, env.battle_url, env.page["fn"], f"{prefix}{random.getrandbits(32):x}")
+    tab = tab or GradioApp(http, env.battle_url, env.page["fn"], f"user{uid:03d}-{env.run_id}")
     await tab.call("battle_new", [])
     return tab
 
@@ -309,7 +342,7 @@ def direct_body(model: str, history: list[dict], args) -> dict:
 
 async def direct_turn(http, env: Env, histories: dict[str, list], phase: Phase, record_turn: bool) -> None:
     """Both sides at once, as the app does for an arena turn."""
-    sides = dict(zip(CHATBOTS, env.models.values()))
+    sides = dict(zip(SIDES, env.models.values()))
     results = await asyncio.gather(*(direct_stream(http, env.backend_url, direct_body(model, histories[side],
                                                                                       env.args))
                                      for side, model in sides.items()))
@@ -332,7 +365,7 @@ async def direct_user(uid: int, env: Env, stop_at: float, phase: Phase) -> None:
         conv = 0
         while time.monotonic() < stop_at:
             conv += 1
-            histories: dict[str, list] = {side: [] for side in CHATBOTS}
+            histories: dict[str, list] = {side: [] for side in SIDES}
             for turn in range(args.turns):
                 if time.monotonic() >= stop_at:
                     break
@@ -359,7 +392,7 @@ async def probe(env: Env, stop_at: float, phase: Phase) -> None:
         while time.monotonic() < stop_at:
             next_at = time.monotonic() + env.args.probe_interval
             histories = {side: [{"role": "user", "content": "[probe] Describe the image in one sentence."}]
-                         for side in CHATBOTS}
+                         for side in SIDES}
             phase.turns_sent += 1
             try:
                 await direct_turn(http, env, histories, phase, record_turn=True)
@@ -613,9 +646,9 @@ def main() -> None:
     ok = False
     try:
         backend_url, models, backend_pid = start_backend(args, work, children)
-        app, battle_url, fn, home = start_app(args, work, backend_url, models, children)
+        app, battle_url, page, home = start_app(args, work, backend_url, models, children)
         print(f"app pid {app.pid} on {battle_url}, backend {backend_url}, data in {work}", flush=True)
-        env = Env(args, battle_url, fn, backend_url, models)
+        env = Env(args, battle_url, page, backend_url, models)
         phases, rss, cpu = asyncio.run(measure(args, env, app.pid, backend_pid))
         children.stop()  # the DB is read after the app closed it
         ok = report(args, phases, db_check(home, list(phases.values())), rss, cpu)
