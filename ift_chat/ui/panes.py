@@ -157,6 +157,13 @@ class ConversationPanes:
         yield {out: shown[out] for out in self._stream_outputs() if out in shown}
 
     def _take_input(self, message):
+        """Clear the input as a turn starts, unless the message will surely be refused (then it
+        stays): this runs beside `send`, and a refusal can beat it to the `.failure` give-back."""
+        try:
+            text, images = self._read_message(message, read=False)
+            self.ctx.store.conversations.check_message(text, len(images))
+        except (IftChatError, OSError):
+            return gr.skip(), gr.skip()
         return None, message
 
     def _give_back(self, message):
@@ -268,7 +275,8 @@ class ConversationPanes:
         except IftChatError:
             return None
 
-    def _read_message(self, message) -> tuple[str, list[bytes]]:
+    def _read_message(self, message, read: bool = True) -> tuple[str, list]:
+        """(text, image bytes); with read=False only the sizes are checked (paths returned)."""
         message = message or {}
         limit = self.ctx.config.limits.max_upload_bytes
         images = []
@@ -277,7 +285,7 @@ class ConversationPanes:
             size = os.path.getsize(path)
             if size > limit:  # refuse before reading it all into memory
                 raise ValidationError(f"{path.name} is {size / 1e6:.1f} MB; the limit is {limit / 1e6:.0f} MB")
-            images.append(path.read_bytes())
+            images.append(path.read_bytes() if read else path)
         return message.get("text") or "", images
 
     def load_from_url(self, request: gr.Request, name: str | None) -> dict:

@@ -199,3 +199,24 @@ def test_chat_session_clicked_through(config, store, page, tmp_path, make_png):
         (1, "ok", 0, "yes"), (2, "stopped", 0, "partial"), (3, "ok", 1, None), (3, "ok", 0, "no")]
     assert store.query("select count(*) n from turn_images")[0]["n"] == 2
     assert {r["name"] for r in store.query("select name from raters")} == {"clicker"}
+
+
+def test_input_clears_on_send_and_a_refused_message_comes_back(scripted_app, page, store):
+    """The input empties as the turn starts (a parallel event, not the stream's first update);
+    the rating form offers the new reply once the turn is done; a message the app refuses is put
+    back in the input, with the error shown, and nothing is stored."""
+    url, _ = scripted_app
+    open_page(page, url + "/")
+    textarea = page.locator("#chat-input textarea")
+    send_message(page, "chat", "first question")
+    page.locator("#chat-chat-single").get_by_text(re.compile(r"Reply one from the")).wait_for()
+    wait_for(lambda: textarea.input_value() == "")
+    wait_for(lambda: "Turn 1" in page.locator("#chat-reply").inner_text()
+             or page.locator("#chat-reply input").input_value() == "Turn 1")
+    too_long = "x" * (store.config.limits.max_text_chars + 1)
+    textarea.fill(too_long)
+    textarea.press("Enter")
+    page.get_by_text(re.compile(r"limit|too long", re.I)).first.wait_for()
+    wait_for(lambda: textarea.input_value() == too_long)
+    page.screenshot(path=str(ARTIFACTS / "chat-refused-message.png"), full_page=True)
+    assert store.query("select count(*) n from turns")[0]["n"] == 1
