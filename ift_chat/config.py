@@ -35,6 +35,10 @@ class Config:
     request_timeout_s: float = 120.0  # a model that sends nothing for this long is an error
     db_busy_timeout_s: float = 30.0  # how long a write waits for a lock held by another process
     auth_file: Path | None = None
+    # Browser sessions whose state (open conversation, component updates) the app keeps, about
+    # 0.5 MB each (bench/bench_arena_load.py); past this the least recently used is dropped: its
+    # page then starts a new conversation on the next message (the old one stays, by its link).
+    max_sessions: int = 2000
     demo: bool = True  # create demo checkpoints when checkpoints/ has none
     limits: Limits = field(default_factory=Limits)
 
@@ -82,6 +86,8 @@ class Config:
             raise ValidationError(f"port {self.port} is out of range")
         if not self.request_timeout_s > 0 or not self.db_busy_timeout_s > 0:
             raise ValidationError("timeouts must be positive numbers of seconds")
+        if self.max_sessions < 1:
+            raise ValidationError("max sessions must be at least 1")
         if not 0 < self.limits.max_upload_bytes <= 2 * 1024**3:
             raise ValidationError("the upload cap must be between 1 byte and 2 GB")
 

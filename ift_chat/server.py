@@ -42,6 +42,8 @@ def make_asgi_app(config: Config, store: Store, backends: Backends, auth=None) -
     battle, main = build_battle_app(config, store, backends), build_app(config, store, backends)
     for blocks in (battle, main):
         blocks.api_open = False  # no direct POST /gradio_api/api/<name> that skips the queue
+        # Gradio keeps every session's state until 10,000 sessions (GBs): bound it.
+        blocks.state_session_capacity = config.max_sessions
         blocks.has_launched = True  # turns on Gradio's "inputs were uploaded by this client" check
     # Under a sub-path (GRADIO_ROOT_PATH=/ift, which Gradio reads into root_path) both apps
     # live under it: the proxy forwards /ift/... unchanged. Each mount gets its root path

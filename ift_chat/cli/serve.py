@@ -21,6 +21,8 @@ def serve(
     no_demo: bool = typer.Option(False, "--no-demo", help="Do not create demo checkpoints."),
     timeout: float = typer.Option(120.0, help="Seconds a model may stay silent before its reply is an error."),
     max_upload_mb: float = typer.Option(20.0, help="Largest accepted upload (checked before decoding)."),
+    max_sessions: int = typer.Option(2000, help="Browser sessions kept in memory (~0.5 MB each); the "
+                                                "least recently used beyond this are dropped."),
 ) -> None:
     """Start the web app on the checkpoints found (demo checkpoints if none)."""
     from ..app_factory import run_app
@@ -28,6 +30,6 @@ def serve(
 
     config = Config.from_env(host=host, port=port, home=home, checkpoints_dir=checkpoints,
                              backend=backend, auth_file=auth_file, demo=not no_demo,
-                             request_timeout_s=timeout,
+                             request_timeout_s=timeout, max_sessions=max_sessions,
                              limits=Limits(max_upload_bytes=int(max_upload_mb * 1024 * 1024)))
     run_app(config)

@@ -110,3 +110,26 @@ def test_xss_in_model_output_is_escaped(config, store):
     assert "!\\\\[t](http://evil.example" in text  # image syntax neutralised (JSON-escaped backslash)
     stored = store.query("select text from responses")[0]["text"]
     assert stored == evil  # the DB keeps what the model said, verbatim
+
+
+def test_session_state_is_bounded_least_recently_used_first(config, store):
+    """Gradio keeps each browser session's state (~0.5 MB) until it drops the least recently used
+    one past `max_sessions`: that page's next message starts a new conversation; none is lost."""
+    backends = scripted_backends(store, ScriptedBackend("secret-ckpt-alpha", reply="Hi."))
+    with running_app(config.replace(max_sessions=2), store, backends) as url:
+        first, second, third = (Client(url, verbose=False) for _ in range(3))
+        send(first, "one")
+        send(first, "one, continued")  # same session: same conversation
+        assert store.query("select count(*) n from conversations")[0]["n"] == 1
+        send(second, "two")
+        send(third, "three")  # a third session: the first, least recently used, is dropped
+        send(first, "one again")
+    per_conversation = store.query("select conversation_id, count(*) n from turns group by conversation_id "
+                                   "order by min(id)")
+    assert [r["n"] for r in per_conversation] == [2, 1, 1, 1]
+    assert store.query("select count(*) n from responses where status = 'ok'")[0]["n"] == 5
+
+
+def test_max_sessions_must_be_positive(config):
+    with pytest.raises(Exception, match="max sessions"):
+        config.replace(max_sessions=0).validate()
