@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 WHAT_IFS = ("vote-unlimited", "skip-noop-updates")
 
 
-def serve(checkpoints: Path, port: int, what_if: list[str]) -> None:
+def serve(checkpoints: Path, port: int, what_if: list[str], max_sessions: int | None = None) -> None:
     """Child process: what ``python -m ift_chat serve`` runs, plus optional what-if changes
     (to measure a proposed fix without editing the app; never on by default)."""
     from ift_chat import server
@@ -41,7 +41,8 @@ def serve(checkpoints: Path, port: int, what_if: list[str]) -> None:
         patch_skip_noop_updates()
     if os.environ.get("BENCH_TRACE_MEMORY"):
         trace_memory(Path(os.environ["BENCH_TRACE_MEMORY"]))
-    run_app(Config.from_env(host="127.0.0.1", port=port, checkpoints_dir=checkpoints, demo=False))
+    run_app(Config.from_env(host="127.0.0.1", port=port, checkpoints_dir=checkpoints, demo=False,
+                            max_sessions=max_sessions))
 
 
 def trace_memory(out_dir: Path) -> None:
@@ -118,8 +119,9 @@ def main() -> None:
     parser.add_argument("checkpoints", type=Path)
     parser.add_argument("port", type=int)
     parser.add_argument("--what-if", nargs="*", choices=WHAT_IFS, default=[])
+    parser.add_argument("--max-sessions", type=int, default=None)
     args = parser.parse_args()
-    serve(args.checkpoints, args.port, args.what_if)
+    serve(args.checkpoints, args.port, args.what_if, args.max_sessions)
 
 
 if __name__ == "__main__":

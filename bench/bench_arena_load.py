@@ -166,7 +166,8 @@ def start_app(args, work: Path, backend_url: str, models: dict[str, str], childr
     if args.trace_memory:
         env["BENCH_TRACE_MEMORY"] = str(work)
     proc = children.spawn([sys.executable, str(Path(__file__).with_name("arena_app.py")), str(checkpoints),
-                           str(port), *(["--what-if", *args.what_if] if args.what_if else [])], log, env)
+                           str(port), *(["--what-if", *args.what_if] if args.what_if else []),
+                           *(["--max-sessions", str(args.max_sessions)] if args.max_sessions else [])], log, env)
     url = f"http://127.0.0.1:{port}/battle"
     wait_http(f"{url}/config", proc, log, 180)
     return proc, url, page_plan(httpx.get(f"{url}/config", timeout=10).json()), home
@@ -488,6 +489,7 @@ def report(args, phases: dict[str, Phase], db: dict, rss: dict, cpu: dict) -> bo
              if args.backend == "stub" else "")
           + f"max_tokens {args.max_tokens}, {args.turns} turns/conversation, think {args.think:g} s, "
           f"image on first turn: {'yes' if args.image else 'no'}, a Gradio session per {args.session}"
+          + (f", app --max-sessions {args.max_sessions}" if args.max_sessions else "")
           + (f", WHAT-IF {' '.join(args.what_if)}" if args.what_if else "") + " ===")
     print(f"machine: {machine()}")
     print(f"app phase: {load.turns_ok} turns ({load.turns_ok / load.seconds:.1f}/s), {load.votes_ok} votes, "
@@ -630,6 +632,9 @@ def parse_args() -> argparse.Namespace:
                         help="measure a proposed app change (vote-unlimited: battle_vote without "
                              "Gradio's default concurrency limit of 1; skip-noop-updates: outputs a "
                              "handler leaves out are not re-created by Gradio)")
+    parser.add_argument("--max-sessions", type=int, default=None,
+                        help="the app's serve --max-sessions (Gradio session states kept; default the app's). "
+                             "A warm-up that opens more sessions than this measures RSS with the cache full")
     parser.add_argument("--trace-memory", action="store_true",
                         help="tracemalloc in the app (slows it down): where its heap grew during the run")
     return parser.parse_args()
