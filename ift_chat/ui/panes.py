@@ -35,7 +35,6 @@ class ConversationPanes:
     def render(self) -> "ConversationPanes":
         self.conversation = gr.State(None)
         self.editing = gr.State(False)
-        self.sent = gr.State(None)  # the message last taken from the input, given back if refused
         with gr.Row(equal_height=True):
             self.chatbots = {side: gr.Chatbot(
                 label=self._default_label(side), height=440, sanitize_html=True, allow_tags=False,
@@ -80,19 +79,12 @@ class ConversationPanes:
                                  api_name=f"{self.p}_regenerate", **streaming),
         ]
         # The input clears at once, in a parallel unqueued event rather than in the stream's
-        # first yield (the stream's later yields would each rebuild it); a refused message
-        # comes back.
-        self.input.submit(self._take_input, [self.input], [self.input, self.sent], queue=False,
+        # first yield (the stream's later yields would each rebuild it). Nothing else runs in
+        # parallel: a parallel event can land after the turn's own updates (seen in CI).
+        self.input.submit(self._take_input, [self.input], [self.input], queue=False,
                           api_name=False, show_progress="hidden")
-        turns[0].failure(self._give_back, [self.sent], [self.input], **quiet)
         for turn in turns:
             turn.success(self.after_turn, [self.conversation, name], self._after_outputs(), **quiet)
-        if self.turn_hooks:  # e.g. the vote row: closed while a turn streams, as the DB says after
-            for trigger in (self.input.submit, self.regen_btn.click):
-                trigger(self._hooks_before_turn, None, self.extra_outputs, queue=False,
-                        api_name=False, show_progress="hidden")
-            for turn in turns:
-                turn.failure(self._hooks_after_turn, [self.conversation], self.extra_outputs, **quiet)
         self.stop_btn.click(self.stop, [self.conversation], [self.info], api_name=f"{self.p}_stop",
                             concurrency_limit=None)
         self.edit_btn.click(self.edit, [self.conversation], [self.input, self.editing, self.info],
@@ -158,28 +150,20 @@ class ConversationPanes:
 
     def _take_input(self, message):
         """Clear the input as a turn starts, unless the message will surely be refused (then it
-        stays): this runs beside `send`, and a refusal can beat it to the `.failure` give-back."""
+        stays, to be fixed). A message refused later (e.g. too long for the model) is gone from
+        the input; the error says why."""
         try:
             text, images = self._read_message(message, read=False)
             self.ctx.store.conversations.check_message(text, len(images))
         except (IftChatError, OSError):
-            return gr.skip(), gr.skip()
-        return None, message
-
-    def _give_back(self, message):
-        return message
+            return gr.skip()
+        return None
 
     def after_turn(self, conversation_id, name, request: gr.Request):
         """Once a turn is in: the rating form offers its replies, the hooks (vote row) open."""
         rater = self._optional_rater(request, name)
         update = self._after_update(conversation_id, self.side_labels(conversation_id, rater))
         return {out: update[out] for out in self._after_outputs() if out in update}
-
-    def _hooks_before_turn(self):
-        update = {}
-        for hook in self.turn_hooks:
-            update.update(hook(None, False))
-        return update
 
     def _hooks_after_turn(self, conversation_id):
         update = {}

@@ -201,10 +201,10 @@ def test_chat_session_clicked_through(config, store, page, tmp_path, make_png):
     assert {r["name"] for r in store.query("select name from raters")} == {"clicker"}
 
 
-def test_input_clears_on_send_and_a_refused_message_comes_back(scripted_app, page, store):
+def test_input_clears_on_send_and_a_refused_message_stays(scripted_app, page, store):
     """The input empties as the turn starts (a parallel event, not the stream's first update);
-    the rating form offers the new reply once the turn is done; a message the app refuses is put
-    back in the input, with the error shown, and nothing is stored."""
+    the rating form offers the new reply once the turn is done; a message the app refuses stays
+    in the input, with the error shown, and nothing is stored."""
     url, _ = scripted_app
     open_page(page, url + "/")
     textarea = page.locator("#chat-input textarea")
