@@ -15,11 +15,12 @@ import asyncio
 import base64
 import io
 import json
-import re
 import time
 from dataclasses import dataclass, field
 
 import httpx
+
+from ift_chat.backends.openai_client import sse_lines  # the app's own splitter: CR/LF only
 
 PLACEHOLDER = "…"  # what the app shows for a side that has not answered yet
 
@@ -198,17 +199,6 @@ async def direct_stream(http: httpx.AsyncClient, base_url: str, body: dict) -> S
                     ttft = ttft if ttft is not None else (time.perf_counter() - start) * 1000
                     text += piece
     return StreamResult(ttft, text, tokens or 0, (time.perf_counter() - start) * 1000)
-
-
-async def sse_lines(chunks):
-    """Split at CR/LF only (httpx's aiter_lines also splits at U+2028 etc. inside JSON strings)."""
-    rest = ""
-    async for text in chunks:
-        *lines, rest = re.split(r"\r\n|\r|\n", rest + text)
-        for line in lines:
-            yield line
-    if rest:
-        yield rest
 
 
 def small_png(seed: int, side: int = 64) -> bytes:

@@ -136,7 +136,7 @@ class OpenAIBackend:
             async with self._http().stream("POST", url, json=payload) as response:
                 if response.status_code != 200:
                     raise _http_error(self.name, response.status_code, await response.aread())
-                async for piece in _content(_sse_lines(response.aiter_text()), reply):
+                async for piece in _content(sse_lines(response.aiter_text()), reply):
                     queue.put_nowait(piece)
             self._last = BackendStatus("ready", self.base_url)
             queue.put_nowait(_END)
@@ -208,7 +208,7 @@ class _Reply:
                           latency_ms=_ms_since(start))
 
 
-async def _sse_lines(chunks: AsyncIterator[str]) -> AsyncIterator[str]:
+async def sse_lines(chunks: AsyncIterator[str]) -> AsyncIterator[str]:
     """Lines of an event stream, split at CR/LF only. httpx's aiter_lines also splits at U+0085,
     U+2028 and U+2029, which JSON strings may carry unescaped (vLLM sends them raw): a reply
     containing one broke mid-reply with a JSONDecodeError (bench_arena_load, demo model)."""
