@@ -4,12 +4,16 @@ opt-in what-if changes (to measure a proposed fix without editing the app) and t
     python bench/arena_app.py CHECKPOINTS_DIR PORT [--what-if vote-unlimited skip-noop-updates]
 
 The data dir comes from IFT_CHAT_HOME; BENCH_TRACE_MEMORY=<dir> turns tracemalloc on (BENCH_TRACE_FRAMES deep, default 12) and makes
-each SIGUSR1 write a heap snapshot there (compared by ``memory_growth``).
+each SIGUSR1 write a heap snapshot there (compared by ``memory_growth``). BENCH_CENSUS=<dir> makes
+each SIGUSR2 write a cheap census there instead (live objects per type, and the length of every
+container attribute of Gradio's app, Blocks, queue and session holder; compared by ``census_growth``).
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
+import json
 import os
 import signal
 import sys
@@ -41,6 +45,8 @@ def serve(checkpoints: Path, port: int, what_if: list[str], max_sessions: int | 
         patch_skip_noop_updates()
     if os.environ.get("BENCH_TRACE_MEMORY"):
         trace_memory(Path(os.environ["BENCH_TRACE_MEMORY"]))
+    if os.environ.get("BENCH_CENSUS"):
+        census_on_signal(Path(os.environ["BENCH_CENSUS"]))
     run_app(Config.from_env(host="127.0.0.1", port=port, checkpoints_dir=checkpoints, demo=False,
                             max_sessions=max_sessions))
 
@@ -75,6 +81,90 @@ def memory_growth(out_dir: Path, top: int = 12) -> list[str]:
         frames = [f"{Path(f.filename).name}:{f.lineno}" for f in st.traceback[-6:]]
         lines.append(f"  {st.size_diff / 2**20:+6.2f} MB {st.count_diff:+7d} blocks  "
                      f"{' < '.join(reversed(frames))}")
+    return lines
+
+
+def census_on_signal(out_dir: Path) -> None:
+    """--census: each SIGUSR2 writes census-N.json (fast enough to run under full load)."""
+    count = iter(range(1000))
+
+    def dump(*_):
+        (out_dir / f"census-{next(count)}.json").write_text(json.dumps(census()))
+    signal.signal(signal.SIGUSR2, dump)
+
+
+def census() -> dict:
+    """Live objects per type, and container sizes inside Gradio's long-lived objects."""
+    import gc
+    from collections import Counter
+
+    gc.collect()
+    objects = gc.get_objects()
+    types = Counter(f"{type(o).__module__}.{type(o).__qualname__}" for o in objects)
+    holders = ("App", "Blocks", "Queue", "StateHolder", "SessionState", "Runner", "ConversationStore")
+    containers: Counter = Counter()
+    for o in objects:
+        name = type(o).__name__
+        if name not in holders or not hasattr(o, "__dict__"):
+            continue
+        for attr, value in vars(o).items():
+            if isinstance(value, (dict, list, set, tuple)) or hasattr(value, "__len__"):
+                try:
+                    containers[f"{name}.{attr}"] += len(value)
+                except TypeError:
+                    pass
+    rss, pymalloc = rss_mb(), pymalloc_mb()
+    trimmed = ctypes.CDLL("libc.so.6").malloc_trim(0) if sys.platform == "linux" else 0
+    return {"allocated_blocks": sys.getallocatedblocks(), "types": dict(types), "containers": dict(containers),
+            "rss_mb": rss, "rss_after_malloc_trim_mb": rss_mb(), "trimmed": trimmed,
+            **pymalloc}
+
+
+def pymalloc_mb() -> dict:
+    """Python's small-object allocator: MB in its arenas vs MB in live blocks (the rest is
+    fragmentation: an arena returns to the OS only when all its blocks are free)."""
+    import tempfile
+
+    with tempfile.TemporaryFile("w+") as out:
+        saved = os.dup(2)
+        try:
+            sys.stderr.flush()
+            os.dup2(out.fileno(), 2)
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        out.seek(0)
+        stats: dict[str, str] = {}
+        for line in out.read().splitlines():  # the first "Total" is the arenas'
+            if "=" in line:
+                stats.setdefault(line.split("=")[0].strip(), line.split("=")[1].strip().replace(",", ""))
+    number = lambda key: int(stats.get(key, "0").split()[0]) / 2**20  # noqa: E731
+    return {"pymalloc_arenas_mb": number("Total"), "pymalloc_used_mb": number("# bytes in allocated blocks")}
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def census_growth(out_dir: Path, top: int = 25) -> list[str]:
+    """What grew between the first and the last census."""
+    files = sorted(out_dir.glob("census-*.json"), key=lambda p: int(p.stem.split("-")[1]))
+    if len(files) < 2:
+        return ["(no census)"]
+    first, last = (json.loads(p.read_text()) for p in (files[0], files[-1]))
+    lines = [f"allocated blocks {first['allocated_blocks']:,} -> {last['allocated_blocks']:,}"]
+    lines += [f"RSS at census {n}: {c['rss_mb']:.0f} MB, after malloc_trim(0) {c['rss_after_malloc_trim_mb']:.0f} MB; "
+              f"pymalloc arenas {c.get('pymalloc_arenas_mb', 0):.0f} MB holding {c.get('pymalloc_used_mb', 0):.0f} MB "
+              "of live small objects" for n, c in (("first", first), ("last", last))]
+    for key in ("types", "containers"):
+        grew = {k: v - first[key].get(k, 0) for k, v in last[key].items()}
+        lines.append(f"{key} that grew most:")
+        lines += [f"  {d:+9,d}  {k} ({last[key][k]:,})"
+                  for k, d in sorted(grew.items(), key=lambda kv: -kv[1])[:top] if d > 0]
     return lines
 
 

@@ -54,7 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx  # noqa: E402
 
-from arena_app import WHAT_IFS, memory_growth  # noqa: E402
+from arena_app import WHAT_IFS, census_growth, memory_growth  # noqa: E402
 from arena_client import (ApiError, GradioApp, direct_stream, png_data_url, small_png,  # noqa: E402
                           sleep_until)
 
@@ -165,6 +165,8 @@ def start_app(args, work: Path, backend_url: str, models: dict[str, str], childr
     env = {**os.environ, "IFT_CHAT_HOME": str(home)}
     if args.trace_memory:
         env["BENCH_TRACE_MEMORY"] = str(work)
+    if args.census:
+        env["BENCH_CENSUS"] = str(work)
     proc = children.spawn([sys.executable, str(Path(__file__).with_name("arena_app.py")), str(checkpoints),
                            str(port), *(["--what-if", *args.what_if] if args.what_if else []),
                            *(["--max-sessions", str(args.max_sessions)] if args.max_sessions else [])], log, env)
@@ -558,6 +560,8 @@ async def measure(args, env: Env, app_pid: int, backend_pid: int | None) -> tupl
     rss["before"] = rss_mb(app_pid)
     if args.trace_memory:
         os.kill(app_pid, signal.SIGUSR1)
+    if args.census:
+        os.kill(app_pid, signal.SIGUSR2)
     await run_phase(phases["direct"], [direct_user] * args.users, env, args.direct_seconds)
     print(f"direct phase: {phases['direct'].turns_ok} turns, {len(phases['direct'].errors)} errors")
     cpu0 = (cpu_s(app_pid), cpu_s(backend_pid), _self_cpu(), machine_busy_s())
@@ -572,6 +576,9 @@ async def measure(args, env: Env, app_pid: int, backend_pid: int | None) -> tupl
     rss["end"] = rss_mb(app_pid)
     await asyncio.sleep(args.settle)
     rss["after"] = rss_mb(app_pid)
+    if args.census:
+        os.kill(app_pid, signal.SIGUSR2)
+        await asyncio.sleep(5)
     if args.trace_memory:
         os.kill(app_pid, signal.SIGUSR1)
         await asyncio.sleep(30)  # the snapshot of a traced heap takes a while to write
@@ -637,6 +644,9 @@ def parse_args() -> argparse.Namespace:
                              "A warm-up that opens more sessions than this measures RSS with the cache full")
     parser.add_argument("--trace-memory", action="store_true",
                         help="tracemalloc in the app (slows it down): where its heap grew during the run")
+    parser.add_argument("--census", action="store_true",
+                        help="live objects per type and Gradio's container sizes in the app, before and "
+                             "after the app phase (cheap): what grew")
     return parser.parse_args()
 
 
@@ -659,6 +669,8 @@ def main() -> None:
         ok = report(args, phases, db_check(home, list(phases.values())), rss, cpu)
         if args.trace_memory:
             print("\n".join(memory_growth(work)))
+        if args.census:
+            print("\n".join(census_growth(work)))
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
     finally:

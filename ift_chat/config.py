@@ -35,10 +35,10 @@ class Config:
     request_timeout_s: float = 120.0  # a model that sends nothing for this long is an error
     db_busy_timeout_s: float = 30.0  # how long a write waits for a lock held by another process
     auth_file: Path | None = None
-    # Browser sessions whose state (open conversation, component updates) the app keeps, about
-    # 0.5 MB each (bench/bench_arena_load.py); past this the least recently used is dropped: its
+    # Browser sessions whose state (open conversation, component updates) the app keeps, 1-2 MB
+    # each (bench/bench_arena_load.py --census); past this the least recently used is dropped: its
     # page then starts a new conversation on the next message (the old one stays, by its link).
-    max_sessions: int = 2000
+    max_sessions: int = 500
     demo: bool = True  # create demo checkpoints when checkpoints/ has none
     limits: Limits = field(default_factory=Limits)
 

@@ -10,10 +10,15 @@ Hardening of Gradio's defaults (see SECURITY.md; tests/security pins each one):
   app has no docs pages of its own;
 - the login page does not describe the app's API (Gradio embeds it, dropdown choices
   such as checkpoint names included, for visitors who have not logged in).
+
+Memory: Gradio keeps each browser session's state until ``--max-sessions`` is exceeded, and
+its queue's per-session message box forever; ``forget_dropped_sessions`` frees the latter.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import re
 from urllib.parse import urlparse
@@ -33,13 +38,15 @@ _REMOTE_FILE = re.compile(rb'"path"\s*:\s*"[a-zA-Z][a-zA-Z0-9+.-]*:(?://|\\/\\/)
 _LOGIN_CONFIG = re.compile(rb'window\.gradio_config = \{[^<]*?"auth_required":\s*true')
 _API_INFO = re.compile(rb"<script>window\.gradio_api_info = .*?;</script>", re.S)
 _MAX_JSON_BODY = 4 * 1024 * 1024  # a queue join carries text and upload paths, never file bytes
+_FORGET_EVERY_S = 60.0
 
 
 def make_asgi_app(config: Config, store: Store, backends: Backends, auth=None) -> FastAPI:
-    app = FastAPI(title="ift-chat", docs_url=None, redoc_url=None, openapi_url=None)
+    battle, main = build_battle_app(config, store, backends), build_app(config, store, backends)
+    app = FastAPI(title="ift-chat", docs_url=None, redoc_url=None, openapi_url=None,
+                  lifespan=_housekeeping([battle, main]))
     common = dict(auth=auth, allowed_paths=[str(config.images_dir)], blocked_paths=_blocked(config),
                   show_error=True, max_file_size=config.limits.max_upload_bytes, ssr_mode=False, css=CSS)
-    battle, main = build_battle_app(config, store, backends), build_app(config, store, backends)
     for blocks in (battle, main):
         blocks.api_open = False  # no direct POST /gradio_api/api/<name> that skips the queue
         # Gradio keeps every session's state until 10,000 sessions (GBs): bound it.
@@ -54,6 +61,36 @@ def make_asgi_app(config: Config, store: Store, backends: Backends, auth=None) -
     gr.mount_gradio_app(app, main, path=prefix, root_path=prefix, **common)
     app.add_middleware(Guard)
     return app
+
+
+def _housekeeping(apps: list[gr.Blocks]):
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):
+        async def every_minute():
+            while True:
+                await asyncio.sleep(_FORGET_EVERY_S)
+                for blocks in apps:
+                    forget_dropped_sessions(blocks)
+        task = asyncio.create_task(every_minute())
+        try:
+            yield
+        finally:
+            task.cancel()
+    return lifespan
+
+
+def forget_dropped_sessions(blocks: gr.Blocks) -> int:
+    """Gradio's queue keeps a message box for every browser session it has seen (one per page
+    load), also after the session's state was dropped: ~15 kB each, never freed (measured in
+    bench/bench_arena_load.py --census). Free those of sessions whose state is gone and that
+    have nothing queued or running; such a session starts afresh anyway. Returns how many."""
+    queue, kept = blocks._queue, blocks.state_holder.session_data
+    gone = [h for h in list(queue.pending_messages_per_session)
+            if h not in kept and not queue.pending_event_ids_session.get(h)]
+    for session_hash in gone:
+        queue.pending_messages_per_session.pop(session_hash, None)
+        queue.pending_event_ids_session.pop(session_hash, None)
+    return len(gone)
 
 
 def _blocked(config: Config) -> list[str]:

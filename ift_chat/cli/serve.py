@@ -21,7 +21,7 @@ def serve(
     no_demo: bool = typer.Option(False, "--no-demo", help="Do not create demo checkpoints."),
     timeout: float = typer.Option(120.0, help="Seconds a model may stay silent before its reply is an error."),
     max_upload_mb: float = typer.Option(20.0, help="Largest accepted upload (checked before decoding)."),
-    max_sessions: int = typer.Option(2000, help="Browser sessions kept in memory (~0.5 MB each); the "
+    max_sessions: int = typer.Option(500, help="Browser sessions kept in memory (1-2 MB each); the "
                                                 "least recently used beyond this are dropped."),
 ) -> None:
     """Start the web app on the checkpoints found (demo checkpoints if none)."""

@@ -6,9 +6,12 @@ import json
 
 import pytest
 from gradio_client import Client, handle_file
+from starlette.routing import Mount
+
+from ift_chat.server import forget_dropped_sessions, make_asgi_app
 
 from tests.scripted_backend import ScriptedBackend
-from tests.ui.conftest import running_app, scripted_backends
+from tests.ui.conftest import running_app, scripted_backends, serve
 
 
 def send(client, text, files=(), name="ann", checkpoint="secret-ckpt-alpha"):
@@ -113,21 +116,31 @@ def test_xss_in_model_output_is_escaped(config, store):
 
 
 def test_session_state_is_bounded_least_recently_used_first(config, store):
-    """Gradio keeps each browser session's state (~0.5 MB) until it drops the least recently used
-    one past `max_sessions`: that page's next message starts a new conversation; none is lost."""
+    """Gradio keeps each browser session's state until it drops the least recently used one past
+    `max_sessions`: that page's next message starts a new conversation; none is lost. The
+    dropped session's message box in Gradio's queue is freed too."""
     backends = scripted_backends(store, ScriptedBackend("secret-ckpt-alpha", reply="Hi."))
-    with running_app(config.replace(max_sessions=2), store, backends) as url:
+    app = make_asgi_app(config.replace(max_sessions=2), store, backends)
+    main = next(r.app.get_blocks() for r in app.routes if isinstance(r, Mount) and r.path == "")
+    with serve(app) as url:
         first, second, third = (Client(url, verbose=False) for _ in range(3))
         send(first, "one")
         send(first, "one, continued")  # same session: same conversation
         assert store.query("select count(*) n from conversations")[0]["n"] == 1
         send(second, "two")
         send(third, "three")  # a third session: the first, least recently used, is dropped
+        # Gradio's queue still holds a message box for each of the three sessions; the dropped
+        # one's is freed, the two kept sessions' stay.
+        assert len(main._queue.pending_messages_per_session) == 3
+        assert forget_dropped_sessions(main) == 1
+        assert set(main._queue.pending_messages_per_session) == set(main.state_holder.session_data)
+        assert forget_dropped_sessions(main) == 0
         send(first, "one again")
+        send(third, "three, continued")  # kept: same conversation
     per_conversation = store.query("select conversation_id, count(*) n from turns group by conversation_id "
                                    "order by min(id)")
-    assert [r["n"] for r in per_conversation] == [2, 1, 1, 1]
-    assert store.query("select count(*) n from responses where status = 'ok'")[0]["n"] == 5
+    assert [r["n"] for r in per_conversation] == [2, 1, 2, 1]
+    assert store.query("select count(*) n from responses where status = 'ok'")[0]["n"] == 6
 
 
 def test_max_sessions_must_be_positive(config):
