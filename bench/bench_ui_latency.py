@@ -10,6 +10,9 @@ Each round, interleaved in alternating order so both see the same server conditi
 - direct: the same request body (built by our OpenAIBackend from the same message and
   sampling params) POSTed with httpx; time to the first content delta.
 
+With --floor, a bare Gradio chat page (bench/ui_floor_app.py: one Chatbot, one streaming event,
+the same request body, no database) runs in the same rotation: what Gradio itself adds here.
+
 Every UI round starts with New conversation, so both sides send the same one-message prompt
 each round (vLLM's prefix cache helps both alike). Greedy, seed 0, fixed max_tokens; the
 sampling params the app really used are read back from its DB.
@@ -169,17 +172,30 @@ def start_vllm(tmp: Path, python: str):
     return supervisor, plans[0].base_url, plans[0].served_name
 
 
-def start_app(tmp: Path, vllm_url: str, model: str, root: Path = ROOT) -> tuple[subprocess.Popen, str, Path]:
+def start_app(tmp: Path, vllm_url: str, model: str, root: Path = ROOT) -> tuple[tuple[subprocess.Popen, str], Path]:
     """app.py in its own process, serving the vLLM server as a registry url entry."""
     checkpoints, home = tmp / "app-checkpoints", tmp / "app-home"
     checkpoints.mkdir()
     (checkpoints / "registry.toml").write_text(
         f'[checkpoints.{NAME}]\nurl = "{vllm_url}"\nmodel = "{model}"\n')
     port = free_port()
-    log = open(tmp / "app.log", "w")
-    process = subprocess.Popen(
-        [sys.executable, str(root / "app.py"), "--port", str(port), "--home", str(home),
-         "--checkpoints", str(checkpoints), "--no-demo"], cwd=root, stdout=log, stderr=subprocess.STDOUT)
+    command = [sys.executable, str(root / "app.py"), "--port", str(port), "--home", str(home),
+               "--checkpoints", str(checkpoints), "--no-demo"]
+    return wait_for_app(tmp, subprocess.Popen(command, cwd=root, stdout=open(tmp / "app.log", "w"),
+                                              stderr=subprocess.STDOUT), port), home / "ift_chat.db"
+
+
+def start_floor_app(tmp: Path, vllm_url: str, body: dict) -> tuple[tuple[subprocess.Popen, str], None]:
+    """bench/ui_floor_app.py: a bare Gradio chat page sending the direct request body."""
+    (tmp / "body.json").write_text(json.dumps(body))
+    port = free_port()
+    command = [sys.executable, str(ROOT / "bench" / "ui_floor_app.py"), "--port", str(port),
+               "--body", str(tmp / "body.json"), "--vllm-url", vllm_url]
+    return wait_for_app(tmp, subprocess.Popen(command, stdout=open(tmp / "app.log", "w"),
+                                              stderr=subprocess.STDOUT), port), None
+
+
+def wait_for_app(tmp: Path, process: subprocess.Popen, port: int) -> tuple[subprocess.Popen, str]:
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -187,7 +203,7 @@ def start_app(tmp: Path, vllm_url: str, model: str, root: Path = ROOT) -> tuple[
             sys.exit(f"the app exited: {(tmp / 'app.log').read_text()[-2000:]}")
         try:
             if httpx.get(url + "/", timeout=2).status_code == 200:
-                return process, url, home / "ift_chat.db"
+                return process, url
         except httpx.HTTPError:
             pass
         time.sleep(0.3)
@@ -342,60 +358,84 @@ def run(args, vllm_url: str, model: str, tmp: Path) -> None:
     params = SamplingParams(temperature=0, max_tokens=args.max_tokens, seed=0)
     body = OpenAIBackend(NAME, vllm_url, Limits(), model=model).payload(
         build_messages([Round(args.prompt)]), params)
-    app, app_url, db_path = start_app(tmp, vllm_url, model, Path(args.app_root))
+    apps = [start_app(tmp, vllm_url, model, Path(args.app_root))]
+    if args.floor:
+        apps.append(start_floor_app(tmp, vllm_url, body))
+    db_path = apps[0][1]
     try:
         with sync_playwright() as p, httpx.Client(timeout=120) as client:
             browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
                 "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync"])
-            chat = ChatPage(browser, app_url, params, app.pid)
+            pages = [ChatPage(browser, url, params, process.pid) for (process, url), _ in apps]
             for _ in range(args.warmup):  # connections, caches, the page's first render of a reply
                 direct_round(client, vllm_url, body)
-                chat.round(args.prompt)
+                for page in pages:
+                    page.round(args.prompt)
             used = params_used(db_path)
             if used != {**params.to_dict(), "stop": []}:
                 sys.exit(f"the app used other sampling params than the direct requests: {used}")
             print(f"{os.cpu_count()} CPUs, no GPU; load average before the rounds: {load()}")
-            ui_rows, direct_rows = interleaved(chat, lambda: direct_round(client, vllm_url, body),
-                                               args.prompt, args.rounds)
+            rows = interleaved(pages, lambda: direct_round(client, vllm_url, body), args.prompt, args.rounds)
             browser.close()
     finally:
-        app.terminate()
-        app.wait(15)
+        for (process, _), _ in apps:
+            process.terminate()
+            process.wait(15)
     print(f"(load average after: {load()})")
-    report(ui_rows, direct_rows)
+    direct_rows, ui_rows = rows[0], rows[1]
+    report(ui_rows, direct_rows, rows[2] if args.floor else None)
     report_legs(ui_rows, add_legs(db_path, ui_rows, args.warmup))
 
 
-def interleaved(chat: ChatPage, direct, prompt: str, rounds: int) -> tuple[list[UiRound], list[float]]:
-    """UI and direct rounds, alternating which goes first; prints each round."""
-    ui_rows, direct_rows = [], []
-    print(f"\n{'round':>5} {'order':<10} {'direct':>8} {'UI':>8} {'UI-direct':>9}  "
-          "first text (direct | page)")
+def interleaved(pages: list[ChatPage], direct, prompt: str, rounds: int) -> list[list]:
+    """Direct and page rounds, rotating which goes first; prints each round. Returns
+    [direct ms, app page rounds, (floor page rounds)]."""
+    rows: list[list] = [[] for _ in range(len(pages) + 1)]
+    runs = [direct, *(lambda page=page: page.round(prompt) for page in pages)]
+    names = ["direct", "ui", "floor"][:len(runs)]
+    print(f"\n{'round':>5} {'order':<16} {'direct':>8} {'UI':>8} {'UI-direct':>9}"
+          + (f" {'floor':>8} {'UI-floor':>8}" if len(pages) > 1 else "") + "  first text (direct | page)")
     for i in range(rounds):
-        ui_first = i % 2 == 1
-        ui = chat.round(prompt) if ui_first else None
-        direct_ms, direct_text = direct()
-        ui = ui or chat.round(prompt)
-        ui_rows.append(ui)
-        direct_rows.append(direct_ms)
-        print(f"{i + 1:>5} {'ui,direct' if ui_first else 'direct,ui':<10} {direct_ms:8.1f} "
-              f"{ui.ttft_ms:8.1f} {ui.ttft_ms - direct_ms:+9.1f}  {direct_text!r} | {ui.text!r}")
-    return ui_rows, direct_rows
+        order = [(i + k) % len(runs) for k in range(len(runs))]
+        results = {}
+        for k in order:
+            results[k] = runs[k]()
+        (direct_ms, direct_text), ui = results[0], results[1]
+        for k in range(len(runs)):
+            rows[k].append(direct_ms if k == 0 else results[k])
+        floor = (f" {results[2].ttft_ms:8.1f} {ui.ttft_ms - results[2].ttft_ms:+8.1f}"
+                 if len(pages) > 1 else "")
+        print(f"{i + 1:>5} {','.join(names[k] for k in order):<16} {direct_ms:8.1f} {ui.ttft_ms:8.1f} "
+              f"{ui.ttft_ms - direct_ms:+9.1f}{floor}  {direct_text!r} | {ui.text!r}")
+    return rows
 
 
-def report(ui_rows: list[UiRound], direct_rows: list[float]) -> None:
+def report(ui_rows: list[UiRound], direct_rows: list[float], floor_rows: list[UiRound] | None) -> None:
     ui = [r.ttft_ms for r in ui_rows]
     diffs = [u - d for u, d in zip(ui, direct_rows)]
     print(f"\nTTFT over {len(ui)} rounds (ms)              p50      p90")
-    for label, values in (("direct HTTP to vLLM (first delta)", direct_rows),
-                          ("UI: Enter -> text in the DOM", ui),
-                          ("UI: Enter -> next animation frame", [r.frame - r.t0 for r in ui_rows])):
+    lines = [("direct HTTP to vLLM (first delta)", direct_rows), ("UI: Enter -> text in the DOM", ui),
+             ("UI: Enter -> next animation frame", [r.frame - r.t0 for r in ui_rows])]
+    if floor_rows:
+        lines.append(("bare Gradio page: Enter -> text", [r.ttft_ms for r in floor_rows]))
+    for label, values in lines:
         print(f"  {label:<36} {pct(values, 50):7.1f}  {pct(values, 90):7.1f}")
     added = statistics.median(diffs)
     print(f"\nUI adds {added:+.1f} ms at p50 (median of per-round UI - direct; p90 {pct(diffs, 90):+.1f} ms; "
           f"p50 UI - p50 direct {pct(ui, 50) - pct(direct_rows, 50):+.1f} ms) "
           f"-> goal < {GOAL_MS:.0f} ms: {'MET' if added < GOAL_MS else 'NOT MET'}")
+    if floor_rows:
+        floor = [r.ttft_ms - d for r, d in zip(floor_rows, direct_rows)]
+        over = [u - r.ttft_ms for u, r in zip(ui, floor_rows)]
+        print(f"A bare Gradio chat page (bench/ui_floor_app.py) adds {statistics.median(floor):+.1f} ms at p50 "
+              f"(p90 {pct(floor, 90):+.1f}); the app adds {statistics.median(over):+.1f} ms over it "
+              f"(p90 {pct(over, 90):+.1f}).")
+        print("Page legs (ms p50)             Enter -> join sent   update at script -> DOM")
+        for label, rows in (("app", ui_rows), ("bare Gradio page", floor_rows)):
+            send = [r.join_sent - r.t0 for r in rows]
+            render = [r.dom - max((t for t in r.page_chunks if t <= r.dom), default=float("nan")) for r in rows]
+            print(f"  {label:<28} {pct(send, 50):17.1f}  {pct(render, 50):23.1f}")
 
 
 def report_legs(ui_rows: list[UiRound], used_params: set[str]) -> None:
@@ -430,6 +470,9 @@ def main() -> None:
     parser.add_argument("--vllm-url", help="use this running server instead of starting one")
     parser.add_argument("--model", default=NAME, help="the model name that server serves")
     parser.add_argument("--app-root", default=str(ROOT), help="run app.py from this tree (to A/B a change)")
+    parser.add_argument("--floor", action="store_true",
+                        help="also measure, side by side, bench/ui_floor_app.py: a bare Gradio chat page "
+                             "(what Gradio itself adds on this machine)")
     parser.add_argument("--nice", type=int, default=0,
                         help="run this bench and what it starts (vLLM, app, browser; Chromium re-nices "
                              "some of its processes) at this niceness, e.g. -10 on a machine shared "
