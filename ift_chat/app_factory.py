@@ -32,7 +32,8 @@ def run_app(config: Config) -> None:
     store_for_auth = Store(config) if config.auth_file is not None else None
     auth = _auth(config, store_for_auth) if store_for_auth is not None else None
     app, store, backends = build(config, auth=auth)
-    log.info("ift-chat on http://%s:%d/ (anonymous battles on /battle/)", config.host, config.port)
+    log.info("ift-chat on http://%s:%d/ (anonymous battles on /battle/, leaderboard and data on /manage)",
+             config.host, config.port)
     try:
         uvicorn.run(app, host=config.host, port=config.port, log_level="warning")
     finally:

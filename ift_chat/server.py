@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import json
 import re
+import warnings
 from urllib.parse import urlparse
 
 import gradio as gr
@@ -58,7 +59,9 @@ def make_asgi_app(config: Config, store: Store, backends: Backends, auth=None) -
     prefix = urlparse(main.root_path or "").path.rstrip("/")
     # The more specific mount first: "/" would swallow "/battle".
     gr.mount_gradio_app(app, battle, path=f"{prefix}/battle", root_path=f"{prefix}/battle", **common)
-    gr.mount_gradio_app(app, main, path=prefix, root_path=prefix, **common)
+    with warnings.catch_warnings():  # "SSR ... not supported with multi-page apps": it is off
+        warnings.filterwarnings("ignore", "SSR mode is not supported", UserWarning)
+        gr.mount_gradio_app(app, main, path=prefix, root_path=prefix, **common)
     app.add_middleware(Guard)
     return app
 

@@ -1,5 +1,6 @@
-"""The Gradio apps: the main one (chat, named arena, analysis, admin tabs) and the
-anonymous battle page, which must never ship a checkpoint name before a vote."""
+"""The Gradio apps: the main one (chat and named arena; leaderboard, rating tasks, data and
+crowd admin on its /manage page) and the anonymous battle page, which must never ship a
+checkpoint name before a vote."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from .chat_tab import ChatTab
 from .context import AppContext
 
 TITLE = "ift-chat"
+MANAGE_PAGE = "Leaderboard, tasks & data"
 CSS = ".ift-pane .message-wrap { font-size: 0.95rem; }"
 DEMO_BANNER = ("**Demo mode**: serving two tiny checkpoints with random weights, so replies are "
                "gibberish. Put your own checkpoints in `checkpoints/` (see its README) and restart.")
@@ -60,12 +62,18 @@ def build_app(config: Config, store: Store, backends: Backends) -> gr.Blocks:
             with gr.Tab("Arena (named)", id="arena"):
                 gr.Markdown("For blind comparisons use the [anonymous battle page](battle/).")
                 arena = ArenaTab(ctx, runner, anonymous=False).render()
-            for label, render in _extra_tabs():
-                with gr.Tab(label):
-                    render(ctx)
         name = ctx.shared["rater_name"]
         _load_name(blocks, ctx)
         _wire_url_resume(blocks, tabs, name, chat, arena)
+    # A page of its own: the browser re-checks every component of a page on each streamed
+    # token, and these tabs held half of them (bench/bench_ui_latency.py --floor: the chat page
+    # took ~80 ms longer to show a first token with them).
+    with blocks.route(MANAGE_PAGE, "/manage"):
+        gr.Markdown("## ift-chat — leaderboard, rating tasks, data, crowd admin")
+        with gr.Tabs():
+            for label, render in _extra_tabs():
+                with gr.Tab(label):
+                    render(ctx)
     return blocks
 
 

@@ -38,8 +38,13 @@ def test_every_tab_is_served_with_named_endpoints(demo_app):
         assert name in api, f"{name} missing from the main app"
     battle = httpx.get(url + "/battle/gradio_api/info", timeout=30).json()["named_endpoints"]
     assert "/battle_send" in battle and "/data_export" not in battle
-    labels = {c.get("props", {}).get("label") for c in httpx.get(url + "/config", timeout=30).json()["components"]}
-    assert {"Chat", "Arena (named)", "Leaderboard", "Rating tasks", "Data", "Crowd admin"} <= labels
+    # Chat and arena on the main page; the other tabs on /manage, so the chat page stays light.
+    config = httpx.get(url + "/config", timeout=30).json()
+    label = {c["id"]: c.get("props", {}).get("label") for c in config["components"]}
+    on_page = {page: {label[i] for i in info["components"]} for page, info in config["page"].items()}
+    assert {"Chat", "Arena (named)"} <= on_page[""] and not {"Leaderboard", "Data"} & on_page[""]
+    assert {"Leaderboard", "Rating tasks", "Data", "Crowd admin"} <= on_page["manage"]
+    assert httpx.get(url + "/manage", timeout=30).status_code == 200
 
 
 def test_anonymous_battle_on_the_demo_checkpoints(demo_app, tmp_path, make_png):
