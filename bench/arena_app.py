@@ -143,11 +143,12 @@ def pymalloc_mb() -> dict:
     return {"pymalloc_arenas_mb": number("Total"), "pymalloc_used_mb": number("# bytes in allocated blocks")}
 
 
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
+def rss_mb(pid: int | None = None) -> float:
+    """Resident memory of a process (this one by default), MB."""
+    for line in Path(f"/proc/{pid or 'self'}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
-    return float("nan")
+    raise RuntimeError("no RSS")
 
 
 def census_growth(out_dir: Path, top: int = 25) -> list[str]:

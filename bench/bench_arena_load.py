@@ -54,7 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx  # noqa: E402
 
-from arena_app import WHAT_IFS, census_growth, memory_growth  # noqa: E402
+from arena_app import WHAT_IFS, census_growth, memory_growth, rss_mb  # noqa: E402
 from arena_client import (ApiError, GradioApp, direct_stream, png_data_url, small_png,  # noqa: E402
                           sleep_until)
 
@@ -192,17 +192,6 @@ def page_plan(config: dict) -> dict:
                   if d.get("trigger_after") == send["id"] and d.get("trigger_only_on_success")],
         "input": ids["battle-input"], "name": ids["rater-name"],
     }
-
-
-def rss_mb(pid: int) -> float:
-    try:
-        import psutil
-        return psutil.Process(pid).memory_info().rss / 2**20
-    except ImportError:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError("no RSS")
 
 
 def cpu_s(pid: int | None) -> float:

@@ -84,7 +84,7 @@ def _housekeeping(apps: list[gr.Blocks]):
 
 def forget_dropped_sessions(blocks: gr.Blocks) -> int:
     """Gradio's queue keeps a message box for every browser session it has seen (one per page
-    load), also after the session's state was dropped: ~15 kB each, never freed (measured in
+    load), also after the session's state was dropped, and never frees it (seen growing in
     bench/bench_arena_load.py --census). Free those of sessions whose state is gone and that
     have nothing queued or running; such a session starts afresh anyway. Returns how many."""
     queue, kept = blocks._queue, blocks.state_holder.session_data
