@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from ift_chat.config import Config
-from ift_chat.demo import make_demo_checkpoints
+from ift_chat.demo.tiny import make_tiny_checkpoints
 from ift_chat.store import Store
 from tests.fixtures_vllm import *  # noqa: F401,F403  (session fixture vllm_server)
 
@@ -50,7 +50,7 @@ def page(browser, request):
 @pytest.fixture(scope="session")
 def demo_checkpoints(tmp_path_factory) -> list[Path]:
     """The two tiny random-weight checkpoints, made once per test run."""
-    return make_demo_checkpoints(tmp_path_factory.mktemp("checkpoints"))
+    return make_tiny_checkpoints(tmp_path_factory.mktemp("checkpoints"))
 
 
 @pytest.fixture
