@@ -53,7 +53,8 @@ def sentence_rules(text: str) -> Iterator[Found]:
 # -- counts of the whole reply ------------------------------------------------------------
 _ONE_WORD = re.compile(
     r"\b(?:in|with|using|use|give\s+(?:me\s+)?|reply|answer|respond)\s+(?:only\s+|just\s+|exactly\s+)?"
-    r"(?:one|a\s+single|1|a)\s+word\b(?!\s+(?:about|on|of|for|that|which|from|to|per|each))(?:\s+(?:only|answer|reply))?|"
+    r"(?:one|a\s+single|1)\s+word\b(?!\s+(?:about|on|of|for|that|which|from|to|per|each|or\s+(?:two|so)))(?:\s+(?:only|answer|reply))?|"
+    r"\bin\s+a\s+word(?=\s*[:,.?!]|\s*$)|"
     r"\b(?:a\s+|one\s+)?(?:single|one)[- ]word\s+(?:answer|reply|response)\b|"
     r"\bone\s+word\s+(?:only|answers?|max(?:imum)?)\b", F)
 _WORDS = "words?"
@@ -69,8 +70,7 @@ _DIVIDER = re.compile(r"\*\*\*|markdown\s+divider", F)
 
 def one_word(text: str) -> Iterator[Found]:
     for m in _ONE_WORD.finditer(text):
-        if not re.search(r"\b(?:in|with|use|using)\s+a\s+word\s+(?:or|and)\b", m.group(0) + text[m.end():m.end() + 5], F):
-            yield Found("one_word", {}, m.start(), m.end())
+        yield Found("one_word", {}, m.start(), m.end())
 
 
 def word_counts(text: str) -> Iterator[Found]:
