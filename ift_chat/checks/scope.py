@@ -14,7 +14,7 @@ from .detection import detect
 from .model import REVOKE, Constraint
 
 # Kinds that contradict each other share a group: a new one replaces the old.
-_GROUPS = {"one_word": "length", "word_count": "length", "choice": "length",
+_GROUPS = {"one_word": "length", "word_count": "length",
            "lowercase": "case", "uppercase": "case"}
 # Kinds that stack (two different keywords both apply): only the same subject replaces.
 _SUBJECT = {"include_keywords": "keywords", "exclude_keywords": "keywords",
