@@ -48,6 +48,8 @@ def _letters(reply: str, upper: bool) -> list[str]:
 
 
 def lowercase(reply: str, params: dict, loose: bool) -> tuple[bool, str]:
+    if reply == reply.lower() or loose:
+        return reply == reply.lower(), "all lowercase"
     bad = _letters(reply, upper=True)
     if not bad:
         return True, "all lowercase"
@@ -55,6 +57,8 @@ def lowercase(reply: str, params: dict, loose: bool) -> tuple[bool, str]:
 
 
 def uppercase(reply: str, params: dict, loose: bool) -> tuple[bool, str]:
+    if reply == reply.upper() or loose:
+        return reply == reply.upper(), "all capitals"
     bad = _letters(reply, upper=False)
     if not bad:
         return True, "all capitals"

@@ -38,6 +38,11 @@ def _header(text: str, start: int) -> bool:
     return False
 
 
+def may_persist(text: str) -> bool:
+    """False when no constraint in the text can be persistent (no persistence phrase at all)."""
+    return _PERSIST.search(text) is not None
+
+
 def is_persistent(text: str, start: int, end: int) -> bool:
     return bool(_PERSIST.search(_clause(text, start, end))) or _header(text, start)
 
