@@ -81,6 +81,8 @@ def replay(
     max_tokens: int = typer.Option(256),
     seed: Optional[int] = typer.Option(0),
     concurrency: int = typer.Option(2, help="Eval items replayed at once."),
+    samples: int = typer.Option(1, "--samples", help="Replies sampled per item and checkpoint (PIF-N-K; "
+                                                      "needs --temperature above 0; sample k uses seed+k)."),
     home: Optional[Path] = typer.Option(None, help="Data dir (env IFT_CHAT_HOME)."),
     checkpoints_dir: Optional[Path] = typer.Option(None, help="Checkpoints dir (env IFT_CHAT_CHECKPOINTS)."),
     backend: str = typer.Option("auto", help="auto | transformers | vllm"),
@@ -105,7 +107,7 @@ def replay(
                     bar.total = total
                     bar.update(done - bar.n)
                 result = asyncio.run(_replay(config, store, eval_set, names, params, history,
-                                             concurrency, progress, replay_eval_set))
+                                             concurrency, progress, replay_eval_set, samples))
         finally:
             store.close()
     except IftChatError as exc:
@@ -114,7 +116,8 @@ def replay(
                f"({result.errors} errors) in {result.seconds:.1f} s")
 
 
-async def _replay(config, store, eval_set, names, params, history, concurrency, progress, replay_eval_set):
+async def _replay(config, store, eval_set, names, params, history, concurrency, progress, replay_eval_set,
+                  samples=1):
     from ..backends.factory import build_backends
     from ..dataloop.replay import wait_ready
 
@@ -122,6 +125,6 @@ async def _replay(config, store, eval_set, names, params, history, concurrency, 
     try:
         await wait_ready(backends, names)
         return await replay_eval_set(store, backends, eval_set, names, params, history_mode=history,
-                                     concurrency=concurrency, on_progress=progress)
+                                     concurrency=concurrency, on_progress=progress, samples=samples)
     finally:
         await backends.aclose()
