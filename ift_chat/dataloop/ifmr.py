@@ -1,8 +1,9 @@
 """``ifmr``: the built-in multi-round instruction-following eval set (written for ift-chat).
 
-48 dialogs of 4-5 rounds: twelve hand-written dialog scripts, each played on four drawn scenes
+56 dialogs of 4-5 rounds: twelve hand-written dialog scripts, each played on four drawn scenes
 (shapes, counts, colours, drawn words: ``ifmr_scenes``), so visual questions have known
-answers and references. Every round states at least one verifiable constraint that
+answers and references, and two text-only scripts on four topics (``text_*``: for text-only
+checkpoints too). Every round states at least one verifiable constraint that
 ``ift_chat.checks.detect`` finds; many dialogs state a persistent one in round 1 ("from now
 on ...") and test it rounds later, some override or revoke one. It is imported like any eval
 set (our JSONL plus an images directory), through ``import_eval_set``.
@@ -19,8 +20,8 @@ from .ifmr_scenes import NUMBER_WORDS, Scene
 from .imports import ImportResult, import_eval_set
 
 NAME = "ifmr"
-DESCRIPTION = ("Built-in multi-round instruction following: 48 dialogs, 4-5 rounds, drawn images with "
-               "known answers, persistent constraints stated early and tested late.")
+DESCRIPTION = ("Built-in multi-round instruction following: 56 dialogs (48 with drawn images with "
+               "known answers, 8 text only), 4-5 rounds, persistent constraints stated early and tested late.")
 
 SCENES = (
     Scene("circle", "red", 3), Scene("square", "blue", 2, "CAT"), Scene("triangle", "green", 5),
@@ -191,6 +192,25 @@ def commas_revoked(s: Scene):
     ]
 
 
+def text_lowercase(topic: str, keyword: str):
+    return [
+        (None, f"From now on, answer in all lowercase letters. Describe {topic} in at most 20 words.", None),
+        (None, f"List three facts about {topic} as exactly 3 bullet points.", None),
+        (None, f"Answer yes or no: is {topic} a good subject for a poem?", "yes."),
+        (None, f'Include the word "{keyword}" in your answer: why do people like {topic}?', None),
+    ]
+
+
+def text_commas(topic: str, keyword: str):
+    return [
+        (None, f"In all future responses, do not use any commas. Write exactly 2 sentences about {topic}.", None),
+        (None, 'Reply only with JSON with the single key "topic".', json.dumps({"topic": topic})),
+        (None, f"Answer in at least 30 words: how would you explain {topic} to a child?", None),
+        (None, "Answer in one word: what is the opposite of hot?", "cold"),
+    ]
+
+
+TEXT_TOPICS = (("cats", "whiskers"), ("the ocean", "waves"), ("bicycles", "wheels"), ("tea", "leaves"))
 SCRIPTS = (lowercase_persists, no_commas_persists, ends_with_persists, language_switches, json_then_plain,
            keyword_persists, sentence_rules_persist, length_persists, word_games, commas_revoked)
 WORD_SCENES = tuple(s for s in SCENES if s.word)
@@ -207,6 +227,9 @@ def dialogs() -> list[tuple[str, list[tuple[Scene | None, str, str | None]]]]:
         out.append((f"read_the_word-{k + 1}", _place(read_the_word(WORD_SCENES[k * 2]), WORD_SCENES[k * 2])))
         first, second = SCENES[k * 4 + 1], SCENES[(k * 4 + 7) % len(SCENES)]
         out.append((f"two_pictures-{k + 1}", _place(two_pictures(first, second), first)))
+    for k, (topic, keyword) in enumerate(TEXT_TOPICS):  # text only: every checkpoint can answer them
+        out.append((f"text_lowercase-{k + 1}", text_lowercase(topic, keyword)))
+        out.append((f"text_commas-{k + 1}", text_commas(topic, keyword)))
     return out
 
 

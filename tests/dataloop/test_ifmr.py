@@ -75,11 +75,11 @@ def test_cli_imports_the_builtin_set_once(tmp_path):
     home = str(tmp_path / "data")
     result = runner.invoke(app, ["evalset", "import", "--builtin", "ifmr", "--home", home])
     assert result.exit_code == 0, result.output
-    assert "imported 48 items" in result.output
+    assert "imported 56 items" in result.output
     again = runner.invoke(app, ["evalset", "import", "--builtin", "ifmr", "--home", home])
     assert again.exit_code == 1 and "already exists" in again.output
     listed = runner.invoke(app, ["evalset", "list", "--home", home])
-    assert "ifmr\t48 items" in listed.output
+    assert "ifmr\t56 items" in listed.output
     wrong = runner.invoke(app, ["evalset", "import", "--builtin", "nope", "--home", home])
     assert wrong.exit_code == 1 and "no built-in" in wrong.output
 
@@ -87,7 +87,7 @@ def test_cli_imports_the_builtin_set_once(tmp_path):
 def test_imported_items_keep_images_on_their_rounds_and_references(store):
     result = ifmr.import_builtin(store)
     items = store.eval_sets.items(result.eval_set.id)
-    assert len(items) == 48 and result.images == 16
+    assert len(items) == 56 and result.images == 16
     two = next(i for i in items if i.external_id == "two_pictures-1")
     assert [len(r["images"]) for r in two.rounds] == [1, 1, 0, 0, 0]
     assert json.loads(two.rounds[3]["reference"]) == {"first": 2, "second": 3}  # 2 blue squares, 3 green squares
