@@ -23,6 +23,8 @@ _LANGUAGE = [re.compile(p, F) for p in (
     rf"\b(?:use|using)\s+(?:only\s+)?(?:the\s+)?{_LANG}(?:\s+language)?\s+(?:only\b|for\s+(?:your|the|all|every))",
 )]
 _NO_LANGUAGE = re.compile(rf"\b(?:no|not\s+in)\s+{_LANG}\b", F)
+# "How do you say hello in French?" asks about French; the answer is not in French
+_ASKS_ABOUT = re.compile(r"\b(?:how\s+(?:do|would|can|does|to)|what(?:'s|\s+is|\s+are|\s+does))\b[^.!?\n]*$", F)
 
 _YES_NO = re.compile(
     rf"(?<!the\s)(?<!your\s)(?<!an\s)\b(?:answer|reply|respond|say)\s+(?:only\s+|just\s+|simply\s+|strictly\s+)?(?:with\s+)?(?:(?:only|just)\s+)?(?:a\s+|either\s+)?"
@@ -64,7 +66,7 @@ _NUMBER = re.compile(
 def language(text: str) -> Iterator[Found]:
     for p in _LANGUAGE:
         for m in p.finditer(text):
-            if _NO_LANGUAGE.search(text[max(0, m.start() - 10):m.end()]):
+            if _NO_LANGUAGE.search(text[max(0, m.start() - 10):m.end()]) or _ASKS_ABOUT.search(text, 0, m.start()):
                 continue
             yield Found("language", {"lang": LANGUAGES[m.group("lang").lower()]}, m.start(), m.end())
 
