@@ -18,7 +18,7 @@ def language(reply: str, params: dict, loose: bool) -> tuple[bool, str]:
     if best == want:
         return True, f"{want} ({prob:.0%})"
     # loose: a short reply is hard to identify; the wanted language as runner-up passes
-    passed = loose and len(words(reply)) < 8 and any(code == want for code, _ in ranking[:2])
+    passed = loose and len(reply.split()) < 8 and any(code == want for code, _ in ranking[:2])
     return passed, f"detected {best} ({prob:.0%}), need {want}"
 
 
