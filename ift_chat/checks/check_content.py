@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from .check_counts import counted
-from .text import NUMBER_WORDS, language_ranking, words
+from .text import NUMBER_WORDS, language_ranking, parse_number
 
 _EDGE = " \t\n\"'“”‘’*_`.!?,;:()"
 
@@ -87,6 +87,14 @@ def include_number(reply: str, params: dict, loose: bool) -> tuple[bool, str]:
     return False, f"no {parity} number" + (f" (found {', '.join(map(str, found[:3]))})" if found else "")
 
 
-CHECKERS = {"language": language, "choice": choice, "include_keywords": include_keywords,
+def number_only(reply: str, params: dict, loose: bool) -> tuple[bool, str]:
+    body = " ".join(reply.split()).lower().strip(_EDGE)
+    if re.fullmatch(r"-?\d+(?:[.,]\d+)?", body) or parse_number(body) is not None:
+        return True, f"answered {body}"
+    shown = body if len(body) <= 30 else body[:27] + "..."
+    return False, f"answered \"{shown}\", need only a number"
+
+
+CHECKERS = {"language": language, "number_only": number_only, "choice": choice, "include_keywords": include_keywords,
             "exclude_keywords": exclude_keywords, "keyword_frequency": keyword_frequency,
             "letter_frequency": letter_frequency, "include_number": include_number}

@@ -26,7 +26,7 @@ _CUES = {
     "start_end": ("start", "begin", "open", "end", "finish", "close", "conclude", "first word", "quot",
                   "wrap", "enclose"),
     "extras": ("p.s", "p. s", "postscript", "placeholder"), "keywords": ("word", "letter"),
-    "numbers": ("number",), "choice": ("yes", "true", "option"),
+    "numbers": ("number",), "number_only": ("number",), "choice": ("yes", "true", "option"),
 }
 _REVOKE_CUES = ("forget", "ignore", "drop", "disregard", "cancel", "no more", "normal", "freely",
                 "however you", "no longer", "don", "do not", "needn", "stop", "again", "limit", "fine",
