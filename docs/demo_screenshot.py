@@ -20,20 +20,24 @@ def main(url: str) -> None:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=[
             "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"])
-        page = browser.new_page(viewport={"width": 1300, "height": 1000})
+        page = browser.new_page(viewport={"width": 1300, "height": 1250})
         page.set_default_timeout(600_000)  # the demo model on a busy 2-core CPU
         page.goto(url)
         page.locator("#rater-name textarea, #rater-name input").first.fill("demo-rater")
         page.wait_for_timeout(1500)
+        page.get_by_text("System prompt and sampling").first.click()  # greedy, short: a busy CPU
+        page.get_by_label("Temperature").first.fill("0")
+        page.get_by_label("Max new tokens").first.fill("40")
+        page.get_by_text("System prompt and sampling").first.click()
         pane = page.locator("#chat-chat-single")
         for n, text in enumerate(TURNS, 1):
             page.locator("#chat-input textarea").fill(text)
             page.locator("#chat-input textarea").press("Enter")
             pane.get_by_text("auto:").nth(n - 1).wait_for()
-            page.locator("#chat-followed").get_by_text("No" if n == 2 else "Yes", exact=True).click()
+            page.locator("#chat-followed").get_by_text("No", exact=True).click()  # neither was lowercase
             page.locator("#chat-save-rating").click()
             pane.get_by_text("rated:").nth(n - 1).wait_for()
-        pane.scroll_into_view_if_needed()
+        page.evaluate("window.scrollTo(0, 0)")  # the demo banner, then the conversation
         page.wait_for_timeout(500)
         page.screenshot(path=str(OUT), full_page=False)
         browser.close()
