@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import AsyncIterator, Sequence
 
+from . import checks
 from .backends import Backends, Completion, SamplingParams
 from .config import Limits
 from .dialog import Round, build_messages
@@ -252,6 +253,7 @@ class DialogRunner:
                 latency_ms=completion.latency_ms, tokens_in=completion.prompt_tokens,
                 tokens_out=completion.completion_tokens,
                 identity_leak=leaks_identity(final, checkpoint))
+            checks.record_for_response(self.store, response_id)  # final replies only; never raises
         finally:
             if final != text:
                 queue.put_nowait((side, final[len(text):] if final.startswith(text) else ""))

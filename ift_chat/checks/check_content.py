@@ -1,0 +1,3 @@
+"""Checkers of content."""
+
+CHECKERS = {}
