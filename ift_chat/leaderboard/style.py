@@ -3,7 +3,7 @@
 
 Each battle carries style features of its two replies: length in tokens, markdown headers,
 list items, bold spans. Feature f of a battle is ``(a_f - b_f) / (a_f + b_f)`` (0 when both
-are 0), standardised over the battles. The model is
+are 0), scaled to unit root-mean-square over the battles (see style_features). The model is
 
     P(A beats B) = sigmoid(theta_A - theta_B + x . beta)
 
@@ -50,16 +50,20 @@ def style_counts(text: str) -> tuple[int, int, int, int]:
             len(_BOLD.findall(prose)))
 
 
-def style_features(counts_a: np.ndarray, counts_b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-battle (a - b)/(a + b), standardised: (features, mean, std) over battles x features."""
+def style_features(counts_a: np.ndarray, counts_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-battle (a - b)/(a + b) scaled to unit root-mean-square: (features, scale).
+
+    Not centred (FastChat subtracts the mean): the feature is antisymmetric, 0 means "same
+    style", and swapping A and B must only flip its sign. Centring breaks that where one
+    checkpoint mostly sits on one side (replays, hand-made battles): the shift then acts as a
+    side bonus that the fit pins on that checkpoint."""
     a, b = np.asarray(counts_a, float), np.asarray(counts_b, float)
     total = a + b
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where(total > 0, (a - b) / np.where(total > 0, total, 1.0), 0.0)
-    mean = ratio.mean(axis=0) if len(ratio) else np.zeros(a.shape[1])
-    std = ratio.std(axis=0) if len(ratio) else np.ones(a.shape[1])
-    std = np.where(std > 0, std, 1.0)
-    return (ratio - mean) / std, mean, std
+    scale = np.sqrt((ratio ** 2).mean(axis=0)) if len(ratio) else np.ones(a.shape[1])
+    scale = np.where(scale > 0, scale, 1.0)
+    return ratio / scale, scale
 
 
 @dataclass(frozen=True)

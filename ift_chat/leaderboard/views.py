@@ -53,7 +53,7 @@ def style_fit(battles: Battles, *, ci: float, rounds: int = 0, seed: int = 0, an
     if not len(battles):
         return None
     models, a, b = battles.indexed()
-    x, _, _ = style_features(battles.style_a, battles.style_b)
+    x, _ = style_features(battles.style_a, battles.style_b)
     anchor = anchor_model if anchor_model in models else None
     return style_controlled(models, a, b, battles.frame["outcome"].to_numpy(), x, ci=ci, rounds=rounds,
                             seed=seed, anchor_value=anchor_value, anchor_model=anchor)
