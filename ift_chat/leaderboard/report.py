@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 
 from ..crowd.quality import excluded_raters
 from ..dataloop.outdir import ExportDir
-from ..errors import StorageError
+from ..errors import StorageError, ValidationError
 from ..store.db import Transactor, now
 from .bradley_terry import Leaderboard, bradley_terry
 from .following import RatingFilters, by_round, by_tag, load_ratings
@@ -37,6 +37,12 @@ class ReportOptions:
     min_gold: int = 5
     from_round: int = 3  # the per-round leaderboard ranks votes on round >= this
     style_rounds: int = 0  # bootstrap rounds for the style-controlled fit (0: sandwich intervals)
+
+    def __post_init__(self):
+        if self.from_round < 1:
+            raise ValidationError(f"rounds count from 1; 'from round' cannot be {self.from_round}")
+        if self.style_rounds < 0:
+            raise ValidationError(f"style-control bootstrap rounds cannot be negative ({self.style_rounds})")
 
 
 @dataclass(frozen=True)
