@@ -26,8 +26,8 @@ from scipy.special import expit
 from scipy.stats import norm
 
 from ..errors import ValidationError
-from .bradley_terry import DEFAULT_L2, MAX_STEP, SCALE, overlap_rank, to_rating
-from .robust import laplacian, rating_intervals, sandwich
+from .bradley_terry import DEFAULT_L2, MAX_STEP, SCALE, PairTable, fit_theta, overlap_rank, to_rating
+from .robust import rating_intervals, sandwich
 
 STYLE_FEATURES = ("length", "headers", "lists", "bold")
 STYLE_LABELS = {"length": "length (tokens)", "headers": "markdown headers", "lists": "list items",
@@ -58,9 +58,7 @@ def style_features(counts_a: np.ndarray, counts_b: np.ndarray) -> tuple[np.ndarr
     checkpoint mostly sits on one side (replays, hand-made battles): the shift then acts as a
     side bonus that the fit pins on that checkpoint."""
     a, b = np.asarray(counts_a, float), np.asarray(counts_b, float)
-    total = a + b
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = np.where(total > 0, (a - b) / np.where(total > 0, total, 1.0), 0.0)
+    ratio = (a - b) / np.maximum(a + b, 1.0)  # counts are >= 0: a + b = 0 means a - b = 0
     scale = np.sqrt((ratio ** 2).mean(axis=0)) if len(ratio) else np.ones(a.shape[1])
     scale = np.where(scale > 0, scale, 1.0)
     return ratio / scale, scale
@@ -98,11 +96,40 @@ class StyleFit:
                 for f, c, lo, hi in zip(self.features, self.beta, self.coef_lower, self.coef_upper)]
 
 
-def _hessian(k, a, b, x, h):
-    """Block Hessian [[L(h), C], [C^T, X^T h X]] plus the pin/penalty, for row weights h."""
-    hx = h[:, None] * x
-    cross = np.stack([np.bincount(a, hx[:, f], k) - np.bincount(b, hx[:, f], k) for f in range(x.shape[1])], 1)
-    return np.block([[laplacian(k, a, b, h), cross], [cross.T, x.T @ hx]])
+class _Design:
+    """The votes' design (checkpoint pairs, features) with the sums every Newton step needs.
+
+    Per-vote values are summed per (A, B) pair with one bincount each (over the pair index
+    a*K + b), so an iteration is a few passes over the votes; the Laplacian, the cross block
+    and the gradient follow from those (K, K) pair sums."""
+
+    def __init__(self, k: int, a: np.ndarray, b: np.ndarray, x: np.ndarray):
+        self.k, self.a, self.b, self.x = k, a, b, x
+        self.pair = a * k + b
+
+    def logits(self, params: np.ndarray) -> np.ndarray:
+        theta = params[:self.k]
+        return theta[self.a] - theta[self.b] + self.x @ params[self.k:]
+
+    def _pair_sum(self, values: np.ndarray) -> np.ndarray:
+        return np.bincount(self.pair, values, self.k * self.k).reshape(self.k, self.k)
+
+    def gradient(self, r: np.ndarray) -> np.ndarray:
+        pair = self._pair_sum(r)
+        return np.concatenate([pair.sum(1) - pair.sum(0), r @ self.x])
+
+    def hessian(self, h: np.ndarray) -> np.ndarray:
+        """Block matrix [[Laplacian(h), cross], [cross^T, X^T h X]] for per-vote weights h."""
+        pair = self._pair_sum(h)
+        laplace = -(pair + pair.T)
+        idx = np.arange(self.k)
+        laplace[idx, idx] = pair.sum(1) + pair.sum(0)
+        hx = h[:, None] * self.x
+        cross = np.empty((self.k, self.x.shape[1]))
+        for f in range(self.x.shape[1]):  # sum over votes of h x_f (e_a - e_b)
+            s = self._pair_sum(hx[:, f])
+            cross[:, f] = s.sum(1) - s.sum(0)
+        return np.block([[laplace, cross], [cross.T, self.x.T @ hx]])
 
 
 def _pin(k: int, f: int, l2: float) -> np.ndarray:
@@ -111,20 +138,18 @@ def _pin(k: int, f: int, l2: float) -> np.ndarray:
     return pin
 
 
-def fit_contextual(k: int, a: np.ndarray, b: np.ndarray, outcome: np.ndarray, x: np.ndarray,
-                   weight: np.ndarray | None = None, l2: float = DEFAULT_L2, init: np.ndarray | None = None,
-                   max_iter: int = 100, tol: float = 1e-9) -> np.ndarray:
+def fit_contextual(design: _Design, outcome: np.ndarray, weight: np.ndarray | None = None,
+                   l2: float = DEFAULT_L2, init: np.ndarray | None = None, max_iter: int = 100,
+                   tol: float = 1e-8) -> np.ndarray:
     """(theta, beta) stacked: Newton on sum_i w_i [y_i s_i - log(1 + e^s_i)] - l2/2 |params|^2."""
-    f = x.shape[1]
-    w = np.ones(len(a)) if weight is None else np.asarray(weight, float)
+    k, f = design.k, design.x.shape[1]
+    w = np.ones(len(outcome)) if weight is None else np.asarray(weight, float)
     params = np.zeros(k + f) if init is None else np.array(init, float)
     pin = _pin(k, f, l2)
     for _ in range(max_iter):
-        theta, beta = params[:k], params[k:]
-        p = expit(theta[a] - theta[b] + x @ beta)
-        r = w * (outcome - p)
-        grad = np.concatenate([np.bincount(a, r, k) - np.bincount(b, r, k), x.T @ r]) - l2 * params
-        step = np.linalg.solve(_hessian(k, a, b, x, w * p * (1 - p)) + pin, grad)
+        p = expit(design.logits(params))
+        grad = design.gradient(w * (outcome - p)) - l2 * params
+        step = np.linalg.solve(design.hessian(w * p * (1 - p)) + pin, grad)
         biggest = np.abs(step).max() if len(step) else 0.0
         params = params + step * min(1.0, MAX_STEP / max(biggest, 1e-300))
         if biggest < tol:
@@ -133,11 +158,11 @@ def fit_contextual(k: int, a: np.ndarray, b: np.ndarray, outcome: np.ndarray, x:
     return params
 
 
-def contextual_covariance(k, a, b, outcome, x, params, l2: float = DEFAULT_L2) -> np.ndarray:
-    theta, beta = params[:k], params[k:]
-    p = expit(theta[a] - theta[b] + x @ beta)
-    hessian = _hessian(k, a, b, x, p * (1 - p)) + _pin(k, x.shape[1], l2)
-    return sandwich(hessian, _hessian(k, a, b, x, (outcome - p) ** 2))
+def contextual_covariance(design: _Design, outcome: np.ndarray, params: np.ndarray,
+                          l2: float = DEFAULT_L2) -> np.ndarray:
+    p = expit(design.logits(params))
+    hessian = design.hessian(p * (1 - p)) + _pin(design.k, design.x.shape[1], l2)
+    return sandwich(hessian, design.hessian((outcome - p) ** 2))
 
 
 def style_controlled(models: Sequence[str], a, b, outcome, x: np.ndarray, *, ci: float = 0.95,
@@ -154,15 +179,18 @@ def style_controlled(models: Sequence[str], a, b, outcome, x: np.ndarray, *, ci:
     if anchor_model is not None and anchor_model not in models:
         raise ValidationError(f"anchor checkpoint {anchor_model!r} has no votes under these filters")
     k, anchor = len(models), (None if anchor_model is None else models.index(anchor_model))
-    params = fit_contextual(k, a, b, outcome, x, l2=l2)
-    cov = contextual_covariance(k, a, b, outcome, x, params, l2)
+    design = _Design(k, a, b, x)
+    # Warm start at the plain fit (pair counts, milliseconds): Newton then mostly moves beta.
+    plain = fit_theta(PairTable.from_arrays(models, a, b, outcome).score_matrix(), l2)
+    params = fit_contextual(design, outcome, l2=l2, init=np.concatenate([plain, np.zeros(x.shape[1])]))
+    cov = contextual_covariance(design, outcome, params, l2)
     rating, lower, upper = rating_intervals(params[:k], cov[:k, :k], ci, anchor_value, anchor)
     z = norm.ppf(0.5 + ci / 2.0)
     se_beta = np.sqrt(np.maximum(np.diag(cov)[k:], 0.0))
     coef_lower, coef_upper = params[k:] - z * se_beta, params[k:] + z * se_beta
     interval = "sandwich"
     if rounds > 0:
-        boot = _bootstrap(k, a, b, outcome, x, params, rounds, seed, l2)
+        boot = _bootstrap(design, outcome, params, rounds, seed, l2)
         alpha = (1.0 - ci) / 2.0
         lower, upper = np.quantile(to_rating(boot[:, :k], anchor_value, anchor), [alpha, 1 - alpha], axis=0)
         coef_lower, coef_upper = np.quantile(boot[:, k:], [alpha, 1 - alpha], axis=0)
@@ -172,12 +200,12 @@ def style_controlled(models: Sequence[str], a, b, outcome, x: np.ndarray, *, ci:
                     overlap_rank(lower, upper), coef_lower, coef_upper, games, len(a), ci, interval)
 
 
-def _bootstrap(k, a, b, outcome, x, params, rounds, seed, l2) -> np.ndarray:
+def _bootstrap(design: _Design, outcome, params, rounds, seed, l2) -> np.ndarray:
     """Votes resampled with replacement (multinomial weights), each round warm-started at the fit."""
     rng = np.random.default_rng(seed)
-    n = len(a)
+    n = len(outcome)
     out = np.empty((rounds, len(params)))
     for r in range(rounds):
         weight = np.bincount(rng.integers(0, n, n), minlength=n)
-        out[r] = fit_contextual(k, a, b, outcome, x, weight, l2, init=params, max_iter=20, tol=1e-6)
+        out[r] = fit_contextual(design, outcome, weight, l2, init=params, max_iter=20, tol=1e-6)
     return out
