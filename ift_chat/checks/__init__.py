@@ -5,7 +5,7 @@ those in force for the last turn; check_reply(reply, constraints) the verdicts;
 record_for_response(store, response_id) checks a stored reply and stores the verdicts.
 """
 
-from .checkers import check_reply
+from .checkers import check_reply, summary
 from .detection import detect
 from .explain import explain
 from .jobs import check_stored_response, record_for_response, run_checks
@@ -13,4 +13,4 @@ from .model import CHECKER_VERSION, REVOKE, Constraint, Verdict
 from .scope import active_constraints
 
 __all__ = ["CHECKER_VERSION", "REVOKE", "Constraint", "Verdict", "detect", "active_constraints",
-           "check_reply", "explain", "record_for_response", "check_stored_response", "run_checks"]
+           "check_reply", "summary", "explain", "record_for_response", "check_stored_response", "run_checks"]

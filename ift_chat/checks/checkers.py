@@ -21,13 +21,31 @@ def loose_variants(reply: str) -> list[str]:
     return [v for v in dict.fromkeys(variants) if v and v != reply]
 
 
+# Kinds a variant cannot pass when the reply fails: every variant is the reply with
+# characters removed, and these need something to be present.
+_MONOTONE = {"include_keywords", "include_number", "title", "placeholders"}
+_AT_LEAST = {"keyword_frequency", "letter_frequency", "highlighted_sections"}
+
+
+def _variants_can_help(constraint: Constraint) -> bool:
+    if constraint.kind in _MONOTONE:
+        return False
+    return not (constraint.kind in _AT_LEAST and constraint.params.get("relation") in ("at_least", "more_than"))
+
+
+# Kinds whose checker is more lenient when asked for the loose verdict (the others only
+# get the loose variants of the reply).
+_LENIENT = {"choice", "language", "bullet_count", "starts_with", "ends_with"}
+
+
 def check_one(reply: str, constraint: Constraint) -> Verdict:
     check = CHECKERS.get(constraint.kind)
     if check is None:  # detected but not checkable (never happens for shipped kinds)
         return Verdict(constraint, False, False, f"no checker for {constraint.kind!r}")
     passed, detail = check(reply, constraint.params, False)
-    loose = passed or check(reply, constraint.params, True)[0] or any(
-        check(v, constraint.params, True)[0] for v in loose_variants(reply))
+    loose = passed or (constraint.kind in _LENIENT and check(reply, constraint.params, True)[0]) or (
+        _variants_can_help(constraint) and any(
+        check(v, constraint.params, True)[0] for v in loose_variants(reply)))
     return Verdict(constraint, passed, loose, detail)
 
 

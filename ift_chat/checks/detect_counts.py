@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
-from .patterns import F, N, OPT_Q, POST, REL, Found, count, ranges, unit_patterns
+from .patterns import F, N, OPT_Q, POST, REL, Found, count, find, ranges, unit_patterns, windows
 from .text import parse_number
 
 # -- MMMT-IF sentence rules (before the reply-level counts they contain) ----------------
@@ -36,16 +36,23 @@ def _mark(text: str | None) -> str:
     return "!" if "!" in text or "exclamation" in text.lower() else "?"
 
 
+_SENTENCE_CUE = re.compile(r"sentence", F)
+_WORD_CUE = re.compile(r"\bwords?\b", F)
+_PARAGRAPH_CUE = re.compile(r"paragraph", F)
+_BULLET_CUE = re.compile(r"bullet", F)
+
+
 def sentence_rules(text: str) -> Iterator[Found]:
+    spans = windows(text, _SENTENCE_CUE, 90, 120)
     for p in _SENT_LEN:
-        for m in p.finditer(text):
+        for m in find(p, text, spans):
             if f := count("sentence_length", m, "at_most"):
                 yield f
-    for m in _SENT_START.finditer(text):
+    for m in find(_SENT_START, text, spans):
         letter = m.group("letter") or m.group("qletter")
         params = {"letter": letter.lower()} if letter else {"capital": True}
         yield Found("sentences_start_with", params, m.start(), m.end())
-    for m in _SENT_END.finditer(text):
+    for m in find(_SENT_END, text, spans):
         marks = "".join(sorted(set(_mark(m.group("m1")) + _mark(m.group("m2")))))
         yield Found("sentences_end_with", {"marks": marks}, m.start(), m.end())
 
@@ -53,7 +60,8 @@ def sentence_rules(text: str) -> Iterator[Found]:
 # -- counts of the whole reply ------------------------------------------------------------
 _ONE_WORD = re.compile(
     r"\b(?:in|with|using|use|give\s+(?:me\s+)?|reply|answer|respond)\s+(?:only\s+|just\s+|exactly\s+)?"
-    r"(?:one|a\s+single|1|a)\s+word\b(?!\s+(?:about|on|of|for|that|which|from|to|per|each))(?:\s+(?:only|answer|reply))?|"
+    r"(?:one|a\s+single|1)\s+word\b(?!\s+(?:about|on|of|for|that|which|from|to|per|each|or\s+(?:two|so)))(?:\s+(?:only|answer|reply))?|"
+    r"\bin\s+a\s+word(?=\s*[:,.?!]|\s*$)|"
     r"\b(?:a\s+|one\s+)?(?:single|one)[- ]word\s+(?:answer|reply|response)\b|"
     r"\bone\s+word\s+(?:only|answers?|max(?:imum)?)\b", F)
 _WORDS = "words?"
@@ -68,15 +76,15 @@ _DIVIDER = re.compile(r"\*\*\*|markdown\s+divider", F)
 
 
 def one_word(text: str) -> Iterator[Found]:
-    for m in _ONE_WORD.finditer(text):
-        if not re.search(r"\b(?:in|with|use|using)\s+a\s+word\s+(?:or|and)\b", m.group(0) + text[m.end():m.end() + 5], F):
-            yield Found("one_word", {}, m.start(), m.end())
+    for m in find(_ONE_WORD, text, windows(text, _WORD_CUE, 40, 30)):
+        yield Found("one_word", {}, m.start(), m.end())
 
 
 def word_counts(text: str) -> Iterator[Found]:
-    yield from ranges("word_count", text, _WORDS)
+    spans = windows(text, _WORD_CUE)
+    yield from ranges("word_count", text, _WORDS, spans)
     for i, p in enumerate(_WORD_PATTERNS):
-        for m in p.finditer(text):
+        for m in find(p, text, spans):
             f = count("word_count", m, "exactly" if i == 3 and _small(m) else "at_most")
             if f and f.params["n"] == 1 and f.params["relation"] == "exactly":
                 f = Found("one_word", {}, f.start, f.end)
@@ -90,19 +98,21 @@ def _small(m: re.Match) -> bool:
 
 
 def sentence_counts(text: str) -> Iterator[Found]:
-    for m in _ONE_SENTENCE.finditer(text):
+    spans = windows(text, _SENTENCE_CUE)
+    for m in find(_ONE_SENTENCE, text, spans):
         yield Found("sentence_count", {"relation": "exactly", "n": 1}, m.start(), m.end())
-    yield from ranges("sentence_count", text, "sentences?")
+    yield from ranges("sentence_count", text, "sentences?", spans)
     for p in _SENTENCE_PATTERNS:
-        for m in p.finditer(text):
+        for m in find(p, text, spans):
             if f := count("sentence_count", m, "exactly"):
                 yield f
 
 
 def paragraph_counts(text: str) -> Iterator[Found]:
     separator = "***" if _DIVIDER.search(text) else "blank_line"
+    spans = windows(text, _PARAGRAPH_CUE)
     for p in _PARAGRAPH_PATTERNS:
-        for m in p.finditer(text):
+        for m in find(p, text, spans):
             if f := count("paragraph_count", m, "exactly", separator=separator):
                 yield f
 
@@ -113,8 +123,9 @@ _BULLETS = [re.compile(p, F) for p in (
 
 
 def bullets(text: str) -> Iterator[Found]:
+    spans = windows(text, _BULLET_CUE)
     for p in _BULLETS:
-        for m in p.finditer(text):
+        for m in find(p, text, spans):
             if f := count("bullet_count", m, "exactly"):
                 yield f
 

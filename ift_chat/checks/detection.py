@@ -7,17 +7,60 @@ again. Revocations ("you no longer need to answer in French") are found first.
 
 from __future__ import annotations
 
+import re
+
 from . import detect_content, detect_counts, detect_format
+from .languages import LANGUAGES
 from .markers import find_revocations, is_persistent
 from .model import REVOKE, Constraint
 from .patterns import Found
 
 DETECTORS = detect_counts.DETECTORS + detect_format.DETECTORS + detect_content.DETECTORS
+# A detector only runs when the lowercased text contains one of its cue words: most turns
+# state no constraint, and a substring test is far cheaper than the detector's regexes.
+_CUES = {
+    "sentence_rules": ("sentence",), "one_word": ("word",), "word_counts": ("word",),
+    "sentence_counts": ("sentence",), "paragraph_counts": ("paragraph",), "bullets": ("bullet",),
+    "json_format": ("json",), "sections": ("section", "highlight"), "title": ("title",),
+    "case": ("case", "capital", "caps", "letter", "shout"), "commas": ("comma",),
+    "start_end": ("start", "begin", "open", "end", "finish", "close", "conclude", "first word", "quot",
+                  "wrap", "enclose"),
+    "extras": ("p.s", "p. s", "postscript", "placeholder"), "keywords": ("word", "letter"),
+    "numbers": ("number",), "choice": ("yes", "true", "option"),
+}
+_REVOKE_CUES = ("forget", "ignore", "drop", "disregard", "cancel", "no more", "normal", "freely",
+                "however you", "no longer", "don", "do not", "needn", "stop", "again", "limit", "fine",
+                "allowed", "no need", "quit", "cease", "any language", "any length", "anymore", "any more")
+_LANGUAGE_NAMES = frozenset(LANGUAGES)
+
+
+def _cued(name: str, lower: str) -> bool:
+    if name == "language":
+        return not _LANGUAGE_NAMES.isdisjoint(_WORDS.findall(lower))
+    for cue in _CUES[name]:
+        if cue in lower:
+            return True
+    return False
+
+
+_WORDS = re.compile(r"[a-z]+")
+
+
+def _revocations(text: str, lower: str) -> list[Found]:
+    return list(find_revocations(text)) if any(c in lower for c in _REVOKE_CUES) else []
+
+
+def revocations(text: str, source_turn: int = 0) -> list[Constraint]:
+    """Only the revocations a turn states."""
+    return [Constraint(REVOKE, {}, False, source_turn, f.revokes) for f in _revocations(text, text.lower())]
 
 
 def _found(text: str) -> list[Found]:
-    taken: list[Found] = list(find_revocations(text))
+    lower = text.lower()
+    taken: list[Found] = _revocations(text, lower)
     for run in DETECTORS:
+        if not _cued(run.__name__, lower):
+            continue
         for f in run(text):
             if not any(f.start < t.end and t.start < f.end for t in taken if t is not f):
                 taken.append(f)

@@ -11,7 +11,7 @@ from .scope import active_constraints
 
 def history_user_texts(history: object) -> list[str]:
     """The user texts of --history: a JSON list of {"user": ..., "assistant": ...}."""
-    if not isinstance(history, list):
+    if not isinstance(history, (list, tuple)):
         raise ValidationError("the history must be a JSON list of {\"user\": ..., \"assistant\": ...}")
     texts = []
     for n, item in enumerate(history, 1):
@@ -26,7 +26,7 @@ def history_user_texts(history: object) -> list[str]:
 def explain(instruction: str, reply: str, history: Sequence[dict] = ()) -> dict:
     """{"followed": true|false|null, "constraints": [...]}: followed is null when no
     constraint is active, else whether every active one passed (strict)."""
-    texts = history_user_texts(list(history)) + [instruction]
+    texts = history_user_texts(history) + [instruction]
     verdicts = check_reply(reply, active_constraints(texts))
     return {
         "followed": None if not verdicts else all(v.passed for v in verdicts),

@@ -10,7 +10,7 @@ from typing import Callable
 from .checkers import check_reply
 from .detection import detect
 from .model import CHECKER_VERSION, Verdict
-from .scope import active_constraints, active_from_detected
+from .scope import active_constraints, active_from_detected, detect_earlier
 
 log = logging.getLogger(__name__)
 
@@ -62,11 +62,11 @@ def run_checks(store, *, conversation_id: str | None = None, eval_set: str | Non
     total = sum(r["response_id"] is not None for r in rows)
     checked = skipped = written = done = 0
     batch: list[tuple[int, list[Verdict]]] = []
+    full: dict[str, list] = {}  # detections of this run, by text: replays repeat their prompts
+    earlier: dict[str, list] = {}
     for _, conv_rows in groupby(rows, key=lambda r: r["conversation_id"]):
         conv_rows = list(conv_rows)
         turns = list({r["turn_id"]: r for r in conv_rows}.values())
-        detected = {t["turn_id"]: detect(t["user_text"]) for t in turns}
-        idx_of = {t["turn_id"]: t for t in turns}
         active: dict[int, list] = {}
         for r in conv_rows:
             if r["response_id"] is None:
@@ -76,7 +76,7 @@ def run_checks(store, *, conversation_id: str | None = None, eval_set: str | Non
                 skipped += 1
                 continue
             if r["turn_id"] not in active:
-                active[r["turn_id"]] = _active_for(r["turn_id"], turns, detected, idx_of)
+                active[r["turn_id"]] = _active_for(r, turns, full, earlier)
             verdicts = check_reply(r["text"] or "", active[r["turn_id"]])
             if verdicts or r["has_rows"]:
                 batch.append((r["response_id"], verdicts))
@@ -93,12 +93,17 @@ def run_checks(store, *, conversation_id: str | None = None, eval_set: str | Non
     return RunResult(len(ids), checked, skipped, written)
 
 
-def _active_for(turn_id, turns, detected, idx_of):
-    """Active constraints of a turn from the per-turn detections (no re-detection)."""
-    me = idx_of[turn_id]
-    earlier = [t for t in turns if not t["turn_superseded"] and t["idx"] < me["idx"]]
-    per_turn = [_renumber(detected[t["turn_id"]], n) for n, t in enumerate(earlier)]
-    per_turn.append(_renumber(detected[turn_id], len(earlier)))
+def _active_for(me: dict, turns: list[dict], full: dict, earlier: dict) -> list:
+    """Active constraints of a reply's turn: the live turns before it, then its own."""
+    before = [t["user_text"] for t in turns if not t["turn_superseded"] and t["idx"] < me["idx"]]
+    per_turn = []
+    for n, text in enumerate(before):
+        if text not in earlier:
+            earlier[text] = detect_earlier(text, 0)
+        per_turn.append(_renumber(earlier[text], n))
+    if me["user_text"] not in full:
+        full[me["user_text"]] = detect(me["user_text"])
+    per_turn.append(_renumber(full[me["user_text"]], len(before)))
     return active_from_detected(per_turn)
 
 

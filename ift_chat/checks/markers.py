@@ -38,6 +38,11 @@ def _header(text: str, start: int) -> bool:
     return False
 
 
+def may_persist(text: str) -> bool:
+    """False when no constraint in the text can be persistent (no persistence phrase at all)."""
+    return _PERSIST.search(text) is not None
+
+
 def is_persistent(text: str, start: int, end: int) -> bool:
     return bool(_PERSIST.search(_clause(text, start, end))) or _header(text, start)
 
@@ -69,7 +74,8 @@ _TRIGGER = re.compile(
     r"\bstop\s+(?:answering|writing|replying|responding|using|speaking|being|giving|adding|making|keeping)\b|"
     r"\b(?:you\s+(?:can|may)|feel\s+free\s+to)\s+(?:now\s+)?(?:use|answer|reply|write|respond)\b(?=[^.!?\n]*\bagain\b)|"
     r"\bno\s+(?:more\s+)?(?=(?:word\s+)?limit)|\b(?:is|are)\s+(?:fine|ok(?:ay)?|allowed)\s+(?:now|again)\b|"
-    r"\bno\s+need\s+(?:for|to)\b|\bdrop\s+the\b|\bany\s+(?:language|length)\s+is\s+fine\b", F)
+    r"\bno\s+need\s+(?:for|to)\b|\b(?:don'?t|do\s+not)\b(?=[^.!?;\n]{0,40}\b(?:anymore|any\s+(?:more|longer))\b)|"
+    r"\b(?:quit|cease)\b|\bdrop\s+the\b|\bany\s+(?:language|length)\s+is\s+fine\b", F)
 
 
 def find_revocations(text: str) -> Iterator[Found]:

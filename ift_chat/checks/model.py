@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 
 # Bump whenever detection or checking could give a different result for a stored reply:
 # stored rows carry it, and `checks run` re-checks replies whose rows have another version.
@@ -28,7 +29,7 @@ class Constraint:
     source_turn: int = 0
     revokes: tuple[str, ...] = ()
 
-    @property
+    @cached_property  # frozen dataclasses allow it (it writes the instance __dict__ directly)
     def params_json(self) -> str:
         """Canonical JSON of the params: the form stored and compared."""
         return json.dumps(self.params, sort_keys=True, ensure_ascii=False)

@@ -76,9 +76,9 @@ def unit_patterns(unit: str, singular: str) -> list[re.Pattern]:
 BETWEEN = r"\bbetween\s+(?P<a>{n})\s+and\s+(?P<b>{n})\s+{unit}\b|\b(?P<a2>{n})\s*(?:-|–|to|or)\s*(?P<b2>{n})\s+{unit}\b"
 
 
-def ranges(kind: str, text: str, unit: str, **extra) -> Iterator[Found]:
-    pattern = BETWEEN.format(n=NUMBER, unit=unit)
-    for m in re.finditer(pattern, text, F):
+def ranges(kind: str, text: str, unit: str, spans=None, **extra) -> Iterator[Found]:
+    pattern = re.compile(BETWEEN.format(n=NUMBER, unit=unit), F)
+    for m in (find(pattern, text, spans) if spans is not None else pattern.finditer(text)):
         a = parse_number(m.group("a") or m.group("a2"))
         b = parse_number(m.group("b") or m.group("b2"))
         if a is None or b is None or a >= b:
@@ -87,3 +87,22 @@ def ranges(kind: str, text: str, unit: str, **extra) -> Iterator[Found]:
         yield Found(kind, {"relation": "at_most", "n": b, **extra}, m.start(), m.end())
 
 
+
+
+def windows(text: str, cue: re.Pattern, before: int = 90, after: int = 60) -> list[tuple[int, int]]:
+    """Merged spans of text around each cue ("words", "sentence"): a count pattern can only
+    match near its unit word, and searching those spans alone is much faster than the text."""
+    out: list[tuple[int, int]] = []
+    for m in cue.finditer(text):
+        lo, hi = max(0, m.start() - before), min(len(text), m.end() + after)
+        if out and lo <= out[-1][1]:
+            out[-1] = (out[-1][0], hi)
+        else:
+            out.append((lo, hi))
+    return out
+
+
+def find(pattern: re.Pattern, text: str, spans: list[tuple[int, int]]) -> Iterator[re.Match]:
+    """pattern.finditer over the spans only (positions stay those of the whole text)."""
+    for lo, hi in spans:
+        yield from pattern.finditer(text, lo, hi)

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from .detection import detect
+from .detection import detect, revocations
+from .markers import may_persist
 from .model import REVOKE, Constraint
 
 # Kinds that contradict each other share a group: a new one replaces the old.
-_GROUPS = {"one_word": "length", "word_count": "length", "choice": "length",
+_GROUPS = {"one_word": "length", "word_count": "length",
            "lowercase": "case", "uppercase": "case"}
 # Kinds that stack (two different keywords both apply): only the same subject replaces.
 _SUBJECT = {"include_keywords": "keywords", "exclude_keywords": "keywords",
@@ -60,10 +61,19 @@ def active_from_detected(per_turn: Sequence[Sequence[Constraint]]) -> list[Const
     return carried + own
 
 
-def detect_turns(user_texts: Sequence[str]) -> list[list[Constraint]]:
-    return [detect(text, source_turn=n) for n, text in enumerate(user_texts)]
+def detect_earlier(text: str, source_turn: int) -> list[Constraint]:
+    """What an earlier turn can still contribute: its persistent constraints and revocations.
+    A text without any persistence phrase has no persistent constraint, so only its
+    revocations are looked for (much cheaper than detecting everything)."""
+    if may_persist(text):
+        return detect(text, source_turn=source_turn)
+    return revocations(text, source_turn)
 
 
 def active_constraints(user_texts: Sequence[str]) -> list[Constraint]:
     """Constraints in force for the LAST text, given all earlier ones (0-based source_turn)."""
-    return active_from_detected(detect_turns(user_texts))
+    if not user_texts:
+        return []
+    *earlier, last = user_texts
+    per_turn = [detect_earlier(text, n) for n, text in enumerate(earlier)]
+    return active_from_detected(per_turn + [detect(last, source_turn=len(earlier))])

@@ -12,7 +12,7 @@ _SMALL = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight"
 _TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
 NUMBER_WORDS = {w: n for n, w in enumerate(_SMALL)} | {
     w: 20 + 10 * n for n, w in enumerate(_TENS)} | {
-    "a single": 1, "single": 1, "a": 1, "an": 1, "once": 1, "twice": 2, "thrice": 3,
+    "a single": 1, "single": 1, "once": 1, "twice": 2, "thrice": 3,
     "a couple of": 2, "a hundred": 100, "one hundred": 100, "hundred": 100, "a dozen": 12, "dozen": 12}
 # Digits or number words ("twenty-five", "a single"); longest alternatives first.
 NUMBER = (r"(?:\d{1,5}|(?:" + "|".join(_TENS) + r")(?:[- ](?:" + "|".join(_SMALL[1:10]) + r"))?|"
