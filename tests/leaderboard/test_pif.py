@@ -132,3 +132,30 @@ def test_report_carries_the_automatic_views(checked, tmp_path):
         assert (out / f"{name}.csv").exists()
     index = (out / "index.html").read_text()
     assert "Automatic instruction checks" in index and "Cohen" in index and summary["checked_replies"] == 4
+
+
+def test_views_from_the_real_checker(arena):
+    """Verdicts written by `checks run` itself: a persistent lowercase rule stated in round 1;
+    ck-keeps follows it in every round, ck-drops from round 2 on."""
+    from ift_chat.checks import run_checks
+
+    for name in ("ck-keeps", "ck-drops"):
+        arena.checkpoint(name)
+    users = ["From now on, answer in all lowercase letters. What is 2+2?", "Name a fruit.", "Name a city."]
+    replies = {"ck-keeps": ["four", "apple", "paris"], "ck-drops": ["four", "Apple", "Paris"]}
+    conversations = arena.store.conversations
+    conv = conversations.create("arena-anonymous", sides={"A": "ck-keeps", "B": "ck-drops"})
+    for n, text in enumerate(users):
+        turn = conversations.add_turn(conv.id, text)
+        for side, name in (("A", "ck-keeps"), ("B", "ck-drops")):
+            arena._reply(turn.id, side, name, text=replies[name][n])
+        arena.store.feedback.vote(turn.id, arena.rater("r1"), "A" if n else "tie", anonymous=True)
+    run_checks(arena.store)
+    report = build_report(arena.store, ReportOptions(rounds=0, from_round=2))
+    pif = report.views.pif_by_round
+    assert pif[pif["checkpoint"] == "ck-keeps"]["pif"].tolist() == [1, 1, 1]
+    assert pif[pif["checkpoint"] == "ck-drops"]["pif"].tolist() == [1, 0, 0]
+    counts = report.views.category_counts.set_index(["category", "value"])["votes"]
+    assert counts[("instruction", "verifiable constraint")] == 3  # the rule holds in every round
+    auto = report.views.auto_vs_human
+    assert auto[auto["checkpoint"] == "ck-drops"]["followed"].tolist() == [1, 0, 0]
