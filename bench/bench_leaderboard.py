@@ -80,10 +80,16 @@ def sklearn_seconds_per_fit(a, b, outcome, n_models: int, fits: int, seed: int =
     return float(np.mean(times))
 
 
-def sqlite_aggregation_seconds(a, b, outcome, names) -> tuple[float, float]:
-    """(seconds to bulk-write the votes, seconds for load_pairs) on a real store."""
+REPLIES = ("A short answer.", "# Title\n- one **point**\n- two\n\nMore text here, " * 3,
+           "1. first\n2. second\n\n**Bold** close.", "Plain prose " * 40)
+
+
+def sqlite_aggregation_seconds(a, b, outcome, names) -> tuple[float, float, float]:
+    """(seconds to bulk-write the votes and replies, seconds for load_pairs, seconds for
+    load_battles: the vote-level read model with style counts of every reply) on a real store."""
     from ift_chat.config import Config
     from ift_chat.leaderboard import load_pairs
+    from ift_chat.leaderboard.battles import load_battles
     from ift_chat.store import Store
 
     winner = np.where(outcome == 1.0, "A", np.where(outcome == 0.0, "B", "tie"))
@@ -103,13 +109,21 @@ def sqlite_aggregation_seconds(a, b, outcome, names) -> tuple[float, float]:
                  ((i + 1, f"c{i}") for i in range(len(a))))
             conv("insert into votes (turn_id, rater_id, winner, anonymous, created) values (?, ?, ?, 1, '2026')",
                  ((i + 1, rater, str(w)) for i, w in enumerate(winner)))
+            conv("insert into responses (turn_id, side, checkpoint, text, status, created) "
+                 "values (?, ?, ?, ?, 'ok', '2026')",
+                 ((i + 1, side, names[m], REPLIES[(i + (side == "B")) % len(REPLIES)])
+                  for i in range(len(a)) for side, m in (("A", a[i]), ("B", b[i]))))
         written = time.perf_counter() - started
         started = time.perf_counter()
         pairs = load_pairs(store)
         loaded = time.perf_counter() - started
         assert pairs.n_votes == len(a)
+        started = time.perf_counter()
+        battles = load_battles(store)
+        battles_s = time.perf_counter() - started
+        assert len(battles) == len(a)
         store.close()
-    return written, loaded
+    return written, loaded, battles_s
 
 
 def synthetic_style(a, b, strength, n_models: int, seed: int = 2):
@@ -210,9 +224,10 @@ def main() -> None:
     style_section(args, strength, a, b, names)
 
     if args.db:
-        written, loaded = sqlite_aggregation_seconds(a, b, outcome, names)
-        print(f"SQLite: bulk-wrote {args.votes:,} one-turn battles in {written:.1f} s; "
-              f"load_pairs (SQL join + group by) took {loaded:.2f} s")
+        written, loaded, battles_s = sqlite_aggregation_seconds(a, b, outcome, names)
+        print(f"SQLite: bulk-wrote {args.votes:,} one-turn battles (2 replies each) in {written:.1f} s; "
+              f"load_pairs (SQL join + group by) took {loaded:.2f} s; load_battles (vote level, reply "
+              f"texts, style counts) took {battles_s:.2f} s")
 
 
 if __name__ == "__main__":

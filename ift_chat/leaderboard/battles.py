@@ -30,17 +30,17 @@ select v.id as vote_id, v.winner as winner, sa.checkpoint as a, sb.checkpoint as
                where rr.turn_id = t.id) as constrained
 """
 
-# Per turn, not per vote: several raters vote on one turn.
-_TURN_DETAILS_SQL = """
-select t.id as turn_id,
-       (select r.text from responses r where r.turn_id = t.id and r.side = 'A' and r.superseded = 0
-        order by r.id desc limit 1) as text_a,
-       (select r.text from responses r where r.turn_id = t.id and r.side = 'B' and r.superseded = 0
-        order by r.id desc limit 1) as text_b,
-       (select json_group_array(distinct j.value) from responses r
-        join ratings g on g.response_id = r.id, json_each(g.tags) j
-        where r.turn_id = t.id and r.superseded = 0) as tags
-from turns t where t.id in (select value from json_each(:turn_ids))
+# Per turn, not per vote: several raters vote on one turn. The newest current reply per side.
+_REPLY_TEXTS_SQL = """
+select r.turn_id as turn_id, r.side as side, r.text as text from responses r
+where r.turn_id in (select value from json_each(:turn_ids)) and r.superseded = 0 and r.side in ('A', 'B')
+order by r.turn_id, r.side, r.id
+"""
+
+_TURN_TAGS_SQL = """
+select distinct r.turn_id as turn_id, j.value as tag
+from responses r join ratings g on g.response_id = r.id, json_each(g.tags) j
+where r.turn_id in (select value from json_each(:turn_ids)) and r.superseded = 0 and g.tags != '[]'
 """
 
 BATTLE_COLUMNS = ["vote_id", "winner", "a", "b", "turn_id", "round", "eval_set", "has_image", "constrained"]
@@ -105,21 +105,28 @@ def load_battles(store: Transactor, filters: VoteFilters = VoteFilters(), *, wit
     frame["outcome"] = frame["winner"].map(outcomes).astype(float)
     for column in ("has_image", "constrained"):
         frame[column] = frame[column].astype(bool)
-    details = _turn_details(store, frame["turn_id"].unique().tolist())
-    frame["tags"] = frame["turn_id"].map(lambda t: details.get(t, {}).get("tags", frozenset()))
-    zero = (0,) * len(STYLE_FEATURES)
-    counts = {t: (style_counts(d["text_a"]) if with_style else zero,
-                  style_counts(d["text_b"]) if with_style else zero) for t, d in details.items()}
-    style_a = np.array([counts.get(t, (zero, zero))[0] for t in frame["turn_id"]], float).reshape(-1, len(zero))
-    style_b = np.array([counts.get(t, (zero, zero))[1] for t in frame["turn_id"]], float).reshape(-1, len(zero))
-    return Battles(frame, style_a, style_b)
+    codes, turns = pd.factorize(frame["turn_id"])
+    texts, tags = _turn_details(store, [int(t) for t in turns])
+    no_tags = frozenset()
+    per_turn_tags = [tags.get(t, no_tags) for t in turns]
+    frame["tags"] = [per_turn_tags[c] for c in codes]
+    width = len(STYLE_FEATURES)
+    style = np.zeros((2, len(turns), width))
+    if with_style:
+        for n, t in enumerate(turns):
+            style[0, n] = style_counts(texts.get((t, "A"), ""))
+            style[1, n] = style_counts(texts.get((t, "B"), ""))
+    return Battles(frame, style[0][codes].reshape(-1, width), style[1][codes].reshape(-1, width))
 
 
-def _turn_details(store: Transactor, turn_ids: list[int]) -> dict[int, dict]:
-    out = {}
-    for start in range(0, len(turn_ids), 50_000):
-        chunk = json.dumps([int(t) for t in turn_ids[start:start + 50_000]])
-        for row in store.query(_TURN_DETAILS_SQL, {"turn_ids": chunk}):
-            tags = frozenset(t for t in json.loads(row["tags"] or "[]") if t)
-            out[row["turn_id"]] = {"text_a": row["text_a"] or "", "text_b": row["text_b"] or "", "tags": tags}
-    return out
+def _turn_details(store: Transactor, turn_ids: list[int]) -> tuple[dict, dict]:
+    """({(turn, side): newest current reply text}, {turn: frozenset of error tags raters gave})."""
+    texts, tags = {}, {}
+    for start in range(0, len(turn_ids), 100_000):
+        chunk = {"turn_ids": json.dumps(turn_ids[start:start + 100_000])}
+        for row in store.query(_REPLY_TEXTS_SQL, chunk):
+            texts[(row["turn_id"], row["side"])] = row["text"] or ""  # ordered by id: newest wins
+        for row in store.query(_TURN_TAGS_SQL, chunk):
+            if row["tag"]:
+                tags.setdefault(row["turn_id"], set()).add(row["tag"])
+    return texts, {t: frozenset(v) for t, v in tags.items()}

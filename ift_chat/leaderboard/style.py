@@ -37,17 +37,17 @@ _CODE_BLOCK = re.compile(r"```.*?(?:```|\Z)", re.S)  # "# comment" in code is no
 _HEADER = re.compile(r"^ {0,3}#{1,6}[ \t]+\S", re.M)
 _LIST_ITEM = re.compile(r"^[ \t]*(?:[-*+]|\d{1,9}[.)])[ \t]+\S", re.M)
 _BOLD = re.compile(r"\*\*(?=\S)[^\n]+?\*\*|__(?=\S)[^\n]+?__")
-_TOKEN = re.compile(r"\w+|[^\w\s]")
 
 
 def style_counts(text: str) -> tuple[int, int, int, int]:
-    """(tokens, headers, list items, bold spans) of one reply. Tokens are words and punctuation
-    marks, the same for every checkpoint (their own tokenizers differ); markup counts skip
-    fenced code."""
+    """(tokens, headers, list items, bold spans) of one reply. Tokens are whitespace-separated
+    (the same for every checkpoint, whose own tokenizers differ; only ratios between two
+    replies enter the fit, so the unit does not matter); markup counts skip fenced code."""
     text = text or ""
-    prose = _CODE_BLOCK.sub("", text)
-    return (len(_TOKEN.findall(text)), len(_HEADER.findall(prose)), len(_LIST_ITEM.findall(prose)),
-            len(_BOLD.findall(prose)))
+    prose = _CODE_BLOCK.sub("", text) if "```" in text else text
+    headers = len(_HEADER.findall(prose)) if "#" in prose else 0
+    bold = len(_BOLD.findall(prose)) if ("**" in prose or "__" in prose) else 0
+    return len(text.split()), headers, len(_LIST_ITEM.findall(prose)), bold
 
 
 def style_features(counts_a: np.ndarray, counts_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

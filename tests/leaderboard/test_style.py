@@ -16,7 +16,7 @@ def test_style_counts_of_markdown():
             "2) second\n\n```python\n# a comment, not a header\n- not a list\n```\n#hashtag is not a header")
     tokens, headers, lists, bold = style_counts(text)
     assert (headers, lists, bold) == (2, 5, 2)
-    assert style_counts("Hello, world.") == (4, 0, 0, 0)
+    assert style_counts("Hello, world.") == (2, 0, 0, 0)
     assert style_counts("") == (0, 0, 0, 0) and tokens > 30
 
 
