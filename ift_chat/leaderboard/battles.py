@@ -96,7 +96,7 @@ class Battles:
                 self.frame["b"].map(index).to_numpy(np.int64))
 
 
-def load_battles(store: Transactor, filters: VoteFilters = VoteFilters(), *, with_style: bool = True) -> Battles:
+def load_battles(store: Transactor, filters: VoteFilters = VoteFilters()) -> Battles:
     """Every counted vote with its turn's details; "both bad" is a tie or dropped as in load_pairs."""
     sql, params = counted_votes_sql(filters)
     frame = pd.DataFrame(store.query(sql, params), columns=BATTLE_COLUMNS)
@@ -112,10 +112,9 @@ def load_battles(store: Transactor, filters: VoteFilters = VoteFilters(), *, wit
     frame["tags"] = [per_turn_tags[c] for c in codes]
     width = len(STYLE_FEATURES)
     style = np.zeros((2, len(turns), width))
-    if with_style:
-        for n, t in enumerate(turns):
-            style[0, n] = style_counts(texts.get((t, "A"), ""))
-            style[1, n] = style_counts(texts.get((t, "B"), ""))
+    for n, t in enumerate(turns):
+        style[0, n] = style_counts(texts.get((t, "A"), ""))
+        style[1, n] = style_counts(texts.get((t, "B"), ""))
     return Battles(frame, style[0][codes].reshape(-1, width), style[1][codes].reshape(-1, width))
 
 

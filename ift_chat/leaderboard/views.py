@@ -73,8 +73,8 @@ def style_table(raw: Leaderboard | None, style: StyleFit | None) -> pd.DataFrame
 
 
 def build_views(store: Transactor, votes: VoteFilters, ratings_filters: RatingFilters, ratings: pd.DataFrame,
-                board: Leaderboard | None, *, from_round: int = 3, rounds: int = 1000, style_rounds: int = 0, seed: int = 0,
-                ci: float = 0.95, anchor_value: float = 1000.0, anchor_model: str | None = None) -> Views:
+                board: Leaderboard | None, *, from_round: int = 3, rounds: int = 1000, style_rounds: int = 0,
+                seed: int = 0, ci: float = 0.95, anchor_value: float = 1000.0, anchor_model: str | None = None) -> Views:
     """``ratings``: the report's human ratings (following.load_ratings) under ratings_filters;
     ``board``: its all-rounds bootstrap leaderboard (the per-round one sits beside it)."""
     battles = load_battles(store, votes)
