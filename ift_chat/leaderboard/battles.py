@@ -24,7 +24,7 @@ from .votes import OUTCOME_FOR_A, VoteFilters, vote_counts
 
 _VOTE_LEVEL_SELECT = """
 select v.id as vote_id, v.winner as winner, sa.checkpoint as a, sb.checkpoint as b,
-       t.id as turn_id, t.idx as round, es.name as eval_set,
+       t.id as turn_id, t.idx as round, es.name as eval_set, c.id as conversation_id,
        exists (select 1 from turn_images ti where ti.turn_id = t.id) as has_image,
        exists (select 1 from responses rr join response_checks rc on rc.response_id = rr.id
                where rr.turn_id = t.id) as constrained
@@ -43,7 +43,8 @@ from responses r join ratings g on g.response_id = r.id, json_each(g.tags) j
 where r.turn_id in (select value from json_each(:turn_ids)) and r.superseded = 0 and g.tags != '[]'
 """
 
-BATTLE_COLUMNS = ["vote_id", "winner", "a", "b", "turn_id", "round", "eval_set", "has_image", "constrained"]
+BATTLE_COLUMNS = ["vote_id", "winner", "a", "b", "turn_id", "round", "eval_set", "conversation_id", "has_image",
+                  "constrained"]
 
 
 class _Capture:

@@ -25,9 +25,15 @@ import numpy as np
 import pandas as pd
 
 from ..store.db import Transactor
+from .battles import counted_votes_sql
 from .following import RatingFilters, response_scores, wilson_interval
+from .votes import VoteFilters
 
+# A blind battle's replies count once the battle's votes count on the leaderboard (after its
+# reveal): before, a changed PIF row would name the checkpoint in the battle. The rule for
+# that is the counted-votes query itself (battles.counted_votes_sql), used as a CTE.
 _CHECKS_SQL = """
+with counted as ({counted})
 select rc.response_id as response_id, rc.kind as kind, rc.passed as passed,
        rc.passed_loose as passed_loose, r.checkpoint as checkpoint, t.idx as round,
        c.mode as mode, c.eval_item_id as eval_item_id
@@ -37,10 +43,11 @@ join turns t on t.id = r.turn_id and t.superseded = 0
 join conversations c on c.id = t.conversation_id
 left join eval_items ei on ei.id = c.eval_item_id
 left join eval_sets es on es.id = ei.eval_set_id
-where (:since is null or r.created >= :since)
-  and (:until is null or substr(r.created, 1, length(:until)) <= :until)
-  and (:eval_set is null or es.name = :eval_set)
-  and (:all_checkpoints = 1 or r.checkpoint in (select value from json_each(:checkpoints)))
+where (c.mode != 'arena-anonymous' or c.id in (select conversation_id from counted))
+  and (:check_since is null or r.created >= :check_since)
+  and (:check_until is null or substr(r.created, 1, length(:check_until)) <= :check_until)
+  and (:check_eval_set is null or es.name = :check_eval_set)
+  and (:check_all_checkpoints = 1 or r.checkpoint in (select value from json_each(:check_checkpoints)))
 order by rc.response_id, rc.id
 """
 
@@ -49,10 +56,13 @@ CHECK_COLUMNS = ["response_id", "kind", "passed", "passed_loose", "checkpoint", 
 
 def load_checks(store: Transactor, filters: RatingFilters = RatingFilters()) -> pd.DataFrame:
     """One row per (current final reply, active constraint) verdict under the filters' dates,
-    eval set and checkpoints (rater filters do not apply: nobody rated these)."""
-    rows = store.query(_CHECKS_SQL, {
-        "since": filters.since or None, "until": filters.until or None, "eval_set": filters.eval_set or None,
-        "all_checkpoints": int(not filters.checkpoints), "checkpoints": json.dumps(list(filters.checkpoints))})
+    eval set and checkpoints (rater filters do not apply: nobody rated these); blind battles'
+    replies only once their votes count."""
+    counted, counted_params = counted_votes_sql(VoteFilters(include_replays=False))
+    rows = store.query(_CHECKS_SQL.format(counted=counted), {
+        **counted_params, "check_since": filters.since or None, "check_until": filters.until or None,
+        "check_eval_set": filters.eval_set or None, "check_all_checkpoints": int(not filters.checkpoints),
+        "check_checkpoints": json.dumps(list(filters.checkpoints))})
     return pd.DataFrame(rows, columns=CHECK_COLUMNS)
 
 

@@ -159,3 +159,20 @@ def test_views_from_the_real_checker(arena):
     assert counts[("instruction", "verifiable constraint")] == 3  # the rule holds in every round
     auto = report.views.auto_vs_human
     assert auto[auto["checkpoint"] == "ck-drops"]["followed"].tolist() == [1, 0, 0]
+
+
+def test_a_blind_battle_shows_in_the_checks_only_once_its_votes_count(arena):
+    """Else the PIF table would move while the battle is blind and name its checkpoint."""
+    for name in ("ck-a", "ck-b"):
+        arena.checkpoint(name)
+    conversations = arena.store.conversations
+    conv = conversations.create("arena-anonymous", sides={"A": "ck-a", "B": "ck-b"})
+    turn = conversations.add_turn(conv.id, "Answer in one word: what colour is the sky?")
+    for side, name in (("A", "ck-a"), ("B", "ck-b")):
+        arena._reply(turn.id, side, name, text="Blue")
+        arena.checks(arena.reply_ids(turn.id)[side], [("one_word", True, True)])
+    chat = arena.dialog("ck-a", [[]])
+    arena.checks(chat[0], [("one_word", False, False)])
+    assert set(load_checks(arena.store)["response_id"]) == {chat[0]}  # the battle counts nowhere yet
+    arena.store.feedback.vote(turn.id, arena.rater("r1"), "tie", anonymous=True)
+    assert len(load_checks(arena.store)) == 3
