@@ -14,6 +14,7 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")  # no probing for accelerators at 
 
 import numpy as np  # noqa: E402
 import pandas as pd
+import pytest
 from arena_rank.models.bradley_terry import BradleyTerry
 from arena_rank.models.contextual_bradley_terry import ContextualBradleyTerry
 from arena_rank.utils.data_utils import ContextualPairDataset, PairDataset
@@ -91,3 +92,14 @@ def test_style_controlled_fit_agrees_with_arena_rank_contextual_model():
     assert np.abs(ours.rating - np.asarray(result["ratings"])[order]).max() < RATING_TOL
     assert np.abs(ours.beta - np.asarray(result["coeffs"])).max() < 1e-3
     assert np.abs(ours.lower - np.asarray(result["rating_lower"])[order]).max() < 1.0
+
+
+def test_anchored_sandwich_interval_is_relative_to_the_anchor():
+    names, a, b, outcome = synthetic(n=5_000, k=4, seed=11)
+    pairs = PairTable.from_arrays(names, a, b, outcome)
+    free = sandwich_bradley_terry(pairs)
+    pinned = sandwich_bradley_terry(pairs, anchor_model="ckpt-2", anchor_value=1500.0)
+    assert pinned.rating[2] == pinned.lower[2] == pinned.upper[2] == 1500.0  # width 0 by construction
+    gaps = free.rating - free.rating[2]
+    assert pinned.rating - 1500.0 == pytest.approx(gaps)
+    assert np.all((pinned.upper - pinned.lower)[[0, 1, 3]] > 0)
