@@ -100,7 +100,7 @@ class Battles:
 def load_battles(store: Transactor, filters: VoteFilters = VoteFilters()) -> Battles:
     """Every counted vote with its turn's details; "both bad" is a tie or dropped as in load_pairs."""
     sql, params = counted_votes_sql(filters)
-    frame = pd.DataFrame(store.query(sql, params), columns=BATTLE_COLUMNS)
+    frame = pd.DataFrame.from_records(_tuples(store, sql, params), columns=BATTLE_COLUMNS)
     outcomes = dict(OUTCOME_FOR_A, **({"both_bad": 0.5} if filters.both_bad == "tie" else {}))
     frame = frame[frame["winner"].isin(list(outcomes))].reset_index(drop=True)
     frame["outcome"] = frame["winner"].map(outcomes).astype(float)
@@ -124,9 +124,15 @@ def _turn_details(store: Transactor, turn_ids: list[int]) -> tuple[dict, dict]:
     texts, tags = {}, {}
     for start in range(0, len(turn_ids), 100_000):
         chunk = {"turn_ids": json.dumps(turn_ids[start:start + 100_000])}
-        for row in store.query(_REPLY_TEXTS_SQL, chunk):
-            texts[(row["turn_id"], row["side"])] = row["text"] or ""  # ordered by id: newest wins
-        for row in store.query(_TURN_TAGS_SQL, chunk):
-            if row["tag"]:
-                tags.setdefault(row["turn_id"], set()).add(row["tag"])
+        for turn_id, side, text in _tuples(store, _REPLY_TEXTS_SQL, chunk):
+            texts[(turn_id, side)] = text or ""  # ordered by id: the newest wins
+        for turn_id, tag in _tuples(store, _TURN_TAGS_SQL, chunk):
+            if tag:
+                tags.setdefault(turn_id, set()).add(tag)
     return texts, {t: frozenset(v) for t, v in tags.items()}
+
+
+def _tuples(store: Transactor, sql: str, params: dict) -> list[tuple]:
+    """Rows as tuples in select order: a vote-level read of a big store builds no dict per row."""
+    with store.read() as db:
+        return db.execute(sql, params).fetchall()
