@@ -133,11 +133,11 @@ def start_vllm(args, work: Path, children: Children) -> tuple[str, dict[str, str
     from ift_chat.backends.vllm_plan import plan_servers
     from ift_chat.backends.vllm_supervisor import VllmSupervisor
     from ift_chat.config import Config
-    from ift_chat.demo import make_demo_checkpoints
+    from ift_chat.demo.tiny import make_tiny_checkpoints
 
     if not args.vllm_python:
         sys.exit("--backend vllm needs --vllm-python or IFT_CHAT_VLLM_PYTHON")
-    checkpoint = make_demo_checkpoints(work / "demo")[0]
+    checkpoint = make_tiny_checkpoints(work / "demo")[0]
     config = Config(home=work / "vllm-home", checkpoints_dir=checkpoint.parent, vllm_python=args.vllm_python,
                     vllm_device="cpu")
     specs = [s for s in scan(checkpoint.parent) if s.name == NAMES[0]]

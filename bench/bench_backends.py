@@ -37,7 +37,7 @@ from ift_chat.backends.transformers_backend import TransformersBackend  # noqa: 
 from ift_chat.backends.vllm_plan import plan_servers  # noqa: E402
 from ift_chat.backends.vllm_supervisor import VllmSupervisor  # noqa: E402
 from ift_chat.config import Config, Limits  # noqa: E402
-from ift_chat.demo import make_demo_checkpoints  # noqa: E402
+from ift_chat.demo.tiny import make_tiny_checkpoints  # noqa: E402
 
 NAME = "demo-smolvlm-a"
 
@@ -167,7 +167,7 @@ def main() -> None:
     params = SamplingParams(temperature=0, max_tokens=args.max_tokens, seed=0)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        checkpoint = make_demo_checkpoints(tmp / "checkpoints")[0]
+        checkpoint = make_tiny_checkpoints(tmp / "checkpoints")[0]
         image = tmp / "photo.png"
         Image.new("RGB", (1024, 768), (200, 30, 30)).save(image)
         messages = conversation(image)

@@ -1,4 +1,11 @@
-"""Leaderboard speed: 1,000,000 votes over 50 checkpoints, Bradley–Terry fit + 1000 bootstrap rounds.
+"""Leaderboard speed: 1,000,000 votes over 50 checkpoints, Bradley–Terry fit + 1000 bootstrap rounds,
+and beside it the style-controlled (contextual) fit with sandwich intervals on the same votes.
+
+The style section gives every vote style counts of its two replies (some checkpoints write
+3x longer replies) and plants a length preference in the outcomes; it times the features,
+the style-controlled fit + sandwich intervals (goal < 5 s), the plain fit's sandwich
+intervals, and a few style bootstrap rounds (extrapolated), and checks the fit recovers the
+strengths and the planted length coefficient.
 
 Prints seconds for each stage and the ratio to the plain approach: one scikit-learn
 LogisticRegression fit on the vote-level ±1 design per bootstrap round. sklearn is
@@ -7,6 +14,7 @@ With ``--db`` it also writes the votes into a real SQLite store (bulk inserts, n
 per-vote API) and times the SQL that aggregates them into pair counts.
 
     .venv/bin/python bench/bench_leaderboard.py [--votes 1000000] [--models 50] [--rounds 1000] [--db]
+        [--style-rounds 5] [--sklearn-fits 3 (0: skip)]
 """
 
 from __future__ import annotations
@@ -22,9 +30,13 @@ from scipy import sparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ift_chat.leaderboard.bradley_terry import PairTable, bradley_terry  # noqa: E402
+from ift_chat.leaderboard.bradley_terry import SCALE, PairTable, bradley_terry  # noqa: E402
+from ift_chat.leaderboard.robust import sandwich_bradley_terry  # noqa: E402
+from ift_chat.leaderboard.style import style_controlled, style_features  # noqa: E402
 
 GOAL_S = 10.0
+STYLE_GOAL_S = 5.0
+PLANTED_LENGTH = 1.5  # log-odds per unit of (len_a - len_b) / (len_a + len_b)
 
 
 def synthetic_votes(n_votes: int, n_models: int, seed: int = 0, tie_share: float = 0.2):
@@ -68,10 +80,16 @@ def sklearn_seconds_per_fit(a, b, outcome, n_models: int, fits: int, seed: int =
     return float(np.mean(times))
 
 
-def sqlite_aggregation_seconds(a, b, outcome, names) -> tuple[float, float]:
-    """(seconds to bulk-write the votes, seconds for load_pairs) on a real store."""
+REPLIES = ("A short answer.", "# Title\n- one **point**\n- two\n\nMore text here, " * 3,
+           "1. first\n2. second\n\n**Bold** close.", "Plain prose " * 40)
+
+
+def sqlite_aggregation_seconds(a, b, outcome, names) -> tuple[float, float, float]:
+    """(seconds to bulk-write the votes and replies, seconds for load_pairs, seconds for
+    load_battles: the vote-level read model with style counts of every reply) on a real store."""
     from ift_chat.config import Config
     from ift_chat.leaderboard import load_pairs
+    from ift_chat.leaderboard.battles import load_battles
     from ift_chat.store import Store
 
     winner = np.where(outcome == 1.0, "A", np.where(outcome == 0.0, "B", "tie"))
@@ -91,13 +109,80 @@ def sqlite_aggregation_seconds(a, b, outcome, names) -> tuple[float, float]:
                  ((i + 1, f"c{i}") for i in range(len(a))))
             conv("insert into votes (turn_id, rater_id, winner, anonymous, created) values (?, ?, ?, 1, '2026')",
                  ((i + 1, rater, str(w)) for i, w in enumerate(winner)))
+            conv("insert into responses (turn_id, side, checkpoint, text, status, created) "
+                 "values (?, ?, ?, ?, 'ok', '2026')",
+                 ((i + 1, side, names[m], REPLIES[(i + (side == "B")) % len(REPLIES)])
+                  for i in range(len(a)) for side, m in (("A", a[i]), ("B", b[i]))))
         written = time.perf_counter() - started
         started = time.perf_counter()
         pairs = load_pairs(store)
         loaded = time.perf_counter() - started
         assert pairs.n_votes == len(a)
+        started = time.perf_counter()
+        battles = load_battles(store)
+        battles_s = time.perf_counter() - started
+        assert len(battles) == len(a)
         store.close()
-    return written, loaded
+    return written, loaded, battles_s
+
+
+def synthetic_style(a, b, strength, n_models: int, seed: int = 2):
+    """Style counts per reply (every 5th checkpoint writes 3x longer replies) and outcomes with
+    the planted length preference; ties as in synthetic_votes."""
+    rng = np.random.default_rng(seed)
+    n = len(a)
+    length = np.where(np.arange(n_models) % 5 == 0, 600, 200)
+    counts = [np.column_stack([rng.poisson(length[side]), rng.poisson(1, n), rng.poisson(4, n), rng.poisson(2, n)])
+              for side in (a, b)]
+    ratio = (counts[0][:, 0] - counts[1][:, 0]) / (counts[0][:, 0] + counts[1][:, 0])
+    p = 1 / (1 + np.exp(strength[b] - strength[a] - PLANTED_LENGTH * ratio))
+    tie = 0.2 * np.minimum(p, 1 - p)
+    u = rng.random(n)
+    outcome = np.where(u < p - tie / 2, 1.0, np.where(u < p + tie / 2, 0.5, 0.0))
+    return counts[0], counts[1], outcome, ratio
+
+
+def style_section(args, strength, a, b, names) -> None:
+    counts_a, counts_b, outcome, ratio = synthetic_style(a, b, strength, args.models)
+    timings = {}
+    started = time.perf_counter()
+    x, scale = style_features(counts_a, counts_b)
+    timings["features"] = time.perf_counter() - started
+    started = time.perf_counter()
+    fit = style_controlled(names, a, b, outcome, x)
+    timings["style"] = time.perf_counter() - started
+    started = time.perf_counter()
+    pairs = PairTable.from_arrays(names, a, b, outcome)
+    plain = bradley_terry(pairs, rounds=args.rounds, seed=0)
+    timings["plain"] = time.perf_counter() - started
+    started = time.perf_counter()
+    robust = sandwich_bradley_terry(pairs)
+    timings["plain_sandwich"] = time.perf_counter() - started
+    truth = 1000 + SCALE * (strength - strength.mean())
+    verbose = np.arange(args.models) % 5 == 0
+    inside = np.mean((fit.lower <= truth) & (truth <= fit.upper))
+    print(f"\nstyle control on the same {args.votes:,} votes, planted length coefficient {PLANTED_LENGTH} "
+          f"(every 5th checkpoint writes 3x longer replies):")
+    print(f"  style features (a-b)/(a+b), scaled: {timings['features']:.2f} s")
+    print(f"  style-controlled fit + sandwich intervals: {timings['style']:.2f} s "
+          f"(goal < {STYLE_GOAL_S:.0f} s: {'met' if timings['style'] < STYLE_GOAL_S else 'NOT met'})")
+    print(f"  plain fit + {args.rounds} bootstrap rounds (same votes): {timings['plain']:.2f} s; "
+          f"plain fit + sandwich intervals: {timings['plain_sandwich']:.2f} s")
+    print(f"  ratio style-controlled (sandwich) / plain (bootstrap): {timings['style'] / timings['plain']:.2f}")
+    print(f"  length coefficient: {fit.beta[0] / scale[0]:.3f} per unit ratio (planted {PLANTED_LENGTH}), "
+          f"{fit.coef_lower[0] / scale[0]:.3f}..{fit.coef_upper[0] / scale[0]:.3f}")
+    print(f"  verbose checkpoints, mean rating minus truth: raw {np.mean((plain.rating - truth)[verbose]):+.1f}, "
+          f"style-controlled {np.mean((fit.rating - truth)[verbose]):+.1f}")
+    print(f"  corr(style rating, truth) = {np.corrcoef(fit.rating, truth)[0, 1]:.5f}; truth inside the 95% "
+          f"sandwich interval for {inside:.0%} of checkpoints; mean interval width: style "
+          f"{np.mean(fit.upper - fit.lower):.1f}, plain sandwich {np.mean(robust.upper - robust.lower):.1f}, "
+          f"plain bootstrap {np.mean(plain.upper - plain.lower):.1f}")
+    if args.style_rounds:
+        started = time.perf_counter()
+        style_controlled(names, a, b, outcome, x, rounds=args.style_rounds)
+        per_round = (time.perf_counter() - started - timings["style"]) / args.style_rounds
+        print(f"  style bootstrap: {per_round:.2f} s per round (measured on {args.style_rounds}), "
+              f"{per_round * 1000:.0f} s extrapolated to 1000 rounds: why sandwich is the default")
 
 
 def main() -> None:
@@ -107,6 +192,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1000)
     parser.add_argument("--sklearn-fits", type=int, default=3, help="sklearn fits to time (then extrapolate)")
     parser.add_argument("--db", action="store_true", help="also time the SQLite aggregation")
+    parser.add_argument("--style-rounds", type=int, default=5, help="style bootstrap rounds to time (0: skip)")
     args = parser.parse_args()
 
     strength, a, b, outcome = synthetic_votes(args.votes, args.models)
@@ -127,16 +213,21 @@ def main() -> None:
     print(f"check: corr(rating, truth) = {np.corrcoef(board.rating, truth)[0, 1]:.5f}, "
           f"truth inside the 95% interval for {inside:.0%} of checkpoints")
 
-    per_fit = sklearn_seconds_per_fit(a, b, outcome, args.models, args.sklearn_fits)
-    extrapolated = per_fit * (args.rounds + 1)
-    print(f"scikit-learn LogisticRegression (lbfgs, sparse ±1 design, vote level): {per_fit:.2f} s per fit, "
-          f"measured on {args.sklearn_fits} resamples, extrapolated to {args.rounds + 1} fits: {extrapolated:.0f} s")
-    print(f"ratio (sklearn per round / ours): {extrapolated / total:.0f}x faster")
+    if args.sklearn_fits:
+        per_fit = sklearn_seconds_per_fit(a, b, outcome, args.models, args.sklearn_fits)
+        extrapolated = per_fit * (args.rounds + 1)
+        print(f"scikit-learn LogisticRegression (lbfgs, sparse ±1 design, vote level): {per_fit:.2f} s per fit, "
+              f"measured on {args.sklearn_fits} resamples, extrapolated to {args.rounds + 1} fits: "
+              f"{extrapolated:.0f} s")
+        print(f"ratio (sklearn per round / ours): {extrapolated / total:.0f}x faster")
+
+    style_section(args, strength, a, b, names)
 
     if args.db:
-        written, loaded = sqlite_aggregation_seconds(a, b, outcome, names)
-        print(f"SQLite: bulk-wrote {args.votes:,} one-turn battles in {written:.1f} s; "
-              f"load_pairs (SQL join + group by) took {loaded:.2f} s")
+        written, loaded, battles_s = sqlite_aggregation_seconds(a, b, outcome, names)
+        print(f"SQLite: bulk-wrote {args.votes:,} one-turn battles (2 replies each) in {written:.1f} s; "
+              f"load_pairs (SQL join + group by) took {loaded:.2f} s; load_battles (vote level, reply "
+              f"texts, style counts) took {battles_s:.2f} s")
 
 
 if __name__ == "__main__":

@@ -155,9 +155,9 @@ def start_vllm(tmp: Path, python: str):
     from ift_chat.backends.vllm_plan import plan_servers
     from ift_chat.backends.vllm_supervisor import VllmSupervisor
     from ift_chat.config import Config
-    from ift_chat.demo import make_demo_checkpoints
+    from ift_chat.demo.tiny import make_tiny_checkpoints
 
-    checkpoint = make_demo_checkpoints(tmp / "vllm-checkpoints")[0]
+    checkpoint = make_tiny_checkpoints(tmp / "vllm-checkpoints")[0]
     config = Config(home=tmp / "vllm-home", checkpoints_dir=checkpoint.parent, vllm_python=python,
                     vllm_device="cpu")
     plans, problems = plan_servers([s for s in scan(checkpoint.parent) if s.name == NAME], config, gpu=False)

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import AsyncIterator, Sequence
 
+from . import checks
 from .backends import Backends, Completion, SamplingParams
 from .config import Limits
 from .dialog import Round, build_messages
@@ -246,12 +247,14 @@ class DialogRunner:
         completion = completion or Completion(text, "error", error="the backend ended without a result")
         final = completion.text if completion.text else text
         try:
-            conversations.finish_response(
-                response_id, text=final, status=completion.status, error=completion.error,
-                finish_reason=completion.finish_reason, ttft_ms=completion.ttft_ms,
-                latency_ms=completion.latency_ms, tokens_in=completion.prompt_tokens,
-                tokens_out=completion.completion_tokens,
-                identity_leak=leaks_identity(final, checkpoint))
+            with self.store.write():  # the reply and its automatic checks: one commit
+                conversations.finish_response(
+                    response_id, text=final, status=completion.status, error=completion.error,
+                    finish_reason=completion.finish_reason, ttft_ms=completion.ttft_ms,
+                    latency_ms=completion.latency_ms, tokens_in=completion.prompt_tokens,
+                    tokens_out=completion.completion_tokens,
+                    identity_leak=leaks_identity(final, checkpoint))
+                checks.record_for_response(self.store, response_id)  # final replies only; never raises
         finally:
             if final != text:
                 queue.put_nowait((side, final[len(text):] if final.startswith(text) else ""))

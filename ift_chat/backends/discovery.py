@@ -29,6 +29,9 @@ KNOWN_ARCHITECTURES = frozenset({
     "MllamaForConditionalGeneration", "Idefics2ForConditionalGeneration", "Mistral3ForConditionalGeneration",
     "AyaVisionForConditionalGeneration",
 })
+# Text-only architectures that load: served, but a turn with an image is refused.
+TEXT_ONLY_ARCHITECTURES = frozenset({"LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM",
+                                     "Qwen3ForCausalLM", "Gemma2ForCausalLM", "Phi3ForCausalLM"})
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,8 @@ def _inspect_full(path: Path) -> CheckpointSpec:
     arch = archs[0] if archs else None
     if arch is None:
         problems.append("config.json names no architecture")
+    elif arch in TEXT_ONLY_ARCHITECTURES:
+        warnings.append(f"{arch} is a text-only model: turns with images are refused")
     elif arch not in KNOWN_ARCHITECTURES:
         warnings.append(f"architecture {arch} is not a vision-language model we know; it may not load")
     if not _weight_files(path):

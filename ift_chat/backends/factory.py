@@ -54,13 +54,26 @@ def find_checkpoints(config: Config) -> tuple[list[CheckpointSpec], bool]:
     specs = scan(config.checkpoints_dir)
     if specs or not config.demo:
         return specs, False
-    make_demo_checkpoints(config.demo_dir)
+    make_demo_checkpoints(config.demo_dir)  # converted once (minutes, with progress), then reused
     return scan(config.demo_dir), True
+
+
+def install_demo_eval_set(store) -> None:
+    """The demo ships its eval set: the built-in ``ifmr``, imported once."""
+    from ..dataloop import ifmr
+    from ..errors import NotFound
+
+    try:
+        store.eval_sets.by_name(ifmr.NAME)
+    except NotFound:
+        ifmr.import_builtin(store)
 
 
 def build_backends(config: Config, store) -> Backends:
     """Discover, choose, start (models load / servers start in the background) and register."""
     specs, demo = find_checkpoints(config)
+    if demo:
+        install_demo_eval_set(store)
     gpu = gpu_present()
     notes = {s.name: "; ".join(s.problems) for s in specs if not s.ok}
     chosen: dict[str, list[CheckpointSpec]] = {"transformers": [], "vllm": [], "openai": []}

@@ -171,6 +171,11 @@ class TransformersBackend:
     def _prepare(self, messages: list[dict]):
         """Chat template + images → model inputs on the model's device."""
         chat, images = _template_messages(messages, self.limits.send_image_max_side)
+        if not hasattr(self._processor, "image_processor"):  # a text-only checkpoint: a tokenizer
+            if images:
+                raise ImageError(f"{self.name} is a text-only model and cannot read images: send the "
+                                 "message without the image, or pick a vision checkpoint")
+            chat = [{"role": m["role"], "content": "".join(p["text"] for p in m["content"])} for m in chat]
         prompt = self._processor.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)
         if images:
             inputs = self._processor(text=prompt, images=images, return_tensors="pt")

@@ -13,6 +13,7 @@ from . import raters, tasks  # noqa: E402,F401
 from . import evalsets, export  # noqa: E402,F401
 from . import checkpoints  # noqa: E402,F401
 from . import leaderboard  # noqa: E402,F401
+from . import checks  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> None:

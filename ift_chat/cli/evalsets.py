@@ -10,7 +10,7 @@ import typer
 
 from . import app
 
-evalset_app = typer.Typer(help="Evaluation sets: import from JSONL / LLaVA JSON, list.", no_args_is_help=True)
+evalset_app = typer.Typer(help="Evaluation sets: import from JSONL / LLaVA JSON / MMMT-IF CSV or the built-in ifmr, list.", no_args_is_help=True)
 app.add_typer(evalset_app, name="evalset")
 
 
@@ -21,8 +21,10 @@ def _fail(exc: Exception) -> typer.Exit:
 
 @evalset_app.command("import")
 def import_evalset(
-    file: Path = typer.Argument(..., help="Our eval-set JSONL, or a LLaVA-format JSON list."),
-    name: str = typer.Option(..., "--name", help="Name of the new evaluation set."),
+    file: Optional[Path] = typer.Argument(None, help="Our eval-set JSONL, a LLaVA-format JSON list, or "
+                                                    "an MMMT-IF CSV (images: --images DIR/<conversation id>/imageN.png)."),
+    name: Optional[str] = typer.Option(None, "--name", help="Name of the new evaluation set."),
+    builtin: Optional[str] = typer.Option(None, "--builtin", help="Import a set that ships with the app: ifmr."),
     images: Optional[Path] = typer.Option(None, "--images", help="Directory the image paths are relative to."),
     description: Optional[str] = typer.Option(None, help="Free text shown with the set."),
     home: Optional[Path] = typer.Option(None, help="Data dir (env IFT_CHAT_HOME)."),
@@ -33,10 +35,21 @@ def import_evalset(
     from ..errors import IftChatError
     from ..store import Store
 
+    if (file is None) == (builtin is None):
+        raise _fail(ValueError("give a FILE to import or --builtin NAME, not both"))
+    if builtin is not None and builtin != "ifmr":
+        raise _fail(ValueError(f"no built-in evaluation set {builtin!r} (there is: ifmr)"))
+    if file is not None and not name:
+        raise _fail(ValueError("--name is required when importing a file"))
     try:
         store = Store(Config.from_env(home=home))
         try:
-            result = import_eval_set(store, file, images, name, description)
+            if builtin is not None:
+                from ..dataloop.ifmr import import_builtin
+
+                result = import_builtin(store, name or builtin)
+            else:
+                result = import_eval_set(store, file, images, name, description)
         finally:
             store.close()
     except IftChatError as exc:
@@ -68,6 +81,8 @@ def replay(
     max_tokens: int = typer.Option(256),
     seed: Optional[int] = typer.Option(0),
     concurrency: int = typer.Option(2, help="Eval items replayed at once."),
+    samples: int = typer.Option(1, "--samples", help="Replies sampled per item and checkpoint (PIF-N-K; "
+                                                      "needs --temperature above 0; sample k uses seed+k)."),
     home: Optional[Path] = typer.Option(None, help="Data dir (env IFT_CHAT_HOME)."),
     checkpoints_dir: Optional[Path] = typer.Option(None, help="Checkpoints dir (env IFT_CHAT_CHECKPOINTS)."),
     backend: str = typer.Option("auto", help="auto | transformers | vllm"),
@@ -92,7 +107,7 @@ def replay(
                     bar.total = total
                     bar.update(done - bar.n)
                 result = asyncio.run(_replay(config, store, eval_set, names, params, history,
-                                             concurrency, progress, replay_eval_set))
+                                             concurrency, progress, replay_eval_set, samples))
         finally:
             store.close()
     except IftChatError as exc:
@@ -101,7 +116,8 @@ def replay(
                f"({result.errors} errors) in {result.seconds:.1f} s")
 
 
-async def _replay(config, store, eval_set, names, params, history, concurrency, progress, replay_eval_set):
+async def _replay(config, store, eval_set, names, params, history, concurrency, progress, replay_eval_set,
+                  samples=1):
     from ..backends.factory import build_backends
     from ..dataloop.replay import wait_ready
 
@@ -109,6 +125,6 @@ async def _replay(config, store, eval_set, names, params, history, concurrency, 
     try:
         await wait_ready(backends, names)
         return await replay_eval_set(store, backends, eval_set, names, params, history_mode=history,
-                                     concurrency=concurrency, on_progress=progress)
+                                     concurrency=concurrency, on_progress=progress, samples=samples)
     finally:
         await backends.aclose()

@@ -34,10 +34,13 @@ def leaderboard(
     min_gold_accuracy: Optional[float] = typer.Option(None, help="Leave out raters below this gold accuracy (0-1)."),
     min_gold_items: int = typer.Option(5, help="Gold items a rater needs before being judged."),
     aggregate: str = typer.Option("mean", help="Several raters of one reply: mean | majority."),
+    from_round: int = typer.Option(3, "--from-round", help="Per-round leaderboard: votes on this round or later."),
+    style_rounds: int = typer.Option(0, help="Bootstrap rounds for style control (0: sandwich intervals)."),
     no_png: bool = typer.Option(False, "--no-png", help="Skip PNG plots (they need Chromium)."),
     home: Optional[Path] = typer.Option(None, help="Data dir (env IFT_CHAT_HOME)."),
 ) -> None:
-    """Write ratings/pairs/rounds/tags as CSV + JSON and plots as HTML (+ PNG) into --out."""
+    """Write ratings/pairs/rounds/tags, the per-round board, style control, categories and the
+    automatic checks as CSV + JSON and plots as HTML (+ PNG) into --out."""
     from tqdm import tqdm
 
     from ..config import Config
@@ -56,7 +59,8 @@ def leaderboard(
                 ratings=RatingFilters(aggregate=aggregate, since=since, until=until, eval_set=eval_set,
                                       checkpoints=tuple(checkpoint), exclude_raters=dropped, ci=ci),
                 rounds=rounds, seed=seed, ci=ci, anchor_value=anchor_value, anchor_model=anchor,
-                min_gold_accuracy=min_gold_accuracy, min_gold=min_gold_items)
+                min_gold_accuracy=min_gold_accuracy, min_gold=min_gold_items, from_round=from_round,
+                style_rounds=style_rounds)
             with tqdm(total=rounds, desc="bootstrap", unit="round", disable=rounds == 0) as bar:
                 report = build_report(store, options, on_progress=bar.update)
             summary = write_report(report, out, force=force, png=not no_png)
@@ -69,6 +73,12 @@ def leaderboard(
         typer.echo("no votes match these filters yet: the ratings table is empty")
     else:
         typer.echo(report.ratings.to_string(index=False))
+    if report.views is not None and len(report.views.rounds_side_by_side):
+        typer.echo(f"\nall rounds vs round {from_round}+:")
+        typer.echo(report.views.rounds_side_by_side.to_string(index=False))
+        typer.echo("\nraw vs style-controlled (sandwich intervals):")
+        typer.echo(report.views.style_table.to_string(index=False))
+        typer.echo(report.views.style_coefficients.to_string(index=False))
     for warning in report.warnings():
         typer.echo(f"warning: {warning}")
     typer.echo(f"{summary['votes']:,} votes, {summary['rated_responses_by_round']:,} rated replies; "

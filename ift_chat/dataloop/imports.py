@@ -20,7 +20,7 @@ from ..store.models import EvalSet
 from .outdir import inside
 
 IMAGE_TOKEN_RE = re.compile(r"<image>\s*")
-SOURCES = ("jsonl", "llava")
+SOURCES = ("jsonl", "llava", "mmmt_if")
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,10 @@ def _fail(where: str, problem: str):
 
 
 def detect_format(path: Path, text: str) -> str:
+    from .mmmt_if import looks_like_mmmt_if
+
+    if path.suffix.lower() == ".csv" or looks_like_mmmt_if(text):
+        return "mmmt_if"
     if path.suffix.lower() == ".jsonl":
         return "jsonl"
     if path.suffix.lower() == ".json" or text.lstrip().startswith("["):
@@ -178,11 +182,11 @@ def import_eval_set(store: Store, file: Path, images_dir: Path | None, name: str
     except (OSError, UnicodeDecodeError) as exc:
         raise ValidationError(f"cannot read {file}: {exc}") from None
     fmt = detect_format(file, text)
-    items = parse_jsonl(text) if fmt == "jsonl" else parse_llava(text)
+    images_root = Path(images_dir).resolve() if images_dir is not None else None
+    items = _parse(fmt, text, images_root)
     if not items:
         raise ValidationError(f"{file.name} has no items")
     _check_limits(store, items)
-    images_root = Path(images_dir).resolve() if images_dir is not None else None
     paths = _resolve_images(items, images_root)
     created: list[Path] = []
     try:
@@ -198,6 +202,14 @@ def import_eval_set(store: Store, file: Path, images_dir: Path | None, name: str
             path.unlink(missing_ok=True)
         raise
     return ImportResult(store.eval_sets.by_name(name), count, len(rows))
+
+
+def _parse(fmt: str, text: str, images_root: Path | None):
+    if fmt == "mmmt_if":
+        from .mmmt_if import parse_mmmt_if
+
+        return parse_mmmt_if(text, images_root)
+    return parse_jsonl(text) if fmt == "jsonl" else parse_llava(text)
 
 
 def _store_image_files(store: Store, paths: dict[str, Path], created: list[Path]):

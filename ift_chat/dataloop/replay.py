@@ -14,11 +14,13 @@ per-round instruction following) or ``self`` (the model's own earlier answers).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
+from .. import checks
 from ..backends import Backends, Completion, SamplingParams
 from ..dialog import Round, build_messages
 from ..errors import BackendUnavailable, NotFound, ValidationError
@@ -27,6 +29,7 @@ from ..store import PreparedImage, Store
 from ..store.models import EvalItem
 
 REPLAY_HISTORY_MODES = ("reference", "self")
+MAX_SAMPLES = 32
 Progress = Callable[[int, int], None]
 
 
@@ -90,12 +93,19 @@ async def replay_eval_set(store: Store, backends: Backends, eval_set: str, check
                           params: SamplingParams, *, history_mode: str = "reference",
                           rater_id: int | None = None, concurrency: int = 2,
                           on_progress: Progress | None = None,
-                          cancel: asyncio.Event | None = None) -> ReplayResult:
-    """Run every item on every checkpoint with the same sampling params."""
+                          cancel: asyncio.Event | None = None, samples: int = 1) -> ReplayResult:
+    """Run every item on every checkpoint with the same sampling params, ``samples`` times
+    (PIF-N-K: sample k uses seed + k, so sampled replies differ; its conversation is titled
+    "… #idx sample k/N")."""
     started = time.monotonic()
     items = check_request(store, backends, eval_set, checkpoints, params, history_mode)
-    jobs = [(item, sides) for item in items for sides in plan_sides(checkpoints, item.idx)]
-    total = sum(len(item.rounds) for item, _ in jobs)
+    if not isinstance(samples, int) or not 1 <= samples <= MAX_SAMPLES:
+        raise ValidationError(f"samples must be a whole number from 1 to {MAX_SAMPLES}, not {samples!r}")
+    if samples > 1 and params.greedy:
+        raise ValidationError("several samples per item need a temperature above 0 (greedy replies are identical)")
+    jobs = [(item, sides, k) for item in items for k in range(samples)
+            for sides in plan_sides(checkpoints, item.idx)]
+    total = sum(len(item.rounds) for item, _, _ in jobs)
     done, counts = 0, {"responses": 0, "errors": 0}
     gate = asyncio.Semaphore(max(1, concurrency))
     cancel = cancel or asyncio.Event()
@@ -106,18 +116,20 @@ async def replay_eval_set(store: Store, backends: Backends, eval_set: str, check
         if on_progress:
             on_progress(done, total)
 
-    async def run(item: EvalItem, sides: dict[str, str]) -> str:
+    async def run(item: EvalItem, sides: dict[str, str], k: int) -> str:
+        sample_params = params if params.seed is None or k == 0 else dataclasses.replace(params, seed=params.seed + k)
+        title = f"{eval_set} #{item.idx}" + (f" sample {k + 1}/{samples}" if samples > 1 else "")
         async with gate:
             conversation = store.conversations.create(
-                "replay", sides=sides, rater_id=rater_id, sampling_params=params.to_dict(),
-                eval_item_id=item.id, history_mode=history_mode, title=f"{eval_set} #{item.idx}")
-            await _replay_item(store, backends, conversation.id, item, sides, params, history_mode,
+                "replay", sides=sides, rater_id=rater_id, sampling_params=sample_params.to_dict(),
+                eval_item_id=item.id, history_mode=history_mode, title=title)
+            await _replay_item(store, backends, conversation.id, item, sides, sample_params, history_mode,
                                cancel, counts, round_done)
             return conversation.id
 
     if on_progress:
         on_progress(0, total)
-    conversation_ids = await asyncio.gather(*(run(item, sides) for item, sides in jobs))
+    conversation_ids = await asyncio.gather(*(run(item, sides, k) for item, sides, k in jobs))
     return ReplayResult(eval_set, tuple(checkpoints), tuple(conversation_ids), counts["responses"],
                         counts["errors"], time.monotonic() - started)
 
@@ -170,9 +182,11 @@ async def _stream_one(store: Store, backends: Backends, turn_id: int, side: str,
         completion = Completion(text, "error", error=f"{type(exc).__name__}: {exc}")
     completion = completion or Completion(text, "error", error="the backend ended without a result")
     final = completion.text or text
-    conversations.finish_response(
-        response_id, text=final, status=completion.status, error=completion.error,
-        finish_reason=completion.finish_reason, ttft_ms=completion.ttft_ms,
-        latency_ms=completion.latency_ms, tokens_in=completion.prompt_tokens,
-        tokens_out=completion.completion_tokens, identity_leak=leaks_identity(final, checkpoint))
+    with store.write():  # the reply and its automatic checks: one commit, as in chat
+        conversations.finish_response(
+            response_id, text=final, status=completion.status, error=completion.error,
+            finish_reason=completion.finish_reason, ttft_ms=completion.ttft_ms,
+            latency_ms=completion.latency_ms, tokens_in=completion.prompt_tokens,
+            tokens_out=completion.completion_tokens, identity_leak=leaks_identity(final, checkpoint))
+        checks.record_for_response(store, response_id)  # final replies only; never raises
     return Completion(final, completion.status, completion.finish_reason, completion.error)

@@ -13,12 +13,13 @@ import plotly.graph_objects as go
 
 from ..crowd.quality import excluded_raters
 from ..dataloop.outdir import ExportDir
-from ..errors import StorageError
+from ..errors import StorageError, ValidationError
 from ..store.db import Transactor, now
 from .bradley_terry import Leaderboard, bradley_terry
 from .following import RatingFilters, by_round, by_tag, load_ratings
 from .pairs import pair_table, win_rate_matrix
 from .plots import rating_figures
+from .views import Views, build_views
 from .votes import VoteFilters, load_pairs
 
 
@@ -34,6 +35,14 @@ class ReportOptions:
     # Leave out raters whose gold accuracy is below this (after min_gold gold items).
     min_gold_accuracy: float | None = None
     min_gold: int = 5
+    from_round: int = 3  # the per-round leaderboard ranks votes on round >= this
+    style_rounds: int = 0  # bootstrap rounds for the style-controlled fit (0: sandwich intervals)
+
+    def __post_init__(self):
+        if self.from_round < 1:
+            raise ValidationError(f"rounds count from 1; 'from round' cannot be {self.from_round}")
+        if self.style_rounds < 0:
+            raise ValidationError(f"style-control bootstrap rounds cannot be negative ({self.style_rounds})")
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,7 @@ class Report:
     tags_by_round: pd.DataFrame
     excluded_raters: tuple[int, ...]
     created: str
+    views: Views | None = None  # style control, categories, per-round board, automatic checks
 
     def figures(self) -> dict[str, go.Figure]:
         return rating_figures(self)
@@ -62,7 +72,15 @@ class Report:
                 "rating_aggregate": self.options.ratings.aggregate,
                 "excluded_raters": list(self.excluded_raters),
                 "rated_responses_by_round": int(self.rounds["responses"].sum()) if len(self.rounds) else 0,
-                "comparison_groups": self.board.n_groups if self.board else 0}
+                "comparison_groups": self.board.n_groups if self.board else 0,
+                **(self.views_summary() if self.views else {})}
+
+    def views_summary(self) -> dict:
+        v = self.views
+        return {"from_round": v.from_round, "votes_from_round": v.later.n_votes if v.later else 0,
+                "style_interval": v.style.interval if v.style else None,
+                "style_coefficients": v.style_coefficients.to_dict(orient="records"),
+                "checked_replies": int(v.pif_overall["replies"].sum()) if len(v.pif_overall) else 0}
 
     def warnings(self) -> list[str]:
         """What a reader must know before trusting the ranking."""
@@ -101,15 +119,30 @@ def build_report(store: Transactor, options: ReportOptions = ReportOptions(),
         order = [row["checkpoint"] for row in board.rows()]
         rate, games = rate.loc[order, order], games.loc[order, order]
     ratings = load_ratings(store, rating_filters)
+    views = build_views(store, vote_filters, rating_filters, ratings, board, from_round=options.from_round,
+                        rounds=options.rounds, style_rounds=options.style_rounds, seed=options.seed,
+                        ci=options.ci, anchor_value=options.anchor_value, anchor_model=options.anchor_model)
     return Report(
         options=options, board=board,
-        ratings=pd.DataFrame(board.rows() if board else [],
-                             columns=["rank", "checkpoint", "rating", "lower", "upper", "votes"]),
+        ratings=_with_sandwich(board, views),
         pairs=pair_table(pairs, board) if board else pd.DataFrame(),
         win_rate=rate, vote_counts=games,
         rounds=by_round(ratings, rating_filters.aggregate, options.ci),
         tags=by_tag(ratings, options.ci), tags_by_round=by_tag(ratings, options.ci, per_round=True),
-        excluded_raters=tuple(sorted(dropped)), created=now())
+        excluded_raters=tuple(sorted(dropped)), created=now(), views=views)
+
+
+RATING_COLUMNS = ["rank", "checkpoint", "rating", "lower", "upper", "votes", "sandwich_lower", "sandwich_upper"]
+
+
+def _with_sandwich(board: Leaderboard | None, views: Views) -> pd.DataFrame:
+    """The bootstrap leaderboard rows with the sandwich interval of the same fit beside them."""
+    if board is None:
+        return pd.DataFrame(columns=RATING_COLUMNS)
+    robust = {r["checkpoint"]: r for r in views.sandwich.rows()} if views.sandwich else {}
+    rows = [{**r, "sandwich_lower": robust.get(r["checkpoint"], {}).get("lower"),
+             "sandwich_upper": robust.get(r["checkpoint"], {}).get("upper")} for r in board.rows()]
+    return pd.DataFrame(rows, columns=RATING_COLUMNS)
 
 
 def write_png(figures: dict[str, go.Figure], folder: Path) -> str | None:
@@ -128,21 +161,46 @@ def write_png(figures: dict[str, go.Figure], folder: Path) -> str | None:
     return None
 
 
+SECTIONS = (  # (heading, figure stems, view tables shown under them)
+    ("Per-round leaderboard: who still wins and follows in later rounds",
+     ("rounds_leaderboard", "rating_by_round", "auto_vs_human", "rounds"), ("rounds_side_by_side",)),
+    ("Overall leaderboard", ("ratings", "win_rate"), ()),
+    ("Style control", ("style", "style_coefficients"), ("style", "style_coefficients")),
+    ("Categories", ("categories",), ("category_counts",)),
+    ("Automatic instruction checks", ("pif", "check_agreement"), ("pif", "pif_n_k", "check_agreement")),
+    ("Error tags", ("tags",), ()),
+)
+
+
+def _table_html(table: pd.DataFrame) -> str:
+    return table.to_html(index=False, border=0, float_format=lambda v: f"{v:.3f}") if len(table) else "<p>none yet</p>"
+
+
 def index_html(report: Report, figures: dict[str, go.Figure]) -> str:
-    """One page with the summary, the leaderboard table and every plot (plotly.min.js beside it)."""
+    """One page with the summary, the leaderboard tables and every plot (plotly.min.js beside it),
+    the per-round view first."""
     s = report.summary()
-    plots = "\n".join(fig.to_html(full_html=False, include_plotlyjs=False) for fig in figures.values())
-    table = report.ratings.to_html(index=False, border=0) if len(report.ratings) else "<p>No votes yet.</p>"
+    tables = report.views.tables() if report.views else {}
+    body, shown = [], set()
+    for heading, stems, table_names in SECTIONS:
+        parts = [figures[n].to_html(full_html=False, include_plotlyjs=False) for n in stems if n in figures]
+        parts += [f"<h3>{html.escape(n)}</h3>{_table_html(tables[n])}" for n in table_names if n in tables]
+        shown |= set(stems)
+        if heading == "Overall leaderboard":
+            parts.insert(0, _table_html(report.ratings) if len(report.ratings) else "<p>No votes yet.</p>")
+        body.append(f"<h2>{html.escape(heading)}</h2>" + "\n".join(parts))
+    body += [fig.to_html(full_html=False, include_plotlyjs=False) for n, fig in figures.items() if n not in shown]
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>ift-chat leaderboard</title>"
             f"<script src='plotly.min.js'></script></head><body style='font-family:sans-serif'>"
             f"<h1>ift-chat leaderboard</h1><p>{s['votes']:,} votes, {s['checkpoints']} checkpoints, "
             f"{s['bootstrap_rounds']} bootstrap rounds, made {html.escape(s['created'])}.</p>"
-            f"{table}{plots}</body></html>")
+            + "\n".join(body) + "</body></html>")
 
 
 def _write_files(report: Report, folder: ExportDir, png: bool) -> dict:
     tables = {"ratings": report.ratings, "pairs": report.pairs, "rounds": report.rounds,
-              "tags": report.tags, "tags_by_round": report.tags_by_round}
+              "tags": report.tags, "tags_by_round": report.tags_by_round,
+              **(report.views.tables() if report.views else {})}
     for name, table in tables.items():
         table.to_csv(folder.path(f"{name}.csv"), index=False)
         table.to_json(folder.path(f"{name}.json"), orient="records", indent=1)

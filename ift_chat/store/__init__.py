@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..config import Config
+from .checks import Checks
 from .conversations import Conversations
 from .db import Transactor, open_database
 from .evalsets import EvalSets
@@ -22,6 +23,7 @@ class Store(Transactor):
         self.checkpoints = Checkpoints(self)
         self.feedback = Feedback(self)
         self.eval_sets = EvalSets(self)
+        self.checks = Checks(self)
 
     def close(self) -> None:
         with self.write():

@@ -164,3 +164,18 @@ def crowd_create_invites(db):
         defaults={"uses": 0, "max_uses": 1},
     )
     db["invites"].create_index(["token_sha256"], unique=True)
+
+
+@migrations()
+def create_response_checks(db):
+    # One row per (reply, active constraint): the automatic verdicts of ift_chat/checks.
+    db["response_checks"].create(
+        {"id": int, "response_id": int, "kind": str, "params": str, "source_turn_idx": int,
+         "persistent": int, "passed": int, "passed_loose": int, "detail": str,
+         "version": str, "created": str},
+        pk="id", foreign_keys=[("response_id", "responses", "id")],
+        not_null={"response_id", "kind", "params", "source_turn_idx", "persistent", "passed",
+                  "passed_loose", "version", "created"},
+    )
+    db["response_checks"].create_index(
+        ["response_id", "kind", "params", "source_turn_idx", "version"], unique=True)

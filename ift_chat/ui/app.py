@@ -19,8 +19,15 @@ from .identity import Identity, render_identity, wire_identity
 TITLE = "ift-chat"
 MANAGE_PAGE = "Leaderboard, tasks & data"
 CSS = ".ift-pane .message-wrap { font-size: 0.95rem; }"
-DEMO_BANNER = ("**Demo mode**: serving two tiny checkpoints with random weights, so replies are "
-               "gibberish. Put your own checkpoints in `checkpoints/` (see its README) and restart.")
+DEMO_BANNER = (
+    "**Demo mode**: two checkpoints with the real weights of SmolLM2-135M-Instruct, a very small "
+    "text model. `smollm2-135m-instruct` is text only and refuses images; `smolvlm-smollm2-randvision` "
+    "puts the same weights in the SmolVLM architecture with a *random* vision tower: it accepts images "
+    "but cannot see them. Both write fluent English, follow a simple first instruction and then often "
+    "drop it in later rounds (\"answer in one word\" → a full sentence), which is what the automatic "
+    "per-turn checks (the *auto* badge under each reply) show. They know little and make facts up. "
+    "The built-in eval set `ifmr` is installed for replays. Put your own checkpoints in `checkpoints/` "
+    "(see its README) and restart.")
 
 
 def build_app(config: Config, store: Store, backends: Backends) -> gr.Blocks:

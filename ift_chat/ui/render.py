@@ -45,7 +45,17 @@ def rating_badge(rating: Rating | None) -> str:
     return " · ".join(bits)
 
 
-def reply_markdown(text: str, status: str, error: str | None, badge: str = "") -> str:
+def auto_badge(checks: list[dict]) -> str:
+    """The automatic verdicts of one reply (stored response_checks rows) as a badge:
+    "auto: 2/3 — ✗ one word: 5 words"; empty when no constraint was active. Never a rating."""
+    if not checks:
+        return ""
+    failed = [c for c in checks if not c["passed"]]
+    text = f"auto: {len(checks) - len(failed)}/{len(checks)}"
+    return text + "".join(f" — ✗ {c['kind'].replace('_', ' ')}: {c['detail']}" for c in failed[:2])
+
+
+def reply_markdown(text: str, status: str, error: str | None, badge: str = "", auto: str = "") -> str:
     body = safe_markdown(text) if text else ""
     notes = []
     if status == "error":
@@ -54,6 +64,8 @@ def reply_markdown(text: str, status: str, error: str | None, badge: str = "") -
         notes.append(STATUS_NOTES[status])
     if badge:
         notes.append(f"rated: {badge}")
+    if auto:  # model-text fragments can be in check details
+        notes.append(f"🤖 {safe_markdown(auto)}")
     if notes:
         body = f"{body}\n\n*{' — '.join(notes)}*" if body else f"*{' — '.join(notes)}*"
     return body
@@ -116,7 +128,8 @@ def chat_messages(store: Store, conversation_id: str | None, side: str, rater_id
                 hidden = hidden or [names_hidden(store, conversation_id, rater_id)]
                 error = redact_identities(store, conversation_id, error) if hidden[0] else error
             messages.append({"role": "assistant", "content": reply_markdown(
-                response.text, response.status, error, rating_badge(_rating(store, response, rater_id)))})
+                response.text, response.status, error, rating_badge(_rating(store, response, rater_id)),
+                auto_badge(store.checks.for_response(response.id)))})
     return messages
 
 

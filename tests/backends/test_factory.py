@@ -5,28 +5,35 @@ from __future__ import annotations
 import json
 import shutil
 
+import pytest
+
 from ift_chat.backends import SamplingParams
 from ift_chat.backends.discovery import CheckpointSpec
 from ift_chat.backends.factory import build_backends, choose_backend
 from ift_chat.config import Config
+from ift_chat.demo import DEMO_NAMES
 
 from .conftest import collect, run
 
 
-def test_demo_checkpoints_served_when_dir_is_empty(config, store, demo_checkpoints):
-    # Pre-seed the demo dir with the session's demo checkpoints (generation is idempotent).
-    for path in demo_checkpoints:
-        shutil.copytree(path, config.demo_dir / path.name)
+@pytest.mark.slow
+def test_demo_checkpoints_served_when_dir_is_empty(config, store, real_demo_checkpoints):
+    """The real demo models (SmolLM2 weights), from the machine's conversion cache: linked into
+    the data dir's demo dir, found there as already converted (no second conversion)."""
+    config.demo_dir.mkdir(parents=True)
+    for path in real_demo_checkpoints:
+        (config.demo_dir / path.name).symlink_to(path, target_is_directory=True)
     backends = run_build(config, store)
     assert backends.demo is True
-    assert backends.names() == ["demo-smolvlm-a", "demo-smolvlm-b"]
-    row = store.checkpoints.get("demo-smolvlm-a")
-    assert row.backend == "transformers" and row.architecture == "Idefics3ForConditionalGeneration"
-    assert row.source == str((config.demo_dir / "demo-smolvlm-a").resolve()) and len(row.fingerprint) == 16
-    _, done = run(collect(backends.get("demo-smolvlm-b"), [{"role": "user", "content": "hi"}],
+    assert backends.names() == list(DEMO_NAMES)
+    text, vision = (store.checkpoints.get(name) for name in DEMO_NAMES)
+    assert text.backend == "transformers" and text.architecture == "LlamaForCausalLM"
+    assert vision.architecture == "Idefics3ForConditionalGeneration" and len(vision.fingerprint) == 16
+    assert len(store.eval_sets.items(store.eval_sets.by_name("ifmr").id)) >= 40  # the demo's eval set
+    _, done = run(collect(backends.get(DEMO_NAMES[0]), [{"role": "user", "content": "hi"}],
                           SamplingParams(temperature=0, max_tokens=5)))
     assert done.status == "ok" and done.completion_tokens > 0
-    assert backends.statuses()["demo-smolvlm-a"].state == "ready"
+    assert backends.statuses()[DEMO_NAMES[1]].state == "ready"
     run(backends.aclose())
 
 
@@ -63,7 +70,7 @@ def test_backend_choice():
 def run_build(config, store):
     backends = build_backends(config, store)
     for name in backends.names():  # wait for the background loads
-        assert backends.get(name).wait_loaded(60)
+        assert backends.get(name).wait_loaded(300)
     return backends
 
 

@@ -118,3 +118,34 @@ def test_replay_on_demo_checkpoints_with_transformers(store, eval_set, demo_chec
     assert len(rows) == 10 and {r["checkpoint"] for r in rows} == set(names)
     assert all(r["status"] in ("ok", "stopped") for r in rows), rows
     asyncio.run(backends.aclose())
+
+
+def test_samples_make_n_conversations_per_item_with_distinct_seeds_and_checks(store, tmp_path):
+    """replay --samples N (PIF-N-K): N conversations per item and checkpoint, sample k seeded
+    seed + k, every final reply checked against the eval set's constraints."""
+    from ift_chat.dataloop import ifmr
+
+    path = ifmr.write_jsonl(tmp_path / "ifmr")
+    path.write_text(path.read_text().splitlines()[0] + "\n")  # one item, 4 rounds
+    from ift_chat.dataloop.imports import import_eval_set
+    import_eval_set(store, path, path.parent, "one")
+    backends = Backends([EchoBackend("ckpt-a")])
+    params = SamplingParams(temperature=0.8, max_tokens=16, seed=10)
+    result = asyncio.run(replay_eval_set(store, backends, "one", ["ckpt-a"], params, samples=3))
+    assert len(result.conversations) == 3 and result.responses == 12
+    convs = [store.conversations.get(c) for c in result.conversations]
+    assert sorted(c.sampling_params["seed"] for c in convs) == [10, 11, 12]
+    assert sorted(c.title for c in convs) == [f"one #{convs[0].title.split('#')[1].split()[0]} sample {k}/3"
+                                              for k in (1, 2, 3)]
+    assert len({c.eval_item_id for c in convs}) == 1
+    checked = store.query("select count(distinct response_id) n from response_checks")[0]["n"]
+    assert checked == 12  # the echo replies are checked (and fail "lowercase": they are bracketed)
+
+
+def test_samples_need_sampling_and_a_sane_count(store, eval_set):
+    backends = Backends([EchoBackend("ckpt-a")])
+    with pytest.raises(ValidationError, match="temperature above 0"):
+        run(store, backends, ["ckpt-a"], samples=2)
+    with pytest.raises(ValidationError, match="samples must be"):
+        run(store, backends, ["ckpt-a"], samples=0)
+    assert store.query("select count(*) n from conversations")[0]["n"] == 0

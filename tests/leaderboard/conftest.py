@@ -7,6 +7,8 @@ from typing import Sequence
 import pytest
 
 from ift_chat.store import Store
+from ift_chat.store.images import prepare_image
+from tests.conftest import png_bytes
 
 
 class Arena:
@@ -33,17 +35,21 @@ class Arena:
 
     def battle(self, a: str, b: str, winners: Sequence[str], *, raters: Sequence[str] = ("r1",),
                mode: str = "arena-anonymous", anonymous: bool = True, leak: bool = False,
-               eval_item_id: int | None = None) -> list[int]:
+               eval_item_id: int | None = None, texts: Sequence[tuple[str, str]] = (),
+               image_turns: Sequence[int] = ()) -> list[int]:
         """One A/B conversation, one turn per entry of winners: a str is every rater's vote,
-        a tuple gives one vote per rater (in order). Turn ids."""
+        a tuple gives one vote per rater (in order). texts[n]: turn n's (A, B) replies;
+        image_turns: 0-based turns sent with an image. Turn ids."""
         conversations = self.store.conversations
         turn_ids = []
         with self.store.write():  # one commit (nested writes become savepoints)
             conv = conversations.create(mode, sides={"A": a, "B": b}, eval_item_id=eval_item_id)
-            for winner in winners:
-                turn = conversations.add_turn(conv.id, "Describe the picture in one sentence.")
-                self._reply(turn.id, "A", a, leak=leak)
-                self._reply(turn.id, "B", b)
+            for n, winner in enumerate(winners):
+                images = [prepare_image(png_bytes(), self.store.config.limits)] if n in image_turns else []
+                turn = conversations.add_turn(conv.id, "Describe the picture in one sentence.", images)
+                text_a, text_b = texts[n] if n < len(texts) else ("a reply", "a reply")
+                self._reply(turn.id, "A", a, text=text_a, leak=leak)
+                self._reply(turn.id, "B", b, text=text_b)
                 per_rater = (winner,) * len(raters) if isinstance(winner, str) else winner
                 for name, vote in zip(raters, per_rater, strict=True):
                     self.store.feedback.vote(turn.id, self.rater(name), vote, anonymous=anonymous)
@@ -51,12 +57,13 @@ class Arena:
         return turn_ids
 
     def dialog(self, checkpoint: str, rounds: Sequence[Sequence[str]], *,
-               raters: Sequence[str] = ("r1",), tags: Sequence[Sequence[str]] = ()) -> list[int]:
-        """One single-side chat; round n's reply is rated rounds[n][k] by raters[k]. Response ids."""
+               raters: Sequence[str] = ("r1",), tags: Sequence[Sequence[str]] = (),
+               mode: str = "chat", eval_item_id: int | None = None) -> list[int]:
+        """One single-side chat (or replay); round n's reply is rated rounds[n][k] by raters[k]. Response ids."""
         conversations = self.store.conversations
         response_ids = []
         with self.store.write():
-            conv = conversations.create("chat", sides={"single": checkpoint})
+            conv = conversations.create(mode, sides={"single": checkpoint}, eval_item_id=eval_item_id)
             for n, verdicts in enumerate(rounds):
                 turn = conversations.add_turn(conv.id, f"Instruction number {n + 1}.")
                 response_id = self._reply(turn.id, "single", checkpoint)
@@ -65,6 +72,19 @@ class Arena:
                                              tags=tags[n] if n < len(tags) else ())
                 response_ids.append(response_id)
         return response_ids
+
+
+    def reply_ids(self, turn_id: int) -> dict[str, int]:
+        """side -> id of the turn's current reply."""
+        return {r.side: r.id for r in self.store.conversations.responses(turn_id)}
+
+    def checks(self, response_id: int, verdicts: Sequence[tuple[str, bool, bool]]) -> None:
+        """Store automatic verdicts (kind, strict, loose) for a reply, as `checks run` would."""
+        from ift_chat.checks import CHECKER_VERSION, Constraint, Verdict
+
+        self.store.checks.record(response_id, [
+            Verdict(Constraint(kind, {"n": i}), strict, loose, f"hand-made verdict {i}")
+            for i, (kind, strict, loose) in enumerate(verdicts)], CHECKER_VERSION)
 
 
 @pytest.fixture

@@ -1,39 +1,41 @@
-"""Real browser (Debian chromium via Playwright): the Leaderboard tab draws its plots and tables."""
+"""Real browser (Debian chromium via Playwright) on the real app's /manage page: the
+Leaderboard tab draws the per-round board, style control, categories and automatic checks."""
 
 from __future__ import annotations
 
-import gradio as gr
 import pytest
 
 from ift_chat.backends import Backends
-from ift_chat.ui import leaderboard_tab
-from ift_chat.ui.context import AppContext
 from tests.conftest import ARTIFACTS
-from tests.ui.conftest import free_port
+from tests.ui.conftest import running_app
 
 pytestmark = pytest.mark.slow
+
+TITLES = ("Who still wins in round 3+", "Rating by round", "automatic checks (solid) vs human ratings",
+          "Raw vs style-controlled", "Style coefficients", "Leaderboards by category", "PIF (share of active",
+          "Cohen's kappa per constraint kind", "Instruction following by round")
 
 
 def test_leaderboard_tab_in_a_browser(config, store, arena, browser):
     for name in ("ck-good", "ck-bad"):
         arena.checkpoint(name)
-    arena.battle("ck-good", "ck-bad", ["A"] * 8 + ["B"] * 2)
+    for _ in range(2):
+        turns = arena.battle("ck-good", "ck-bad", ["A", "A", "B", "A", "B"],
+                             texts=[("**Sure.**\n- a\n- b", "ok")] * 5, image_turns=[0])
+    arena.checks(arena.reply_ids(turns[2])["A"], [("one_word", False, False)])
+    arena.store.feedback.rate(arena.reply_ids(turns[2])["A"], arena.rater("r1"), "no")
     arena.dialog("ck-bad", [["yes"], ["yes"], ["no"]])
-    with gr.Blocks() as blocks:
-        with gr.Tab("Leaderboard"):
-            leaderboard_tab.render(AppContext(config, store, Backends()))
-    blocks.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True)
-    try:
+    with running_app(config, store, Backends()) as url:
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
-        page.set_default_timeout(30_000)
-        page.goto(blocks.local_url)
+        page.set_default_timeout(60_000)
+        page.goto(url + "/manage")
         page.get_by_role("button", name="Refresh leaderboard").click()
-        page.get_by_text("10 votes").wait_for()
-        page.locator(".js-plotly-plot").nth(3).wait_for()  # all four plotly figures drawn
-        assert page.locator(".js-plotly-plot").count() == 4
+        page.get_by_text("10 votes").first.wait_for()
+        page.locator(".js-plotly-plot").nth(11).wait_for()  # every plotly figure drawn
+        assert page.locator(".js-plotly-plot").count() == 12
         html = page.content()
-        assert "ck-good" in html and "Instruction following by round" in html
+        for title in TITLES:
+            assert title in html.replace("&#39;", "'"), title
+        assert "ck-good" in html
         page.screenshot(path=str(ARTIFACTS / "leaderboard-tab.png"), full_page=True)
         page.close()
-    finally:
-        blocks.close()

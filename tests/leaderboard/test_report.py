@@ -48,6 +48,15 @@ def test_cli_writes_tables_and_plots(config, season, tmp_path):
     assert index.count("plotly-graph-div") >= 4 and "ck-mid" in index and (out / "plotly.min.js").exists()
     summary = json.loads((out / "report.json").read_text())
     assert summary["votes"] == 39 and summary["png"].startswith("skipped")
+    assert "all rounds vs round 3+" in result.output and "length (tokens)" in result.output
+    side = json.loads((out / "rounds_side_by_side.json").read_text())
+    assert {r["checkpoint"]: r["votes_from_3"] for r in side} == {"ck-strong": 16 + 7, "ck-mid": 8 + 7, "ck-weak": 16 + 8}  # turns 3+ x raters
+    assert {r["checkpoint"] for r in json.loads((out / "style.json").read_text())} == {"ck-strong", "ck-mid", "ck-weak"}
+    assert index.index("Per-round leaderboard") < index.index("Overall leaderboard") < index.index("Style control")
+    for name in ("rounds_leaderboard", "style", "categories", "pif", "check_agreement"):
+        assert (out / f"{name}.html").exists()
+    assert run(config, "--out", str(tmp_path / "z"), "--from-round", "0", "--no-png").exit_code == 1
+    assert not (tmp_path / "z").exists()
     # A second run does not overwrite without --force, and bad options fail cleanly.
     assert run(config, "--out", str(out), "--rounds", "0", "--no-png").exit_code == 1
     assert run(config, "--out", str(out), "--rounds", "0", "--no-png", "--force").exit_code == 0
@@ -63,7 +72,9 @@ def test_report_pairs_and_win_rates(season):
     assert report.vote_counts.loc["ck-strong", "ck-weak"] == 20
     close = report.pairs.set_index(["checkpoint", "opponent"]).loc[("ck-strong", "ck-mid")]
     assert close["intervals_overlap"] and close["extra_votes_to_separate"] > 0
-    assert set(report.figures()) == {"ratings", "rounds", "win_rate", "tags"}
+    assert set(report.figures()) == {"ratings", "rounds", "win_rate", "tags", "rounds_leaderboard",
+                                     "rating_by_round", "auto_vs_human", "style", "style_coefficients",
+                                     "categories", "pif", "check_agreement"}
 
 
 def test_extra_votes_shrink_as_the_gap_grows_and_vanish_once_met():

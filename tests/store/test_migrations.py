@@ -27,6 +27,9 @@ EXPECTED = {
                    "created": str},
     "exports": {"id": int, "kind": str, "format": str, "path": str, "filters": str, "row_count": int,
                 "sha256": str, "rater_id": int, "created": str},
+    "response_checks": {"id": int, "response_id": int, "kind": str, "params": str,
+                        "source_turn_idx": int, "persistent": int, "passed": int, "passed_loose": int,
+                        "detail": str, "version": str, "created": str},
 }
 
 

@@ -1,4 +1,4 @@
-"""Tiny random-weight vision-language checkpoints, made locally with no download.
+"""Tiny random-weight vision-language checkpoints, made locally with no download (tests, benches).
 
 SmolVLM architecture (``Idefics3ForConditionalGeneration``), a byte-level BPE
 tokenizer trained in-process, a chat template and the PIL image processor
@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-DEMO_NAMES = ("demo-smolvlm-a", "demo-smolvlm-b")
-DEMO_MARKER = "ift_chat_demo.json"
+TINY_NAMES = ("demo-smolvlm-a", "demo-smolvlm-b")
+TINY_MARKER = "ift_chat_demo.json"
 
 SPECIAL_TOKENS = (
     ["<|im_start|>", "<end_of_utterance>", "<pad>", "<fake_token_around_image>", "<image>", "<global-img>"]
@@ -89,10 +89,10 @@ def _model(tokenizer, seed: int):
     return model
 
 
-def make_demo_checkpoint(path: Path, seed: int) -> Path:
+def make_tiny_checkpoint(path: Path, seed: int) -> Path:
     """Write one tiny checkpoint (~2 MB) to ``path``; idempotent."""
     path = Path(path)
-    if (path / DEMO_MARKER).exists():
+    if (path / TINY_MARKER).exists():
         return path
     tokenizer = _train_tokenizer()
     processor = _processor(tokenizer)
@@ -101,7 +101,7 @@ def make_demo_checkpoint(path: Path, seed: int) -> Path:
     model.save_pretrained(tmp)
     processor.save_pretrained(tmp)
     (tmp / "chat_template.jinja").write_text(CHAT_TEMPLATE)
-    (tmp / DEMO_MARKER).write_text(json.dumps({"seed": seed, "note": "random weights, for demos and tests"}))
+    (tmp / TINY_MARKER).write_text(json.dumps({"seed": seed, "note": "random weights, for demos and tests"}))
     if path.exists():
         import shutil
 
@@ -110,10 +110,8 @@ def make_demo_checkpoint(path: Path, seed: int) -> Path:
     return path
 
 
-def make_demo_checkpoints(root: Path) -> list[Path]:
-    """The two demo checkpoints (different seeds, so A/B differ)."""
-    return [make_demo_checkpoint(Path(root) / name, seed) for seed, name in enumerate(DEMO_NAMES, 1)]
+def make_tiny_checkpoints(root: Path) -> list[Path]:
+    """The two tiny checkpoints (different seeds, so A/B differ): for tests and benches that
+    need speed, not sense."""
+    return [make_tiny_checkpoint(Path(root) / name, seed) for seed, name in enumerate(TINY_NAMES, 1)]
 
-
-def is_demo(path: Path) -> bool:
-    return (Path(path) / DEMO_MARKER).exists()
