@@ -295,7 +295,7 @@ def _load(path: Path, quantization: str | None, chat_template: str | None):
     """(processor, model, note) for a checkpoint dir."""
     import torch
     import transformers
-    from transformers import AutoConfig, AutoModelForImageTextToText, AutoProcessor
+    from transformers import AutoConfig, AutoModelForImageTextToText
 
     cuda = torch.cuda.is_available()
     kwargs: dict = {"dtype": "auto" if cuda else torch.float32}
@@ -309,7 +309,9 @@ def _load(path: Path, quantization: str | None, chat_template: str | None):
         note = f"{quantization} (bitsandbytes)"
     elif quantization:
         note = f"{quantization} quantization needs a CUDA GPU; loaded unquantized"
-    processor = AutoProcessor.from_pretrained(path)
+    processor = _load_processor(path)
+    if chat_template is None and getattr(processor, "chat_template", None) is None:
+        chat_template = _own_chat_template(path, processor)  # e.g. BLIP-2's processor drops it
     if chat_template is not None:
         processor.chat_template = chat_template
     if getattr(processor, "chat_template", None) is None:
@@ -325,6 +327,56 @@ def _load(path: Path, quantization: str | None, chat_template: str | None):
     if cuda and "device_map" not in kwargs:
         model = model.to("cuda")
     return processor, model.eval(), note
+
+
+def _load_processor(path: Path):
+    """AutoProcessor, or the same processor without its video part when that needs torchvision.
+
+    transformers 5 builds Qwen2-VL-style processors with a video processor that only exists
+    with torchvision (CUDA-only on PyPI here); chat with images needs the image part only."""
+    from transformers import AutoProcessor
+
+    try:
+        return AutoProcessor.from_pretrained(path)
+    except (ImportError, AttributeError, OSError) as exc:
+        cls = _processor_class(path)
+        if cls is None or "video_processor" not in cls.get_attributes():
+            raise
+        log.info("%s: loading %s without its video processor (%s)", path.name, cls.__name__, exc)
+        return image_only(cls).from_pretrained(path)
+
+
+def _own_chat_template(path: Path, processor) -> str | None:
+    """The checkpoint's chat_template.jinja, else its tokenizer's template."""
+    if (path / "chat_template.jinja").is_file():
+        return (path / "chat_template.jinja").read_text()
+    return getattr(getattr(processor, "tokenizer", None), "chat_template", None)
+
+
+def _processor_class(path: Path):
+    import json
+
+    import transformers
+
+    for name in ("processor_config.json", "tokenizer_config.json", "preprocessor_config.json"):
+        try:
+            found = json.loads((path / name).read_text()).get("processor_class")
+        except (OSError, ValueError):
+            continue
+        if found and hasattr(transformers, found):
+            return getattr(transformers, found)
+    return None
+
+
+def image_only(cls):
+    """A subclass of processor ``cls`` that has no video processor (images and text only)."""
+    class ImageOnly(cls):
+        @classmethod
+        def get_attributes(klass):
+            return [a for a in super().get_attributes() if a != "video_processor"]
+
+    ImageOnly.__name__ = ImageOnly.__qualname__ = cls.__name__
+    return ImageOnly
 
 
 def _context_length(config) -> int | None:
