@@ -42,7 +42,7 @@ class TransformersBackend:
     """A checkpoint directory served in-process with ``generate``."""
 
     def __init__(self, name: str, path: Path | str, limits: Limits, *, quantization: str | None = None,
-                 chat_template: str | None = None):
+                 chat_template: str | None = None, adapter: Path | str | None = None):
         if quantization not in QUANTIZATIONS:
             raise BackendError(f"quantization must be 4bit, 8bit or empty, not {quantization!r}")
         self.name = name
@@ -50,6 +50,7 @@ class TransformersBackend:
         self.limits = limits
         self.quantization = quantization
         self.chat_template = chat_template  # for checkpoints that ship none
+        self.adapter = Path(adapter) if adapter else None  # a peft LoRA adapter on the model at ``path``
         self.max_model_len: int | None = None
         self._model = None
         self._processor = None
@@ -65,7 +66,8 @@ class TransformersBackend:
             if self._model is not None:
                 return self
             try:
-                self._processor, self._model, note = _load(self.path, self.quantization, self.chat_template)
+                self._processor, self._model, note = _load(self.path, self.quantization, self.chat_template,
+                                                           self.adapter)
                 self.max_model_len = _context_length(self._model.config)
                 self._state = BackendStatus("ready", note)
             except Exception as exc:  # any loader failure: show it, keep the app up
@@ -291,8 +293,8 @@ def load_image(path: str | Path, max_side: int):
     return img
 
 
-def _load(path: Path, quantization: str | None, chat_template: str | None):
-    """(processor, model, note) for a checkpoint dir."""
+def _load(path: Path, quantization: str | None, chat_template: str | None, adapter: Path | None = None):
+    """(processor, model, note) for a checkpoint dir (with a LoRA adapter merged in, if given)."""
     import torch
     import transformers
     from transformers import AutoConfig, AutoModelForImageTextToText
@@ -324,6 +326,11 @@ def _load(path: Path, quantization: str | None, chat_template: str | None):
         if cls is None:
             raise BackendError(f"transformers {transformers.__version__} has no class for {archs}") from None
         model = cls.from_pretrained(path, **kwargs)
+    if adapter is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
+        note = "; ".join(filter(None, [note, f"LoRA {adapter.name} merged into {path.name} (peft)"]))
     if cuda and "device_map" not in kwargs:
         model = model.to("cuda")
     return processor, model.eval(), note

