@@ -96,11 +96,17 @@ def discover(root: Path) -> list[CheckpointSpec]:
 
 
 def inspect_dir(path: Path) -> CheckpointSpec | None:
-    """A spec for a checkpoint dir, or None when it holds neither config.json nor adapter_config.json."""
+    """A spec for a checkpoint dir; None when it holds no config and no weights (not a checkpoint)."""
     if (path / "adapter_config.json").is_file():
         return _inspect_adapter(path)
     if (path / "config.json").is_file():
         return _inspect_full(path)
+    if _weight_files(path):  # weights without a config: say what it is instead of skipping it
+        problem = (OPENFLAMINGO if _looks_like_openflamingo(path, {}) else
+                   "weights but no config.json: not a Hugging Face checkpoint directory "
+                   "(save it with save_pretrained)")
+        return CheckpointSpec(name=path.name, kind="full", path=path.resolve(),
+                              problems=_name_problems(path.name) + (problem,))
     return None
 
 
@@ -118,12 +124,17 @@ def _inspect_full(path: Path) -> CheckpointSpec:
     config = _read_json(path / "config.json", problems)
     archs = config.get("architectures") or []
     arch = archs[0] if archs else None
-    if arch is None:
+    layout = _layout_problem(path, config, arch)
+    if layout:
+        problems.append(layout)
+    elif arch is None:
         problems.append("config.json names no architecture")
     elif arch in TEXT_ONLY_ARCHITECTURES:
         warnings.append(f"{arch} is a text-only model: turns with images are refused")
     elif arch not in KNOWN_ARCHITECTURES:
         warnings.append(f"architecture {arch} is not a vision-language model we know; it may not load")
+    else:
+        problems += _processor_problems(path)
     if not _weight_files(path):
         problems.append("no weight files (*.safetensors or *.bin) next to config.json")
     has_template = has_chat_template(path)
@@ -145,6 +156,55 @@ def _inspect_adapter(path: Path) -> CheckpointSpec:
     return CheckpointSpec(
         name=path.name, kind="lora", path=path.resolve(), base=base, lora_rank=adapter.get("r"),
         has_chat_template=has_chat_template(path), fingerprint=fingerprint(path), problems=tuple(problems))
+
+
+OPENFLAMINGO = ("OpenFlamingo checkpoint: neither vLLM nor transformers can run OpenFlamingo (it needs the "
+                "open_flamingo package, a CLIP encoder and a separate base LLM), so ift-chat cannot serve it; "
+                "serve it yourself behind an OpenAI-compatible server and add it with url = \"http://host:port/v1\" "
+                "under its name in registry.toml, or fine-tune a supported architecture (LLaVA-hf, Qwen2-VL, "
+                "Idefics3/SmolVLM, BLIP-2)")
+ORIGINAL_LLAVA_ARCHS = ("LlavaLlamaForCausalLM", "LlavaMistralForCausalLM", "LlavaMptForCausalLM",
+                        "LlavaQwenForCausalLM")
+
+
+def _layout_problem(path: Path, config: dict, arch: str | None) -> str | None:
+    """Layouts no backend loads as they are: original LLaVA repos and OpenFlamingo."""
+    if arch in ORIGINAL_LLAVA_ARCHS or (config.get("model_type") == "llava" and "mm_vision_tower" in config):
+        tower = config.get("mm_vision_tower") or "openai/clip-vit-large-patch14-336"
+        return (f"original LLaVA layout ({arch or 'model_type llava'} with mm_vision_tower, as in "
+                "liuhaotian/llava-v1.5-*): vLLM and transformers only load the llava-hf layout "
+                "(LlavaForConditionalGeneration). Convert it with the script "
+                "src/transformers/models/llava/convert_llava_weights_to_hf.py from the transformers source "
+                "repository (it is not in the pip package): --text_model_id <the LLM it was trained from, "
+                f"e.g. lmsys/vicuna-7b-v1.5> --vision_model_id {tower} --old_state_dict_id <this checkpoint> "
+                "--output_hub_path <new repo>; then put the converted directory in the checkpoints dir")
+    if _looks_like_openflamingo(path, config):
+        return OPENFLAMINGO
+    return None
+
+
+def _looks_like_openflamingo(path: Path, config: dict) -> bool:
+    if "flamingo" in str(config.get("model_type", "")).lower() or any(
+            "flamingo" in a.lower() for a in config.get("architectures") or []):
+        return True
+    readme = path / "README.md"
+    text = readme.read_text(errors="replace")[:20000].lower() if readme.is_file() else ""
+    return (path / "checkpoint.pt").is_file() and ("flamingo" in text or "flamingo" in path.name.lower())
+
+
+def _processor_problems(path: Path) -> list[str]:
+    """A vision-language checkpoint needs its image processor and tokenizer files next to the weights."""
+    problems = []
+    processor = _read_json(path / "processor_config.json", []) if (path / "processor_config.json").is_file() else {}
+    if not (path / "preprocessor_config.json").is_file() and "image_processor" not in processor:
+        problems.append(
+            "processor missing: no preprocessor_config.json (or processor_config.json with an image_processor), "
+            "so images cannot be prepared; training scripts that save only the model leave it out. Copy it from "
+            "the model you fine-tuned: AutoProcessor.from_pretrained(\"<that model>\").save_pretrained(\"<this dir>\")")
+    if not any((path / f).is_file() for f in ("tokenizer.json", "tokenizer.model", "vocab.json")):
+        problems.append("tokenizer missing: no tokenizer.json, tokenizer.model or vocab.json; save the tokenizer "
+                        "of the model you fine-tuned into this directory")
+    return problems
 
 
 def has_chat_template(path: Path) -> bool:

@@ -14,7 +14,7 @@ from .discovery import CheckpointSpec
 from .openai_client import OpenAIBackend
 from .registry import scan
 from .transformers_backend import TransformersBackend
-from .vllm_plan import plan_servers
+from .vllm_plan import plan_servers, vllm_cpu_problem
 from .vllm_supervisor import VllmSupervisor
 
 log = logging.getLogger(__name__)
@@ -35,18 +35,14 @@ def gpu_present() -> bool:
 
 
 def choose_backend(spec: CheckpointSpec, config: Config, gpu: bool) -> str:
-    """openai for url entries; else the registry's choice; else config.backend (auto: vllm on a GPU).
-
-    LoRA adapters always go to vLLM (one server per base, adapters loaded on it)."""
+    """openai for url entries; else the registry's choice; else config.backend (auto: vllm on a GPU,
+    and for LoRA adapters when a vLLM-CPU venv is set); transformers where vLLM-CPU cannot serve it."""
     if spec.url:
         return "openai"
-    if spec.kind == "lora":
-        return "vllm"
-    if spec.backend in ("transformers", "vllm"):
-        return spec.backend
-    if config.backend in ("transformers", "vllm"):
-        return config.backend
-    return "vllm" if gpu else "transformers"
+    wanted = spec.backend or (config.backend if config.backend in ("transformers", "vllm") else None)
+    if wanted is None:
+        wanted = "vllm" if gpu or (spec.kind == "lora" and config.vllm_python) else "transformers"
+    return "transformers" if wanted == "vllm" and vllm_cpu_problem(spec, config, gpu) else wanted
 
 
 def find_checkpoints(config: Config) -> tuple[list[CheckpointSpec], bool]:
@@ -101,7 +97,9 @@ def _transformers_backends(specs: list[CheckpointSpec], config: Config) -> list[
     backends = []
     for spec in specs:
         template = spec.chat_template.read_text() if spec.chat_template else None
-        backends.append(TransformersBackend(spec.name, spec.path, config.limits, chat_template=template,
+        lora = spec.kind == "lora"  # an adapter: its base with the adapter merged in (peft)
+        backends.append(TransformersBackend(spec.name, spec.base_path if lora else spec.path, config.limits,
+                                            chat_template=template, adapter=spec.path if lora else None,
                                             quantization=TRANSFORMERS_QUANTIZATION.get(spec.quantization)))
     if backends:  # one after another, so two big models never peak in RAM together
         threading.Thread(target=lambda: [b.load() for b in backends], name="load-checkpoints",

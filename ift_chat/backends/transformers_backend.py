@@ -42,7 +42,7 @@ class TransformersBackend:
     """A checkpoint directory served in-process with ``generate``."""
 
     def __init__(self, name: str, path: Path | str, limits: Limits, *, quantization: str | None = None,
-                 chat_template: str | None = None):
+                 chat_template: str | None = None, adapter: Path | str | None = None):
         if quantization not in QUANTIZATIONS:
             raise BackendError(f"quantization must be 4bit, 8bit or empty, not {quantization!r}")
         self.name = name
@@ -50,6 +50,7 @@ class TransformersBackend:
         self.limits = limits
         self.quantization = quantization
         self.chat_template = chat_template  # for checkpoints that ship none
+        self.adapter = Path(adapter) if adapter else None  # a peft LoRA adapter on the model at ``path``
         self.max_model_len: int | None = None
         self._model = None
         self._processor = None
@@ -65,7 +66,8 @@ class TransformersBackend:
             if self._model is not None:
                 return self
             try:
-                self._processor, self._model, note = _load(self.path, self.quantization, self.chat_template)
+                self._processor, self._model, note = _load(self.path, self.quantization, self.chat_template,
+                                                           self.adapter)
                 self.max_model_len = _context_length(self._model.config)
                 self._state = BackendStatus("ready", note)
             except Exception as exc:  # any loader failure: show it, keep the app up
@@ -296,11 +298,11 @@ def load_image(path: str | Path, max_side: int):
     return img
 
 
-def _load(path: Path, quantization: str | None, chat_template: str | None):
-    """(processor, model, note) for a checkpoint dir."""
+def _load(path: Path, quantization: str | None, chat_template: str | None, adapter: Path | None = None):
+    """(processor, model, note) for a checkpoint dir (with a LoRA adapter merged in, if given)."""
     import torch
     import transformers
-    from transformers import AutoConfig, AutoModelForImageTextToText, AutoProcessor
+    from transformers import AutoConfig, AutoModelForImageTextToText
 
     cuda = torch.cuda.is_available()
     kwargs: dict = {"dtype": "auto" if cuda else torch.float32}
@@ -314,7 +316,9 @@ def _load(path: Path, quantization: str | None, chat_template: str | None):
         note = f"{quantization} (bitsandbytes)"
     elif quantization:
         note = f"{quantization} quantization needs a CUDA GPU; loaded unquantized"
-    processor = AutoProcessor.from_pretrained(path)
+    processor = _load_processor(path)
+    if chat_template is None and getattr(processor, "chat_template", None) is None:
+        chat_template = _own_chat_template(path, processor)  # e.g. BLIP-2's processor drops it
     if chat_template is not None:
         processor.chat_template = chat_template
     if getattr(processor, "chat_template", None) is None:
@@ -327,9 +331,64 @@ def _load(path: Path, quantization: str | None, chat_template: str | None):
         if cls is None:
             raise BackendError(f"transformers {transformers.__version__} has no class for {archs}") from None
         model = cls.from_pretrained(path, **kwargs)
+    if adapter is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
+        note = "; ".join(filter(None, [note, f"LoRA {adapter.name} merged into {path.name} (peft)"]))
     if cuda and "device_map" not in kwargs:
         model = model.to("cuda")
     return processor, model.eval(), note
+
+
+def _load_processor(path: Path):
+    """AutoProcessor, or the same processor without its video part when that needs torchvision.
+
+    transformers 5 builds Qwen2-VL-style processors with a video processor that only exists
+    with torchvision (CUDA-only on PyPI here); chat with images needs the image part only."""
+    from transformers import AutoProcessor
+
+    try:
+        return AutoProcessor.from_pretrained(path)
+    except (ImportError, AttributeError, OSError) as exc:
+        cls = _processor_class(path)
+        if cls is None or "video_processor" not in cls.get_attributes():
+            raise
+        log.info("%s: loading %s without its video processor (%s)", path.name, cls.__name__, exc)
+        return image_only(cls).from_pretrained(path)
+
+
+def _own_chat_template(path: Path, processor) -> str | None:
+    """The checkpoint's chat_template.jinja, else its tokenizer's template."""
+    if (path / "chat_template.jinja").is_file():
+        return (path / "chat_template.jinja").read_text()
+    return getattr(getattr(processor, "tokenizer", None), "chat_template", None)
+
+
+def _processor_class(path: Path):
+    import json
+
+    import transformers
+
+    for name in ("processor_config.json", "tokenizer_config.json", "preprocessor_config.json"):
+        try:
+            found = json.loads((path / name).read_text()).get("processor_class")
+        except (OSError, ValueError):
+            continue
+        if found and hasattr(transformers, found):
+            return getattr(transformers, found)
+    return None
+
+
+def image_only(cls):
+    """A subclass of processor ``cls`` that has no video processor (images and text only)."""
+    class ImageOnly(cls):
+        @classmethod
+        def get_attributes(klass):
+            return [a for a in super().get_attributes() if a != "video_processor"]
+
+    ImageOnly.__name__ = ImageOnly.__qualname__ = cls.__name__
+    return ImageOnly
 
 
 def _context_length(config) -> int | None:

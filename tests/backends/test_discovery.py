@@ -17,11 +17,14 @@ from ift_chat.errors import ValidationError
 IDEFICS3 = "Idefics3ForConditionalGeneration"
 
 
-def full(root, name, arch=IDEFICS3, template=True, weights=True):
+def full(root, name, arch=IDEFICS3, template=True, weights=True, processor=True):
     d = root / name
     d.mkdir(parents=True)
     (d / "config.json").write_text(json.dumps({"architectures": [arch] if arch else [],
                                                "text_config": {"max_position_embeddings": 4096}}))
+    if processor:
+        (d / "preprocessor_config.json").write_text("{}")
+        (d / "tokenizer.json").write_text("{}")
     if weights:
         (d / "model.safetensors").write_bytes(b"\0" * 16)
     if template:

