@@ -179,7 +179,7 @@ def test_resume_labels_and_error_toasts(config, store, page):
         watch.assert_inert("toast-name")
 
 
-def test_battle_page(config, store, page):
+def test_battle_and_named_arena(config, store, page):
     backends = scripted_backends(store, EchoBackend("echo-a"), EchoBackend("echo-b"))
     watch = Watch(page)
     with running_app(config, store, backends) as url:
@@ -191,6 +191,16 @@ def test_battle_page(config, store, page):
         page.wait_for_timeout(1000)
         mark_content(page)
         watch.assert_inert("battle")
+        # The named arena on the main page: the same panes, names shown.
+        open_page(page, url + "/")
+        page.get_by_role("tab", name="Arena (named)").click()
+        page.locator("#rater-name textarea, #rater-name input").first.fill("arena-rater")
+        send(page, "arena", JOINED)
+        for side in "AB":
+            page.locator(f"#arena-chat-{side}").get_by_text("V12").nth(1).wait_for()
+        page.wait_for_timeout(1000)
+        mark_content(page)
+        watch.assert_inert("named-arena")
 
 
 class HostileServer:
