@@ -16,6 +16,7 @@ from ..crowd.tasks import TaskFilters, Tasks
 from ..errors import IftChatError, ValidationError
 from ..store.models import FOLLOWED, Rater
 from .context import AppContext, ui_error
+from .render import md_text
 
 PROGRESS_HEADERS = ["id", "task set", "status", "k", "items", "gold", "ratings done",
                     "items complete", "leased now", "done %"]
@@ -59,7 +60,7 @@ class AdminDesk:
         require_admin(admin)
         task_set = self.tasks.get_set(_set_id(set_id))
         result = agreement(self.ctx.store, task_set.id)
-        return (f"**{task_set.name}**: {result.items_rated} items rated, "
+        return (f"**{md_text(task_set.name)}**: {result.items_rated} items rated, "
                 f"{result.items_with_majority} with a clear majority. "
                 f"Krippendorff's alpha (ordinal): followed **{_num(result.alpha_followed, 3)}**, "
                 f"score **{_num(result.alpha_score, 3)}** (1 = perfect, 0 = chance; "
@@ -82,7 +83,7 @@ class AdminDesk:
                                          lease_seconds=int(float(lease_minutes or 15) * 60),
                                          anonymous=bool(anonymous))
         count = len(self.tasks.items(admin, task_set.id))
-        return f"✔ Created task set **{task_set.name}** (#{task_set.id}): {count} items × {task_set.k} ratings."
+        return f"✔ Created task set **{md_text(task_set.name)}** (#{task_set.id}): {count} items × {task_set.k} ratings."
 
 
 def _set_id(value) -> int:
@@ -193,7 +194,7 @@ def _wire(desk: AdminDesk, c: dict) -> None:
     def close(set_id, request: gr.Request):
         admin = desk.admin(request)
         task_set = desk.tasks.close_set(admin, _set_id(set_id))
-        return (f"Closed **{task_set.name}**.", *tables_for(admin))
+        return (f"Closed **{md_text(task_set.name)}**.", *tables_for(admin))
 
     @_guarded
     def mark_gold(item_ids, answer, request: gr.Request):
@@ -216,7 +217,7 @@ def _wire(desk: AdminDesk, c: dict) -> None:
         def toggle(name, request: gr.Request):
             admin = desk.admin(request)
             rater = set_disabled(desk.ctx.store, name, disabled)
-            return (f"{rater.name} is now {'disabled' if rater.disabled else 'enabled'}.",
+            return (f"{md_text(rater.name)} is now {'disabled' if rater.disabled else 'enabled'}.",
                     *tables_for(admin))
         return toggle
 

@@ -12,6 +12,7 @@ from ..errors import IftChatError, ValidationError
 from ..runner import DialogRunner
 from .context import AppContext, ui_error
 from .panes import ConversationPanes
+from .render import md_text
 
 WINNER_CHOICES = [("👈 A is better", "A"), ("👉 B is better", "B"), ("🤝 Tie", "tie"),
                   ("👎 Both are bad", "both_bad")]
@@ -117,8 +118,8 @@ class ArenaTab:
         update = self.panes.show(conversation_id, rater)
         sides = self.ctx.store.conversations.sides(conversation_id)
         label = dict((v, k) for k, v in WINNER_CHOICES)[winner]
-        update[self.reveal] = (f"Turn {turn.idx}: you voted **{label}**. Model A was **{sides['A']}**, "
-                               f"model B was **{sides['B']}**. Keep chatting to compare the next turn.")
+        update[self.reveal] = (f"Turn {turn.idx}: you voted **{label}**. Model A was **{md_text(sides['A'])}**, "
+                               f"model B was **{md_text(sides['B'])}**. Keep chatting to compare the next turn.")
         update[self.winner] = gr.Radio(value=winner, interactive=True)
         return update
 

@@ -8,6 +8,7 @@ from ..errors import IftChatError, ValidationError
 from ..runner import DialogRunner
 from .context import AppContext, ui_error
 from .panes import ConversationPanes
+from .render import md_text
 
 
 def checkpoint_choices(ctx: AppContext) -> list[tuple[str, str]]:
@@ -17,12 +18,13 @@ def checkpoint_choices(ctx: AppContext) -> list[tuple[str, str]]:
 def status_markdown(ctx: AppContext) -> str:
     lines = []
     for name, status in ctx.backends.statuses().items():
-        line = f"- **{name}** {status.label}" + (f" — {status.detail}" if status.detail else "")
+        # A detail or log line can quote a model server's error body: literal text only.
+        line = f"- **{md_text(name)}** {status.label}" + (f" — {md_text(status.detail)}" if status.detail else "")
         if status.state == "down" and status.log_tail:
-            line += "\n\n  ```\n  " + "\n  ".join(status.log_tail[-5:]) + "\n  ```"
+            line += "\n\n  " + "  \n  ".join(md_text(t) for t in status.log_tail[-5:])
         lines.append(line)
     for name, problem in sorted(ctx.backends.notes.items()):
-        lines.append(f"- ~~{name}~~ not served: {problem}")
+        lines.append(f"- ~~{md_text(name)}~~ not served: {md_text(problem)}")
     return "\n".join(lines) or "No checkpoints are being served."
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 
 import gradio as gr
@@ -35,10 +36,12 @@ class AppContext:
 
 
 def ui_error(exc: Exception) -> gr.Error:
-    """The UI edge: our errors become a visible gr.Error with their plain message."""
+    """The UI edge: our errors become a visible gr.Error with their plain message. Gradio shows
+    an error's message as HTML (it has no option for text), so the message is escaped here:
+    it can quote a user's text or a model server's error body."""
     if isinstance(exc, IftChatError):
-        return gr.Error(str(exc), title=_title(exc))
-    return gr.Error(f"unexpected error: {exc}")
+        return gr.Error(html.escape(str(exc)), title=_title(exc))
+    return gr.Error(html.escape(f"unexpected error: {exc}"))
 
 
 def _title(exc: Exception) -> str:

@@ -25,6 +25,7 @@ from ..dataloop.select import SPLITS, Filters
 from ..errors import IftChatError, PermissionDenied, ValidationError
 from ..store.models import Rater
 from .context import AppContext, ui_error
+from .render import md_text
 
 EXPORT_HEADERS = ["id", "created", "format", "rows", "path", "sha256"]
 
@@ -206,7 +207,7 @@ def _wire(desk: DataDesk, c: dict) -> None:
                                min_raters, min_score, min_voters, use_corrections, include_identity_leak,
                                dedup, split, eval_fraction)
         result = desk.export(admin, fmt, name, force, filters, _blank(export_eval_set))
-        message = (f"✔ Wrote **{result.row_count:,}** rows ({result.format}) to `{result.path}` — "
+        message = (f"✔ Wrote **{result.row_count:,}** rows ({result.format}) to **{md_text(result.path)}** — "
                    f"sha256 `{result.sha256[:16]}…`\n\n{report_markdown(result.report)}")
         return message, desk.export_rows()
 
@@ -219,7 +220,7 @@ def _wire(desk: DataDesk, c: dict) -> None:
     def import_set(file, uploads, name, folder, request: gr.Request):
         result = desk.import_set(desk.admin(request), file, name, folder, uploads)
         names = _eval_set_names(desk.ctx)
-        return (f"✔ Imported **{result.items}** items ({result.images} images) as `{result.eval_set.name}`.",
+        return (f"✔ Imported **{result.items}** items ({result.images} images) as **{md_text(result.eval_set.name)}**.",
                 gr.Dropdown(choices=names), gr.Dropdown(choices=["", *names]))
 
     @_guarded

@@ -13,7 +13,7 @@ from ..runner import DialogRunner, Snapshot
 from ..store.models import Rater
 from .context import AppContext, ui_error
 from .rating import RatingPanel
-from .render import chat_messages, live_message, names_hidden
+from .render import chat_messages, chatbot, live_message, names_hidden
 from .settings import SettingsPanel
 
 # start(rater, params, system_prompt, extra values) -> new conversation id
@@ -37,9 +37,9 @@ class ConversationPanes:
         self.conversation = gr.State(None)
         self.editing = gr.State(False)
         with gr.Row(equal_height=True):
-            self.chatbots = {side: gr.Chatbot(
-                label=self._default_label(side), height=440, sanitize_html=True, allow_tags=False,
-                render_markdown=True, elem_id=f"{self.p}-chat-{side}", elem_classes=["ift-pane"],
+            self.chatbots = {side: chatbot(
+                label=self._default_label(side), height=440,
+                elem_id=f"{self.p}-chat-{side}", elem_classes=["ift-pane"],
                 placeholder="Upload an image and ask something about it.")
                 for side in self.sides}
         self.input = gr.MultimodalTextbox(

@@ -7,6 +7,7 @@ import gradio as gr
 from ..errors import IftChatError, ValidationError
 from ..store.models import ERROR_TAGS, FOLLOWED, TAG_LABELS, Rating
 from .context import AppContext, ui_error
+from .render import md_text
 
 FOLLOWED_CHOICES = list(zip(("Yes", "Partially", "No"), FOLLOWED))
 
@@ -82,7 +83,7 @@ class RatingPanel:
                                          comment=comment, corrected_text=corrected)
         except IftChatError as exc:
             raise ui_error(exc) from exc
-        return {self.saved: f"✔ Saved rating of {self._label(response_id)} as **{rater.name}**.",
+        return {self.saved: f"✔ Saved rating of {self._label(response_id)} as **{md_text(rater.name)}**.",
                 **rerender(response_id, rater)}
 
     def _check_reply(self, response_id, conversation_id: str | None) -> int:

@@ -1,8 +1,12 @@
 """Turning stored dialogs into what the Chatbot shows, safely.
 
-Model output is untrusted: HTML is shown as text (never interpreted) and markdown
-images become plain text, so nothing in a reply can run script or make the
-browser fetch a remote URL. Code blocks are left alone: markdown shows them verbatim.
+Everything a user, a rater, a model or a model server wrote is hostile. Chat content is
+rendered here, on the server: markdown-it (raw HTML off, links and images off: they show
+as their source text) turns it into HTML, and nh3 (the one sanitiser) keeps only a strict
+allow-list of tags with no URL-bearing attribute at all, no style, no class, no form and no
+svg. The Chatbot shows that HTML as it is (``render_markdown=False``, no LaTeX), so
+nothing is re-interpreted in the browser. Plain texts that go into a ``gr.Markdown`` are
+escaped to literal text (``md_text``); errors are plain text (``context.ui_error``).
 
 Error texts of an anonymous battle are redacted until the viewer votes: backends
 name themselves, their paths and servers in errors ("x failed at /models/x").
@@ -10,12 +14,16 @@ name themselves, their paths and servers in errors ("x failed at /models/x").
 
 from __future__ import annotations
 
+import html
 import re
+
+import gradio as gr
+import nh3
+from markdown_it import MarkdownIt
 
 from ..store import Store
 from ..store.models import Rating, Response, Turn
 
-_CODE = re.compile(r"(```.*?(?:```|$)|`[^`\n]*`)", re.S)
 _LOCATION = re.compile(r"[a-z][a-z0-9+.-]*://\S+|(?<![\w.])(?:~|\.{1,2})?/[^\s'\"()<>,;]+", re.I)
 _SEPARATORS = re.compile(r"[\s_\-./]+")
 HIDDEN = "[hidden until you vote]"
@@ -23,13 +31,56 @@ STATUS_NOTES = {"stopped": "⏹ stopped", "pending": "…", "error": "⚠️ err
 FOLLOWED_BADGES = {"yes": "✅ followed", "partial": "🟡 partly followed", "no": "❌ not followed"}
 
 
-def safe_markdown(text: str) -> str:
-    """Escape HTML and neutralise image syntax outside code spans/blocks."""
-    parts = _CODE.split(text or "")
-    for i in range(0, len(parts), 2):  # even parts are outside code
-        parts[i] = (parts[i].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-                    .replace("![", "!\\["))
-    return "".join(parts)
+# No rule that makes a URL attribute (links, images, autolinks, link references) nor raw HTML.
+_MARKDOWN = (MarkdownIt("commonmark", {"html": False, "breaks": True, "linkify": False})
+             .enable(["table", "strikethrough"])
+             .disable(["image", "link", "autolink", "reference", "html_inline", "html_block"]))
+# The allow-list: text structure only. No attribute carries a URL, so nothing can be fetched or
+# navigated to; user images are Chatbot file messages (the app's own image route), never HTML.
+ALLOWED_TAGS = frozenset({"p", "br", "hr", "strong", "em", "del", "s", "code", "pre", "blockquote",
+                          "ul", "ol", "li", "h1", "h2", "h3", "h4", "h5", "h6",
+                          "table", "thead", "tbody", "tr", "th", "td"})
+_CLEANER = nh3.Cleaner(tags=set(ALLOWED_TAGS), attributes={"ol": {"start"}}, url_schemes=set(),
+                       link_rel=None, strip_comments=True,
+                       clean_content_tags={"script", "style", "svg", "math", "template", "iframe",
+                                           "object", "form", "textarea", "select", "noscript"})
+_MD_ESCAPE = re.compile(r"[!-/:-@\[-`{-~]")  # every ASCII punctuation character
+
+
+def clean_html(markup: str) -> str:
+    """The one sanitiser: only ALLOWED_TAGS, no URL, style, class or event attribute."""
+    return _CLEANER.clean(markup)
+
+
+def safe_html(text: str) -> str:
+    """Markdown from a user, rater or model as the HTML the page shows."""
+    return clean_html(_MARKDOWN.render(text or ""))
+
+
+def text_html(text: str) -> str:
+    """A plain text (e.g. a server's error body) as HTML that shows it verbatim."""
+    return clean_html(html.escape(text or "").replace("\n", "<br>"))
+
+
+def md_text(text) -> str:
+    """A plain text to interpolate into a ``gr.Markdown``: shown literally (no markup, no
+    link or autolink, no HTML)."""
+    text = str(text if text is not None else "")
+    text = _MD_ESCAPE.sub(lambda m: {"<": "&lt;", ">": "&gt;", "&": "&amp;"}.get(m[0], "\\" + m[0]), text)
+    return text.replace("\n", " ")
+
+
+def chatbot(**kwargs) -> gr.Chatbot:
+    """A Chatbot that shows message texts of ``html_message`` as they are: they are HTML from
+    ``safe_html``; the browser adds no markdown, LaTeX, custom tags or mermaid of its own."""
+    return gr.Chatbot(render_markdown=False, sanitize_html=True, allow_tags=False, latex_delimiters=[],
+                      **kwargs)
+
+
+def html_message(markup: str) -> dict:
+    """A Chatbot text part. As a dict, not a str: Gradio dedents str contents (inspect.cleandoc),
+    which would change the HTML's code blocks."""
+    return {"type": "text", "text": markup}
 
 
 def rating_badge(rating: Rating | None) -> str:
@@ -55,20 +106,22 @@ def auto_badge(checks: list[dict]) -> str:
     return text + "".join(f" — ✗ {c['kind'].replace('_', ' ')}: {c['detail']}" for c in failed[:2])
 
 
-def reply_markdown(text: str, status: str, error: str | None, badge: str = "", auto: str = "") -> str:
-    body = safe_markdown(text) if text else ""
+def reply_html(text: str, status: str, error: str | None, badge: str = "", auto: str = "") -> str:
+    """A reply as HTML: its markdown rendered, then its status, error, rating and automatic
+    checks as plain text."""
     notes = []
     if status == "error":
-        notes.append(f"{STATUS_NOTES['error']}: {safe_markdown(error or 'unknown error')}")
+        notes.append(f"{STATUS_NOTES['error']}: {error or 'unknown error'}")
     elif status in STATUS_NOTES:
         notes.append(STATUS_NOTES[status])
     if badge:
         notes.append(f"rated: {badge}")
-    if auto:  # model-text fragments can be in check details
-        notes.append(f"🤖 {safe_markdown(auto)}")
+    if auto:  # plain text like every note (check details can quote the reply)
+        notes.append(f"🤖 {auto}")
+    body = safe_html(text) if text else ""
     if notes:
-        body = f"{body}\n\n*{' — '.join(notes)}*" if body else f"*{' — '.join(notes)}*"
-    return body
+        body += f"<p><em>{text_html(' — '.join(notes))}</em></p>"
+    return clean_html(body)
 
 
 def names_hidden(store: Store, conversation_id: str, rater_id: int | None) -> bool:
@@ -105,7 +158,7 @@ def user_message(store: Store, turn: Turn) -> dict:
     content: list = [{"path": str(store.images.absolute_path(store.images.get(sha)))}
                      for sha in turn.images]
     if turn.user_text:
-        content.append(safe_markdown(turn.user_text))
+        content.append(html_message(safe_html(turn.user_text)))
     return {"role": "user", "content": content}
 
 
@@ -127,15 +180,15 @@ def chat_messages(store: Store, conversation_id: str | None, side: str, rater_id
             if error and response.status == "error":
                 hidden = hidden or [names_hidden(store, conversation_id, rater_id)]
                 error = redact_identities(store, conversation_id, error) if hidden[0] else error
-            messages.append({"role": "assistant", "content": reply_markdown(
+            messages.append({"role": "assistant", "content": [html_message(reply_html(
                 response.text, response.status, error, rating_badge(_rating(store, response, rater_id)),
-                auto_badge(store.checks.for_response(response.id)))})
+                auto_badge(store.checks.for_response(response.id))))]})
     return messages
 
 
 def live_message(text: str) -> dict:
     """The reply being streamed."""
-    return {"role": "assistant", "content": safe_markdown(text) or "…"}
+    return {"role": "assistant", "content": [html_message(safe_html(text) or "…")]}
 
 
 def _side_response(store: Store, turn: Turn, side: str) -> Response | None:

@@ -16,7 +16,7 @@ from ..crowd.view import TaskView
 from ..errors import IftChatError, NotFound, ValidationError
 from ..store.models import ERROR_TAGS, FOLLOWED, TAG_LABELS, Rater
 from .context import AppContext, ui_error
-from .render import safe_markdown
+from .render import chatbot, html_message, md_text, safe_html
 
 FOLLOWED_CHOICES = list(zip(("Yes", "Partially", "No"), FOLLOWED))
 ANY_SET = ""
@@ -29,10 +29,11 @@ def view_messages(view: TaskView) -> list[dict]:
     for rnd in view.rounds:
         content: list = [{"path": p} for p in rnd.image_paths]
         if rnd.user_text:
-            content.append(safe_markdown(rnd.user_text))
+            content.append(html_message(safe_html(rnd.user_text)))
         messages.append({"role": "user", "content": content})
         if rnd.reply is not None:
-            messages.append({"role": "assistant", "content": safe_markdown(rnd.reply) or "*(empty reply)*"})
+            messages.append({"role": "assistant",
+                             "content": [html_message(safe_html(rnd.reply) or "<p><em>(empty reply)</em></p>")]})
     return messages
 
 
@@ -87,11 +88,11 @@ class RatingDesk:
 def _shown(view: TaskView | None, note: str = "") -> tuple:
     """Outputs (item id, chatbot, status, system prompt) for a view or for 'nothing left'."""
     if view is None:
-        return 0, [], f"{note}{DONE_TEXT}", ""
-    author = f" · reply by `{view.checkpoint}`" if view.checkpoint else ""
-    status = (f"{note}**{safe_markdown(view.task_set_name)}** · item #{view.item_id}{author} · "
+        return 0, [], f"{md_text(note)}{DONE_TEXT}", ""
+    author = f" · reply by **{md_text(view.checkpoint)}**" if view.checkpoint else ""
+    status = (f"{md_text(note)}**{md_text(view.task_set_name)}** · item #{view.item_id}{author} · "
               f"rate the **last reply**; your hold on it ends at {view.expires_at[11:16]} UTC")
-    system = f"*System prompt:* {safe_markdown(view.system_prompt)}" if view.system_prompt else ""
+    system = view.system_prompt or ""  # a plain-text box
     return view.item_id, view_messages(view), status, system
 
 
@@ -106,9 +107,10 @@ def render(ctx: AppContext, name_box: gr.Textbox) -> RatingDesk:
         refresh = gr.Button("↻", scale=0, min_width=40)
         next_button = gr.Button("Next task", variant="primary", scale=1)
     status = gr.Markdown("")
-    system = gr.Markdown("")
+    system = gr.Textbox(label="System prompt of the dialog", interactive=False, lines=1, max_lines=8,
+                        elem_id="crowd-system")
     item_id = gr.Number(value=0, visible=False, precision=0, label="task item")
-    chatbot = gr.Chatbot(label="Dialog to rate", height=420)
+    dialog = chatbot(label="Dialog to rate", height=420, elem_id="crowd-dialog")
     with gr.Row():
         followed = gr.Radio(FOLLOWED_CHOICES, label="Instruction of the last turn followed?", value=None)
         score = gr.Radio([1, 2, 3, 4, 5], label="Quality 1-5 (optional)", value=None)
@@ -118,7 +120,7 @@ def render(ctx: AppContext, name_box: gr.Textbox) -> RatingDesk:
         corrected = gr.Textbox(label="Corrected reply (optional)", lines=2, max_lines=12)
     submit_button = gr.Button("Submit and next", variant="primary")
     fields = [followed, score, tags, comment, corrected]
-    shown = [item_id, chatbot, status, system]
+    shown = [item_id, dialog, status, system]
     cleared = (None, None, [], "", "")
 
     def on_refresh():

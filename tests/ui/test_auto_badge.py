@@ -6,7 +6,7 @@ import json
 
 from gradio_client import Client
 
-from ift_chat.ui.render import auto_badge, reply_markdown
+from ift_chat.ui.render import auto_badge, reply_html
 
 from tests.scripted_backend import ScriptedBackend
 from tests.ui.conftest import running_app, scripted_backends
@@ -37,6 +37,6 @@ def test_no_badge_without_an_active_constraint_and_details_are_escaped():
     assert auto_badge([]) == ""
     rows = [{"kind": "starts_with", "detail": 'starts with "<img src=x onerror=alert(1)>"', "passed": 0},
             {"kind": "no_commas", "detail": "no commas", "passed": 1}]
-    shown = reply_markdown("hi", "ok", None, auto=auto_badge(rows))
+    shown = reply_html("hi", "ok", None, auto=auto_badge(rows))
     assert "auto: 1/2 — ✗ starts with:" in shown
     assert "<img" not in shown and "&lt;img" in shown

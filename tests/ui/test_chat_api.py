@@ -110,7 +110,8 @@ def test_xss_in_model_output_is_escaped(config, store):
         out = send(Client(url, verbose=False), "hi", checkpoint="evil")
     text = json.dumps(out)
     assert "<script>" not in text and "<img" not in text
-    assert "!\\\\[t](http://evil.example" in text  # image syntax neutralised (JSON-escaped backslash)
+    # HTML shows as text; markdown image syntax is not an image (the renderer has no image rule)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text and "![t](http://evil.example/x.png)" in text
     stored = store.query("select text from responses")[0]["text"]
     assert stored == evil  # the DB keeps what the model said, verbatim
 
