@@ -33,21 +33,36 @@ class Arena:
 
     def battle(self, a: str, b: str, winners: Sequence[str], *, raters: Sequence[str] = ("r1",),
                mode: str = "arena-anonymous", anonymous: bool = True, leak: bool = False,
-               eval_item_id: int | None = None) -> list[int]:
+               eval_item_id: int | None = None, reveal: bool = True) -> list[int]:
         """One A/B conversation, one turn per entry of winners: a str is every rater's vote,
-        a tuple gives one vote per rater (in order). Turn ids."""
+        a tuple gives one vote per rater (in order). An anonymous battle belongs to one rater,
+        so each rater gets their own copy, revealed at the end unless ``reveal=False``. Turn ids
+        (of the first rater's copy)."""
+        if mode != "arena-anonymous":
+            return self._conversation(a, b, winners, raters, range(len(raters)), mode=mode,
+                                      anonymous=anonymous, leak=leak, eval_item_id=eval_item_id)
+        copies = [self._conversation(a, b, winners, [name], [k], mode=mode, anonymous=anonymous,
+                                     leak=leak, eval_item_id=eval_item_id, owner=name, reveal=reveal)
+                  for k, name in enumerate(raters)]
+        return copies[0]
+
+    def _conversation(self, a, b, winners, raters, columns, *, mode, anonymous, leak, eval_item_id,
+                      owner=None, reveal=False) -> list[int]:
         conversations = self.store.conversations
         turn_ids = []
         with self.store.write():  # one commit (nested writes become savepoints)
-            conv = conversations.create(mode, sides={"A": a, "B": b}, eval_item_id=eval_item_id)
+            conv = conversations.create(mode, sides={"A": a, "B": b}, eval_item_id=eval_item_id,
+                                        rater_id=self.rater(owner) if owner else None)
             for winner in winners:
                 turn = conversations.add_turn(conv.id, "Describe the picture in one sentence.")
                 self._reply(turn.id, "A", a, leak=leak)
                 self._reply(turn.id, "B", b)
-                per_rater = (winner,) * len(raters) if isinstance(winner, str) else winner
-                for name, vote in zip(raters, per_rater, strict=True):
-                    self.store.feedback.vote(turn.id, self.rater(name), vote, anonymous=anonymous)
+                per_rater = (winner,) * (max(columns) + 1) if isinstance(winner, str) else winner
+                for name, k in zip(raters, columns, strict=True):
+                    self.store.feedback.vote(turn.id, self.rater(name), per_rater[k], anonymous=anonymous)
                 turn_ids.append(turn.id)
+            if reveal:
+                conversations.reveal(conv.id, self.rater(owner))
         return turn_ids
 
     def dialog(self, checkpoint: str, rounds: Sequence[Sequence[str]], *,
