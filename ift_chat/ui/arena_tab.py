@@ -105,9 +105,8 @@ class ArenaTab:
                   self.vote_btn: gr.Button(interactive=can_vote)}
         if self.anonymous:
             update[self.reveal_btn] = gr.Button(interactive=conversation_id is not None and not revealed)
-            if revealed:
-                update[self.reveal] = self._reveal_text(conversation_id, "press 🆕 New conversation "
-                                                                         "for a new battle")
+            # A new turn or battle clears the last vote's note (and an earlier battle's reveal).
+            update[self.reveal] = self._reveal_text(conversation_id) if revealed else ""
         if not finished or conversation_id is None:
             update[self.reveal] = ""
         return update
@@ -153,10 +152,10 @@ class ArenaTab:
         except IftChatError as exc:
             raise ui_error(exc) from exc
         update = self.panes.show(None, None)
-        update[self.reveal] = self._reveal_text(conversation_id, "send a message to start a new one")
+        update[self.reveal] = self._reveal_text(conversation_id)
         return update
 
-    def _reveal_text(self, conversation_id: str, next_step: str) -> str:
+    def _reveal_text(self, conversation_id: str) -> str:
         """The names of a revealed battle and the owner's blind votes on each turn."""
         store = self.ctx.store
         sides = store.conversations.sides(conversation_id)
@@ -168,7 +167,7 @@ class ArenaTab:
         voted = "; ".join(f"turn {idx}: {label}" for idx, label in votes.items()) or "no votes"
         return (f"**Battle [`{conversation_id[:8]}`](?c={conversation_id}) revealed:** model A was "
                 f"**{sides.get('A', '?')}**, model B was **{sides.get('B', '?')}**. Blind votes — "
-                f"{voted}. This battle is closed: {next_step}.")
+                f"{voted}. This battle is closed: your next message starts a new one.")
 
     def _set_history(self, conversation_id, history):
         if conversation_id:

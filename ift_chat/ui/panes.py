@@ -114,6 +114,8 @@ class ConversationPanes:
             params = self.settings.params(temperature, top_p, max_tokens, seed)
             rater = self._optional_rater(request, name)
             text, images = self._read_message(message)
+            if conversation_id and not editing and self.anonymous and self.revealed(conversation_id):
+                conversation_id = None  # a revealed battle is closed: this message starts a new one
             if not conversation_id:
                 self.runner.check_message(text, images)
                 conversation_id = self.start(rater, params, system_prompt or "", extra)

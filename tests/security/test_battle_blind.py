@@ -195,8 +195,8 @@ def _output(page: PageSession, out: list, fn: int, elem_id: str):
     return out[[ids.get(o) for o in outputs].index(elem_id)]
 
 
-def test_a_revealed_battle_takes_no_more_votes_ratings_or_turns(battle_app, store):
-    url, _ = battle_app()
+def test_a_revealed_battle_takes_no_more_votes_ratings_or_turns(battle_app, store, config):
+    url, backends = battle_app()
     with httpx.Client(timeout=30) as http:
         page = PageSession(http, url + "/battle")
         assert not send(page)[1] and not vote(page, "A")[1]
@@ -214,13 +214,22 @@ def test_a_revealed_battle_takes_no_more_votes_ratings_or_turns(battle_app, stor
         # blank new battle; the reloaded one holds the revealed battle).
         assert vote(page, "B")[0] is None
         for call in (lambda: vote(reloaded, "B"), lambda: rate(reloaded, side_response(store, "A")),
-                     lambda: send(reloaded, "more"), lambda: regenerate(reloaded)):
+                     lambda: regenerate(reloaded)):
             out, error, _ = call()
             assert out is None and "battle is over" in error, error
+        out, error, raw = send(reloaded, "more")  # a new message starts a new, blind battle instead
+        assert not error and "more" in raw and leaks(raw) == []
     assert [(v["winner"], v["anonymous"]) for v in store.query("select * from votes")] == [("A", 1)]
     assert store.query("select count(*) n from ratings")[0]["n"] == 0
-    assert store.query("select count(*) n from turns")[0]["n"] == 1
-    assert store.query("select count(*) n from responses")[0]["n"] == 2
+    old = store.query("select count(*) n from turns where conversation_id = ?", [conversation_id])
+    assert old[0]["n"] == 1 and store.query("select count(*) n from conversations")[0]["n"] == 2
+    with pytest.raises(ValidationError, match="battle is over"):  # the runner refuses it too
+        runner = DialogRunner(store, backends, config.limits)
+
+        async def more():
+            async for _ in runner.send(conversation_id, "more", rater_id=store.raters.by_name("ann").id):
+                pass
+        asyncio.run(more())
     with pytest.raises(ValidationError, match="battle is over"):  # the store itself, not the page
         turn_id = store.query("select id from turns")[0]["id"]
         store.feedback.vote(turn_id, store.raters.by_name("ann").id, "B", anonymous=True)

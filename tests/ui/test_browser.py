@@ -86,13 +86,17 @@ def test_three_turn_blind_battle_then_reveal_and_reload(scripted_app, page, stor
     labels = " ".join(page.locator("#battle-chat-A, #battle-chat-B").all_inner_texts())
     assert all(s in labels for s in SECRET)  # the panes are named now
     assert page.locator("#battle-vote").is_disabled() and page.locator("#battle-reveal-btn").is_disabled()
-    send_message(page, "battle", "one more question")
-    page.get_by_text(re.compile("this battle is over")).first.wait_for()
     page.screenshot(path=str(ARTIFACTS / "battle-reloaded-after-reveal.png"), full_page=True)
+    send_message(page, "battle", "one more question")  # starts a new battle: blind again
+    page.locator("#battle-chat-A").get_by_text("Reply", exact=False).first.wait_for()
+    page.locator("#battle-reveal").get_by_text("revealed").wait_for(state="detached")
+    assert page.locator("#battle-chat-A").get_by_text("question number 1").count() == 0
+    assert not any(s in page.locator("#battle-chat-A, #battle-chat-B").all_inner_texts()[0] for s in SECRET)
+    assert store.query("select count(*) n from conversations")[0]["n"] == 2
     votes = store.query("select v.winner, v.anonymous from votes v join turns t on t.id = v.turn_id order by t.idx")
     assert [(v["winner"], v["anonymous"]) for v in votes] == [("A", 1), ("both_bad", 1), ("tie", 1)]
-    assert store.query("select count(*) n from turns")[0]["n"] == 3
-    assert store.query("select count(*) n from turn_images")[0]["n"] == 1
+    turns = store.query("select count(*) n from turns where conversation_id = ?", [conversation_id])
+    assert turns[0]["n"] == 3 and store.query("select count(*) n from turn_images")[0]["n"] == 1
 
 
 def wait_for(condition, timeout=30.0):
