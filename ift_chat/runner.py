@@ -21,6 +21,7 @@ from .dialog import Round, build_messages
 from .errors import BackendUnavailable, NotFound, ValidationError
 from .store import Store
 from .store.images import prepare_image
+from .store.conversations import BATTLE
 from .store.models import Conversation, Turn
 
 log = logging.getLogger(__name__)
@@ -46,12 +47,31 @@ class Snapshot:
         return self.finished == frozenset(self.texts)
 
 
-def leaks_identity(text: str, checkpoint: str) -> bool:
-    """A reply that names its own checkpoint (modulo -/_/space) breaks anonymity."""
+# A battle's sampling must not be repeatable: a reply reproduced with the same prompt, seed
+# or (near-)greedy decoding on the chat tab, where the checkpoint is named, unblinds it.
+BLIND_MIN_TEMPERATURE = 0.5
+BLIND_MIN_TOP_P = 0.5
+
+
+def leaks_identity(text: str, *identities: str) -> bool:
+    """A reply that says any of its checkpoint's identities (name, display name, served model
+    id, base; any case, modulo -/_/./space) breaks anonymity."""
     def squash(s: str) -> str:
-        return re.sub(r"[\s_\-./]+", "", s.lower())
-    name = squash(checkpoint)
-    return len(name) >= 3 and name in squash(text)
+        return re.sub(r"[\s_\-./:()]+", "", s.lower())
+    said = squash(text)
+    return any(len(name) >= 3 and name in said for name in map(squash, identities))
+
+
+def check_blind_sampling(params: SamplingParams) -> SamplingParams:
+    """Refuse sampling that would make a battle's replies reproducible."""
+    if params.seed is not None:
+        raise ValidationError("a battle samples at random: leave the seed blank (a fixed seed "
+                              "would let a reply be reproduced where the model is named)")
+    if params.temperature < BLIND_MIN_TEMPERATURE or params.top_p < BLIND_MIN_TOP_P:
+        raise ValidationError(f"a battle needs temperature ≥ {BLIND_MIN_TEMPERATURE} and top-p ≥ "
+                              f"{BLIND_MIN_TOP_P}: near-greedy replies could be reproduced where the "
+                              "model is named")
+    return params
 
 
 def _take(item: tuple[str, str | None], texts: dict[str, str], finished: set[str]) -> bool:
@@ -80,6 +100,11 @@ class DialogRunner:
               system_prompt: str = "", params: SamplingParams | None = None,
               history_mode: str | None = None, eval_item_id: int | None = None) -> Conversation:
         params = (params or SamplingParams()).validate(self.limits)
+        if mode == BATTLE:
+            check_blind_sampling(params)
+            if rater_id is None:
+                raise ValidationError("enter your rater name (top of the page) to start a battle: "
+                                      "a battle and its votes are yours alone")
         for checkpoint in sides.values():
             self.backends.get(checkpoint)
         return self.store.conversations.create(
@@ -112,9 +137,10 @@ class DialogRunner:
             prepare_image(data, self.limits, f"image {n + 1}")
 
     async def send(self, conversation_id: str, text: str, images: Sequence[bytes] = (),
-                   params: SamplingParams | None = None) -> AsyncIterator[Snapshot]:
+                   params: SamplingParams | None = None, *,
+                   rater_id: int | None = None) -> AsyncIterator[Snapshot]:
         """Validate, store the user turn, then stream every side's reply."""
-        conversation = self.store.conversations.get(conversation_id)
+        conversation = self._open(conversation_id, rater_id)
         params = self._params(conversation, params)
         prepared = [prepare_image(data, self.limits, f"image {n + 1}") for n, data in enumerate(images)]
         self._check_ready(conversation_id)
@@ -123,10 +149,10 @@ class DialogRunner:
         async for snapshot in self._respond(conversation, turn, params):
             yield snapshot
 
-    async def regenerate(self, conversation_id: str,
-                         params: SamplingParams | None = None) -> AsyncIterator[Snapshot]:
+    async def regenerate(self, conversation_id: str, params: SamplingParams | None = None, *,
+                         rater_id: int | None = None) -> AsyncIterator[Snapshot]:
         """New replies to the last turn on every side; the old ones stay, superseded."""
-        conversation = self.store.conversations.get(conversation_id)
+        conversation = self._open(conversation_id, rater_id)
         params = self._params(conversation, params)
         turn = self._last_turn(conversation_id)
         self._check_ready(conversation_id)
@@ -136,10 +162,12 @@ class DialogRunner:
             yield snapshot
 
     async def edit_last(self, conversation_id: str, text: str, images: Sequence[bytes] | None = None,
-                        params: SamplingParams | None = None) -> AsyncIterator[Snapshot]:
+                        params: SamplingParams | None = None, *,
+                        rater_id: int | None = None) -> AsyncIterator[Snapshot]:
         """Replace the last user turn (kept, superseded) and answer the new one.
 
         ``images=None`` keeps the old turn's images."""
+        self._open(conversation_id, rater_id)
         old = self._last_turn(conversation_id)
         self._check_idle(conversation_id)
         if images is None:
@@ -253,7 +281,7 @@ class DialogRunner:
                     finish_reason=completion.finish_reason, ttft_ms=completion.ttft_ms,
                     latency_ms=completion.latency_ms, tokens_in=completion.prompt_tokens,
                     tokens_out=completion.completion_tokens,
-                    identity_leak=leaks_identity(final, checkpoint))
+                    identity_leak=leaks_identity(final, *self.store.checkpoints.names(checkpoint)))
                 checks.record_for_response(self.store, response_id)  # final replies only; never raises
         finally:
             if final != text:
@@ -261,9 +289,15 @@ class DialogRunner:
             queue.put_nowait((side, None))
 
     # -- checks ------------------------------------------------------------------
+    def _open(self, conversation_id: str, rater_id: int | None) -> Conversation:
+        """The conversation, if this rater may continue it (a battle: its owner, until revealed)."""
+        self.store.conversations.check_battle_open(conversation_id, rater_id, "continue it")
+        return self.store.conversations.get(conversation_id)
+
     def _params(self, conversation: Conversation, params: SamplingParams | None) -> SamplingParams:
         params = params or SamplingParams.from_dict(conversation.sampling_params)
-        return params.validate(self.limits)
+        params = params.validate(self.limits)
+        return check_blind_sampling(params) if conversation.mode == BATTLE else params
 
     def _check_ready(self, conversation_id: str) -> None:
         for checkpoint in self.store.conversations.sides(conversation_id).values():

@@ -89,7 +89,7 @@ def build_backends(config: Config, store) -> Backends:
         spec = by_name[backend.name]
         store.checkpoints.register(spec.name, source=spec.source, backend=choose_backend(spec, config, gpu),
                                    architecture=spec.architecture, fingerprint=spec.fingerprint,
-                                   base=spec.base)
+                                   base=spec.base, model=spec.model, display_name=spec.display_name)
     return Backends(backends, notes=notes, demo=demo)
 
 

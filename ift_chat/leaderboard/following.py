@@ -51,6 +51,8 @@ join conversations c on c.id = t.conversation_id
 left join eval_items ei on ei.id = c.eval_item_id
 left join eval_sets es on es.id = ei.eval_set_id
 where g.rater_id not in (select value from json_each(:exclude_raters))
+  -- a battle's ratings count once it is revealed: before, a changed row would name its model
+  and (c.mode != 'arena-anonymous' or c.revealed is not null)
   and (:since is null or g.created >= :since)
   and (:until is null or substr(g.created, 1, length(:until)) <= :until)
   and (:eval_set is null or es.name = :eval_set)

@@ -3,7 +3,8 @@
 A vote is on a turn of a conversation with sides A and B. It counts when the
 turn is current (not superseded by an edit) and no reply the rater could have
 seen named its checkpoint: neither a current reply nor a regenerated-away one
-that existed when the vote was cast (the rater may have voted on the name).
+that existed when the vote was cast (the rater may have voted on the name). A battle's
+votes count only once it is revealed (before that, a changed row would name the pair).
 Replays with two checkpoints are A/B conversations on one eval item, so a vote
 on one is the same kind of verdict and counts too (``include_replays``).
 """
@@ -58,6 +59,8 @@ left join eval_items ei on ei.id = c.eval_item_id
 left join eval_sets es on es.id = ei.eval_set_id
 where c.mode in (select value from json_each(:modes))
   and (:anonymous_only = 0 or v.anonymous = 1 or c.mode = 'replay')
+  -- a battle counts once its owner revealed it, and only votes cast before that
+  and (c.mode != 'arena-anonymous' or coalesce(v.updated, v.created) <= c.revealed)
   -- leaks are rare: the uncorrelated list rules most turns in before the per-vote check
   and (t.id not in (select turn_id from responses where identity_leak = 1)
        or not exists (select 1 from responses r

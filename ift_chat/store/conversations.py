@@ -7,13 +7,29 @@ import uuid
 from typing import Iterable, Sequence
 
 from ..config import Limits
-from ..errors import NotFound, ValidationError
+from ..errors import NotFound, PermissionDenied, ValidationError
 from .db import Transactor, now
 from .images import ImageStore, PreparedImage
 from .models import MODES, STATUSES, Conversation, Response, Turn
 
 SIDE_NAMES = ("single", "A", "B", "C", "D")
 HISTORY_MODES = (None, "own", "winner", "reference", "self")
+BATTLE = "arena-anonymous"
+
+
+def check_battle_open(db, conversation_id: str, rater_id: int | None, action: str) -> None:
+    """An anonymous battle is its owner's alone, and only until it is revealed: after that
+    its names are known, so nothing more in it may count as blind. Other modes pass."""
+    row = db.execute("select mode, rater_id, revealed from conversations where id = ?",
+                     [conversation_id]).fetchone()
+    if row is None or row[0] != BATTLE:
+        return
+    if rater_id is None or row[1] != rater_id:
+        raise PermissionDenied(f"this battle belongs to another rater: only they can {action}; "
+                               "start your own battle")
+    if row[2] is not None:
+        raise ValidationError(f"this battle is over (its names were revealed): it can't {action}; "
+                              "start a new battle")
 
 
 def clean_text(text: str, limits: Limits, what: str = "message") -> str:
@@ -84,6 +100,23 @@ class Conversations:
             f"select * from conversations where {' and '.join(where)} order by created desc limit ?",
             [*params, limit])
         return [Conversation.from_row(r) for r in rows]
+
+    def check_battle_open(self, conversation_id: str, rater_id: int | None, action: str) -> None:
+        with self.tx.read() as db:
+            check_battle_open(db, conversation_id, rater_id, action)
+
+    def reveal(self, conversation_id: str, rater_id: int | None) -> Conversation:
+        """The owner ends an anonymous battle and sees its names; from now on it is closed.
+        Revealing again changes nothing (the first reveal's time stays)."""
+        with self.tx.write() as db:
+            conversation = self.get(conversation_id)
+            if conversation.mode != BATTLE:
+                raise ValidationError("only an anonymous battle has names to reveal")
+            if rater_id is None or conversation.rater_id != rater_id:
+                raise PermissionDenied("this battle belongs to another rater: only they can reveal it")
+            if conversation.revealed is None:
+                db["conversations"].update(conversation_id, {"revealed": now()})
+        return self.get(conversation_id)
 
     def set_history_mode(self, conversation_id: str, history_mode: str) -> None:
         if history_mode not in HISTORY_MODES:

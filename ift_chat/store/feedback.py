@@ -7,6 +7,7 @@ import re
 from typing import Iterable
 
 from ..errors import NotFound, ValidationError
+from .conversations import check_battle_open
 from .db import Transactor, now
 from .models import ERROR_TAGS, FOLLOWED, ROLES, WINNERS, Checkpoint, Rater, Rating, Vote
 
@@ -70,11 +71,13 @@ class Checkpoints:
 
     def register(self, name: str, *, source: str | None = None, backend: str | None = None,
                  architecture: str | None = None, fingerprint: str | None = None,
-                 base: str | None = None) -> Checkpoint:
+                 base: str | None = None, model: str | None = None,
+                 display_name: str | None = None) -> Checkpoint:
         """Insert or refresh a checkpoint row; first_seen never changes."""
         name = check_name(name, "checkpoint name")
         fields = {"source": source, "backend": backend, "architecture": architecture,
-                  "fingerprint": fingerprint, "base": base}
+                  "fingerprint": fingerprint, "base": base, "model": model,
+                  "display_name": display_name}
         with self.tx.write() as db:
             if db["checkpoints"].count_where("name = ?", [name]):
                 db["checkpoints"].update(name, fields)
@@ -90,6 +93,24 @@ class Checkpoints:
 
     def all(self) -> list[Checkpoint]:
         return [Checkpoint.from_row(r) for r in self.tx.query("select * from checkpoints order by name")]
+
+    def names(self, name: str) -> list[str]:
+        """What a reply could call this checkpoint: its name, display name, served model id and
+        base, and the last part of the path-like ones ("org/model" -> "model")."""
+        return self._identity(name, "model, display_name, base")
+
+    def identities(self, name: str) -> list[str]:
+        """Everything that identifies this checkpoint in an error: its names plus its source
+        (path or URL) and architecture."""
+        return self._identity(name, "model, display_name, base, source, architecture")
+
+    def _identity(self, name: str, columns: str) -> list[str]:
+        rows = self.tx.query(f"select {columns} from checkpoints where name = ?", [name])
+        words = [name]
+        for value in (rows[0].values() if rows else ()):
+            if value:
+                words += [value, value.rstrip("/").rsplit("/", 1)[-1]]
+        return list(dict.fromkeys(words))
 
 
 def _check_rating(followed: str, score: int | None, tags: Iterable[str], comment: str | None,
@@ -130,6 +151,7 @@ class Feedback:
         with self.tx.write() as db:
             self._require(db, "responses", response_id, "response")
             self._require(db, "raters", rater_id, "rater")
+            self._check_battle_rating(db, response_id, rater_id)
             existing = list(db["ratings"].rows_where(
                 "response_id = ? and rater_id = ?", [response_id, rater_id]))
             if existing:
@@ -138,6 +160,19 @@ class Feedback:
                 db["ratings"].insert({"response_id": response_id, "rater_id": rater_id,
                                       "created": values["updated"], **values})
         return self.rating(response_id, rater_id)
+
+    def _check_battle_rating(self, db, response_id: int, rater_id: int) -> None:
+        """In a battle only its owner rates, before the reveal; a rating task that was given
+        this reply to this rater is another way in (it shows the reply on its own)."""
+        tasked = db.execute("""select 1 from task_items i join task_leases l on l.task_item_id = i.id
+                               where i.response_id = ? and l.rater_id = ?""",
+                            [response_id, rater_id]).fetchone()
+        if tasked:
+            return
+        conversation_id = db.execute("""select t.conversation_id from responses r
+                                        join turns t on t.id = r.turn_id where r.id = ?""",
+                                     [response_id]).fetchone()[0]
+        check_battle_open(db, conversation_id, rater_id, "rate its replies")
 
     def rating(self, response_id: int, rater_id: int) -> Rating:
         rows = self.tx.query("select * from ratings where response_id = ? and rater_id = ?",
@@ -161,6 +196,9 @@ class Feedback:
         with self.tx.write() as db:
             self._require(db, "turns", turn_id, "turn")
             self._require(db, "raters", rater_id, "rater")
+            conversation_id = db.execute("select conversation_id from turns where id = ?",
+                                         [turn_id]).fetchone()[0]
+            check_battle_open(db, conversation_id, rater_id, "vote")
             existing = list(db["votes"].rows_where("turn_id = ? and rater_id = ?", [turn_id, rater_id]))
             if existing:
                 db["votes"].update(existing[0]["id"], values)

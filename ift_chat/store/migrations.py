@@ -179,3 +179,24 @@ def create_response_checks(db):
     )
     db["response_checks"].create_index(
         ["response_id", "kind", "params", "source_turn_idx", "version"], unique=True)
+
+
+@migrations()
+def battle_add_revealed(db):
+    # When the owner of an anonymous battle ended it and saw the names (NULL: still blind).
+    # Its votes and ratings count only from then on; it accepts no more votes or turns.
+    db["conversations"].add_column("revealed", str)
+    # Before this, a battle showed its names after the first vote: that is when it was revealed
+    # (later votes were cast knowing the names and do not count).
+    db.execute("""update conversations set revealed = (
+                      select min(v.created) from votes v join turns t on t.id = v.turn_id
+                      where t.conversation_id = conversations.id)
+                  where mode = 'arena-anonymous'""")
+
+
+@migrations()
+def checkpoints_add_served_identity(db):
+    # What else names a checkpoint: the model id its server is asked for, its display name.
+    # Battles redact these and flag replies that say them.
+    db["checkpoints"].add_column("model", str)
+    db["checkpoints"].add_column("display_name", str)

@@ -74,6 +74,8 @@ class Checkpoint(FromRow):
     architecture: str | None = None
     fingerprint: str | None = None
     base: str | None = None
+    model: str | None = None  # the model id its server is asked for (remote / vLLM)
+    display_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,7 @@ class Conversation(FromRow):
     eval_item_id: int | None = None
     history_mode: str | None = None
     title: str | None = None
+    revealed: str | None = None  # anonymous battle: when its owner ended it and saw the names
 
 
 @dataclass(frozen=True)

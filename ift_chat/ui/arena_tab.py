@@ -1,7 +1,9 @@
 """Arena: the same turn to two checkpoints at once, a vote on every turn.
 
 Named battles live in the main app; anonymous ones on their own page (`/battle`),
-whose every byte sent before a vote is free of checkpoint names.
+whose every byte is free of checkpoint names until the rater ends the battle with
+"Reveal & new battle": votes on each turn stay blind, and a revealed battle takes no
+more votes or turns (the store refuses them).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from .render import md_text
 
 WINNER_CHOICES = [("👈 A is better", "A"), ("👉 B is better", "B"), ("🤝 Tie", "tie"),
                   ("👎 Both are bad", "both_bad")]
+WINNER_LABELS = {value: label for label, value in WINNER_CHOICES}
 HISTORY_CHOICES = [("each side continues from its own replies", "own"),
                    ("both continue from the winning reply", "winner")]
 
@@ -30,8 +33,8 @@ class ArenaTab:
     def render(self) -> "ArenaTab":
         extra = []
         if self.anonymous:
-            gr.Markdown("Two anonymous models answer each message. Vote on every turn; "
-                        "their names are shown after your vote.")
+            gr.Markdown("Two anonymous models answer each message. Vote on every turn; their "
+                        "names stay hidden until you end the battle with **Reveal & new battle**.")
         else:
             names = self.ctx.backends.names()
             with gr.Row():
@@ -52,13 +55,22 @@ class ArenaTab:
                 self.vote_btn = gr.Button("Vote", variant="primary", interactive=False, scale=0,
                                           elem_id=f"{self.p}-vote")
             self.reveal = gr.Markdown("", elem_id=f"{self.p}-reveal")
+            extra_outputs = [self.winner, self.reason, self.vote_btn, self.reveal]
+            if self.anonymous:
+                self.reveal_btn = gr.Button("🏁 Reveal & new battle", interactive=False, size="sm",
+                                            elem_id=f"{self.p}-reveal-btn")
+                extra_outputs.append(self.reveal_btn)
         self.panes.render_rating()
-        self.panes.extra_outputs = [self.winner, self.reason, self.vote_btn, self.reveal]
+        self.panes.extra_outputs = extra_outputs
         self.panes.turn_hooks.append(self._vote_row)
         self.panes.wire()
         self.vote_btn.click(self.vote, [self.panes.conversation, self.rater_name,
                                         self.winner, self.reason],
                             self.panes._outputs(), api_name=f"{self.p}_vote", concurrency_limit=None)
+        if self.anonymous:
+            self.reveal_btn.click(self.end_battle, [self.panes.conversation, self.rater_name],
+                                  self.panes._outputs(), api_name=f"{self.p}_reveal",
+                                  concurrency_limit=None)
         self.history.input(self._set_history, [self.panes.conversation, self.history], None,
                            api_name=False, concurrency_limit=None)
         if not self.anonymous:
@@ -87,11 +99,17 @@ class ArenaTab:
                                  history_mode=history or "own").id
 
     def _vote_row(self, conversation_id: str | None, finished: bool) -> dict:
-        """Voting opens when both replies to the latest turn are in."""
-        can_vote = finished and conversation_id is not None and self._last_turn_done(conversation_id)
+        """Voting opens when both replies to the latest turn are in, and not after the reveal."""
+        revealed = self.anonymous and conversation_id is not None and self.panes.revealed(conversation_id)
+        can_vote = (finished and conversation_id is not None and not revealed
+                    and self._last_turn_done(conversation_id))
         update = {self.winner: gr.Radio(value=None, interactive=can_vote),
                   self.reason: gr.Textbox(value="", interactive=can_vote),
                   self.vote_btn: gr.Button(interactive=can_vote)}
+        if self.anonymous:
+            update[self.reveal_btn] = gr.Button(interactive=conversation_id is not None and not revealed)
+            # A new turn or battle clears the last vote's note (and an earlier battle's reveal).
+            update[self.reveal] = self._reveal_text(conversation_id) if revealed else ""
         if not finished or conversation_id is None:
             update[self.reveal] = ""
         return update
@@ -116,12 +134,43 @@ class ArenaTab:
         except IftChatError as exc:
             raise ui_error(exc) from exc
         update = self.panes.show(conversation_id, rater)
-        sides = self.ctx.store.conversations.sides(conversation_id)
-        label = dict((v, k) for k, v in WINNER_CHOICES)[winner]
-        update[self.reveal] = (f"Turn {turn.idx}: you voted **{label}**. Model A was **{md_text(sides['A'])}**, "
-                               f"model B was **{md_text(sides['B'])}**. Keep chatting to compare the next turn.")
+        label = WINNER_LABELS[winner]
+        if self.anonymous:  # blind for the whole battle: names only at its end
+            update[self.reveal] = (f"Turn {turn.idx}: you voted **{label}**. Keep chatting to compare the "
+                                   "next turn; the names are shown when you end the battle.")
+        else:
+            sides = self.ctx.store.conversations.sides(conversation_id)
+            update[self.reveal] = (f"Turn {turn.idx}: you voted **{label}**. Model A was **{md_text(sides['A'])}**, "
+                                   f"model B was **{md_text(sides['B'])}**. Keep chatting to compare the next turn.")
         update[self.winner] = gr.Radio(value=winner, interactive=True)
         return update
+
+    def end_battle(self, conversation_id, name, request: gr.Request):
+        """The owner ends the battle: its names are shown and a new battle starts blank."""
+        try:
+            if not conversation_id:
+                raise ValidationError("no battle yet: send a message first")
+            rater = self.ctx.rater_for(request, name)
+            self.ctx.store.conversations.reveal(conversation_id, rater.id)
+        except IftChatError as exc:
+            raise ui_error(exc) from exc
+        update = self.panes.show(None, None)
+        update[self.reveal] = self._reveal_text(conversation_id)
+        return update
+
+    def _reveal_text(self, conversation_id: str) -> str:
+        """The names of a revealed battle and the owner's blind votes on each turn."""
+        store = self.ctx.store
+        sides = store.conversations.sides(conversation_id)
+        owner = store.conversations.get(conversation_id).rater_id
+        votes = {r["idx"]: WINNER_LABELS.get(r["winner"], r["winner"]) for r in store.query(
+            """select t.idx, v.winner from votes v join turns t on t.id = v.turn_id
+               where t.conversation_id = ? and t.superseded = 0 and v.rater_id is ?
+               order by t.idx""", [conversation_id, owner])}
+        voted = "; ".join(f"turn {idx}: {label}" for idx, label in votes.items()) or "no votes"
+        return (f"**Battle [`{conversation_id[:8]}`](?c={conversation_id}) revealed:** model A was "
+                f"**{md_text(sides.get('A', '?'))}**, model B was **{md_text(sides.get('B', '?'))}**. Blind votes — "
+                f"{voted}. This battle is closed: your next message starts a new one.")
 
     def _set_history(self, conversation_id, history):
         if conversation_id:

@@ -52,7 +52,7 @@ class ConversationPanes:
             self.edit_btn = gr.Button("✏️ Edit last message", size="sm", elem_id=f"{self.p}-edit")
             self.new_btn = gr.Button("🆕 New conversation", size="sm", elem_id=f"{self.p}-new")
         self.info = gr.Markdown("", elem_id=f"{self.p}-info")
-        self.settings = SettingsPanel(self.ctx.config.limits).render()
+        self.settings = SettingsPanel(self.ctx.config.limits, blind=self.anonymous).render()
         return self
 
     def render_rating(self) -> "ConversationPanes":
@@ -115,13 +115,17 @@ class ConversationPanes:
             params = self.settings.params(temperature, top_p, max_tokens, seed)
             rater = self._optional_rater(request, name)
             text, images = self._read_message(message)
+            if conversation_id and not editing and self.anonymous and self.revealed(conversation_id):
+                conversation_id = None  # a revealed battle is closed: this message starts a new one
             if not conversation_id:
                 self.runner.check_message(text, images)
                 conversation_id = self.start(rater, params, system_prompt or "", extra)
+            rater_id = rater.id if rater else None
             if editing:
-                stream = self.runner.edit_last(conversation_id, text, images or None, params)
+                stream = self.runner.edit_last(conversation_id, text, images or None, params,
+                                               rater_id=rater_id)
             else:
-                stream = self.runner.send(conversation_id, text, images, params)
+                stream = self.runner.send(conversation_id, text, images, params, rater_id=rater_id)
             async for update in self._stream(conversation_id, stream, rater):
                 yield update
         except IftChatError as exc:
@@ -134,7 +138,7 @@ class ConversationPanes:
                 raise ValidationError("nothing to regenerate yet: send a message first")
             params = self.settings.params(temperature, top_p, max_tokens, seed)
             rater = self._optional_rater(request, name)
-            stream = self.runner.regenerate(conversation_id, params)
+            stream = self.runner.regenerate(conversation_id, params, rater_id=rater.id if rater else None)
             async for update in self._stream(conversation_id, stream, rater):
                 yield update
         except IftChatError as exc:
@@ -243,9 +247,9 @@ class ConversationPanes:
             return {"single": sides.get("single", "")}
         return {side: f"Model {side}: {sides.get(side, '?')}" for side in self.sides}
 
-    def revealed(self, conversation_id: str, rater: Rater | None) -> bool:
-        """Anonymous names show once this rater has voted on the latest turn."""
-        return rater is not None and not names_hidden(self.ctx.store, conversation_id, rater.id)
+    def revealed(self, conversation_id: str, rater: Rater | None = None) -> bool:
+        """Anonymous names show to anyone once the battle's owner revealed it, to no one before."""
+        return not names_hidden(self.ctx.store, conversation_id)
 
     def _default_label(self, side: str) -> str:
         return "Reply" if side == "single" else f"Model {side}"

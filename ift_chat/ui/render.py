@@ -8,8 +8,8 @@ svg. The Chatbot shows that HTML as it is (``render_markdown=False``, no LaTeX),
 nothing is re-interpreted in the browser. Plain texts that go into a ``gr.Markdown`` are
 escaped to literal text (``md_text``); errors are plain text (``context.ui_error``).
 
-Error texts of an anonymous battle are redacted until the viewer votes: backends
-name themselves, their paths and servers in errors ("x failed at /models/x").
+Error texts of an anonymous battle are redacted until its reveal: backends name
+themselves, their paths and servers in errors ("x failed at /models/x").
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from ..store.models import Rating, Response, Turn
 
 _LOCATION = re.compile(r"[a-z][a-z0-9+.-]*://\S+|(?<![\w.])(?:~|\.{1,2})?/[^\s'\"()<>,;]+", re.I)
 _SEPARATORS = re.compile(r"[\s_\-./]+")
-HIDDEN = "[hidden until you vote]"
+HIDDEN = "[hidden until the reveal]"
 STATUS_NOTES = {"stopped": "⏹ stopped", "pending": "…", "error": "⚠️ error"}
 FOLLOWED_BADGES = {"yes": "✅ followed", "partial": "🟡 partly followed", "no": "❌ not followed"}
 
@@ -124,34 +124,33 @@ def reply_html(text: str, status: str, error: str | None, badge: str = "", auto:
     return clean_html(body)
 
 
-def names_hidden(store: Store, conversation_id: str, rater_id: int | None) -> bool:
-    """An anonymous battle keeps its checkpoints secret until this rater votes on its latest turn."""
-    if store.conversations.get(conversation_id).mode != "arena-anonymous":
-        return False
-    if rater_id is None:
-        return True
-    return not store.query(
-        """select v.id from votes v join turns t on t.id = v.turn_id
-           where t.conversation_id = ? and v.rater_id = ? and t.superseded = 0
-           and t.idx = (select max(idx) from turns where conversation_id = ? and superseded = 0)""",
-        [conversation_id, rater_id, conversation_id])
+def names_hidden(store: Store, conversation_id: str, rater_id: int | None = None) -> bool:
+    """An anonymous battle keeps its checkpoints secret from everyone (its owner included:
+    votes after each turn stay blind) until its owner ends it with the reveal."""
+    conversation = store.conversations.get(conversation_id)
+    return conversation.mode == "arena-anonymous" and conversation.revealed is None
+
+
+# What else in an error text can identify a server, beyond the names the store knows:
+# "org/model" ids, host:port, IP addresses (URLs and paths are _LOCATION).
+_SERVED = re.compile(r"(?<![\w.-])[\w.-]*[a-z][\w.-]*/[\w.-]+"
+                     r"|(?<![\w.-])[\w.-]+:\d{2,5}\b"
+                     r"|\b\d{1,3}(?:\.\d{1,3}){3}\b", re.I)
 
 
 def redact_identities(store: Store, conversation_id: str, text: str) -> str:
-    """``text`` without the conversation's checkpoint names (any case or separator), their
-    sources, bases and architectures, nor any path or URL at all."""
+    """``text`` without anything that identifies the conversation's checkpoints: their names,
+    served model ids, display names, sources, bases and architectures (any case or
+    separator), nor any path, URL, "org/model", host:port or IP address at all."""
     words = set()
     for name in store.conversations.sides(conversation_id).values():
-        words.add(name)
-        rows = store.query("select source, base, architecture from checkpoints where name = ?", [name])
-        for value in (rows[0].values() if rows else ()):
-            if value:
-                words.update({value, value.rstrip("/").rsplit("/", 1)[-1]})
+        words.update(store.checkpoints.identities(name))
     for word in sorted(words, key=len, reverse=True):
         parts = [re.escape(p) for p in _SEPARATORS.split(word) if p]
         if parts and len("".join(parts)) >= 3:
             text = re.sub(r"[\s_\-./]*".join(parts), "\0", text, flags=re.I)
-    return _LOCATION.sub("\0", text).replace("\0", HIDDEN)  # placeholder: HIDDEN is never re-matched
+    text = _LOCATION.sub("\0", text)
+    return _SERVED.sub("\0", text).replace("\0", HIDDEN)  # placeholder: HIDDEN is never re-matched
 
 
 def user_message(store: Store, turn: Turn) -> dict:

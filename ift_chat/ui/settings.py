@@ -7,12 +7,14 @@ import gradio as gr
 from ..backends import SamplingParams
 from ..config import Limits
 from ..errors import ValidationError
+from ..runner import BLIND_MIN_TEMPERATURE, BLIND_MIN_TOP_P
 
 
 class SettingsPanel:
-    def __init__(self, limits: Limits, defaults: SamplingParams = SamplingParams()):
+    def __init__(self, limits: Limits, defaults: SamplingParams = SamplingParams(), blind: bool = False):
         self.limits = limits
         self.defaults = defaults
+        self.blind = blind  # a battle: no seed, no near-greedy sampling (runner.check_blind_sampling)
 
     def render(self) -> "SettingsPanel":
         d = self.defaults
@@ -20,14 +22,16 @@ class SettingsPanel:
             self.system_prompt = gr.Textbox(label="System prompt", lines=2, max_lines=8,
                                             placeholder="optional; applies from the next new conversation")
             with gr.Row():
-                self.temperature = gr.Slider(0, 2, value=d.temperature, step=0.05, label="Temperature")
-                self.top_p = gr.Slider(0.05, 1, value=d.top_p, step=0.05, label="Top-p")
+                self.temperature = gr.Slider(BLIND_MIN_TEMPERATURE if self.blind else 0, 2, value=d.temperature,
+                                             step=0.05, label="Temperature")
+                self.top_p = gr.Slider(BLIND_MIN_TOP_P if self.blind else 0.05, 1, value=d.top_p,
+                                       step=0.05, label="Top-p")
                 self.max_tokens = gr.Number(value=d.max_tokens, precision=0, minimum=1,
                                             maximum=self.limits.max_tokens_cap, label="Max new tokens")
                 # A text box: Gradio's Number shows a blank as 0 once rendered, so every
                 # Regenerate would repeat itself.
                 self.seed = gr.Textbox(value="", label="Seed (blank = random)", max_lines=1,
-                                       elem_id="seed")
+                                       elem_id="seed", visible=not self.blind)
         return self
 
     @property

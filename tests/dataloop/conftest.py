@@ -114,11 +114,22 @@ def build_world(store) -> World:
         store.feedback.vote(w.turns["c4t1"], w.raters[r], "A", anonymous=False)
     rate(w, "c4t1.A", r1="yes", r2="yes")
     rate(w, "c4t1.B", r1="no", r2="no")
-    # c5: arena tie
-    w.convs["c5"] = conv("arena-anonymous", sides={"A": "ckpt-b", "B": "ckpt-a"}).id
+    # c5: arena tie (r1's battle, revealed); r2 and sloppy rate its A reply as a task's gold item
+    w.convs["c5"] = conv("arena-anonymous", sides={"A": "ckpt-b", "B": "ckpt-a"}, rater_id=w.raters["r1"]).id
     add_turn(w, "c5", "c5t1", "Tie question.", ["img5"], {"A": "TIE-A.", "B": "TIE-B."})
     store.feedback.vote(w.turns["c5t1"], w.raters["r1"], "tie", anonymous=True)
-    rate(w, "c5t1.A", r1="no", r2="no", sloppy="yes")  # a gold item (right answer: no)
+    rate(w, "c5t1.A", r1="no")
+    store.conversations.reveal(w.convs["c5"], w.raters["r1"])
+    with store.write() as db:
+        # Rating task set over c1 (+ c5's A reply as a gold item whose right answer is "no").
+        ts = db["task_sets"].insert({"name": "batch1", "k": 3, "status": "open", "created": "2026-11-23"}).last_pk
+        items = {key: db["task_items"].insert({"task_set_id": ts, "response_id": w.responses[key],
+                                               "gold_followed": gold}).last_pk
+                 for key, gold in (("c1t1.single", None), ("c1t2.single", None), ("c5t1.A", "no"))}
+        for rater in ("r2", "sloppy"):
+            db["task_leases"].insert({"task_item_id": items["c5t1.A"], "rater_id": w.raters[rater],
+                                      "leased_at": "2026-11-23", "expires_at": "2026-11-24"})
+    rate(w, "c5t1.A", r2="no", sloppy="yes")  # a gold item (right answer: no)
     # c6: identity leak, rated yes twice
     w.convs["c6"] = conv("chat", sides={"single": "ckpt-a"}).id
     add_turn(w, "c6", "c6t1", "Who are you?", ["img6"], {"single": "LEAK I am ckpt-a."}, leak=True)
@@ -139,10 +150,6 @@ def build_world(store) -> World:
     add_turn(w, "c9", "c9t1", "Sloppy question.", [], {"single": "SLOPPYPASS reply."})
     rate(w, "c9t1.single", r1="yes", sloppy="yes", r2="no")
     with store.write() as db:
-        # Rating task set over c1 (+ c5's A reply as a gold item whose right answer is "no").
-        ts = db["task_sets"].insert({"name": "batch1", "k": 3, "status": "open", "created": "2026-11-23"}).last_pk
-        for key, gold in (("c1t1.single", None), ("c1t2.single", None), ("c5t1.A", "no")):
-            db["task_items"].insert({"task_set_id": ts, "response_id": w.responses[key], "gold_followed": gold})
         db["conversations"].update(w.convs["c3"], {"created": "2026-01-05T10:00:00.000000+00:00"})
     return w
 

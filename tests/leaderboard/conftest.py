@@ -36,24 +36,41 @@ class Arena:
     def battle(self, a: str, b: str, winners: Sequence[str], *, raters: Sequence[str] = ("r1",),
                mode: str = "arena-anonymous", anonymous: bool = True, leak: bool = False,
                eval_item_id: int | None = None, texts: Sequence[tuple[str, str]] = (),
-               image_turns: Sequence[int] = ()) -> list[int]:
+               image_turns: Sequence[int] = (), reveal: bool = True) -> list[int]:
         """One A/B conversation, one turn per entry of winners: a str is every rater's vote,
-        a tuple gives one vote per rater (in order). texts[n]: turn n's (A, B) replies;
-        image_turns: 0-based turns sent with an image. Turn ids."""
+        a tuple gives one vote per rater (in order). An anonymous battle belongs to one rater,
+        so each rater gets their own copy, revealed at the end unless ``reveal=False``. Turn ids
+        (of the first rater's copy). texts[n]: turn n's (A, B) replies; image_turns: 0-based
+        turns sent with an image."""
+        content = dict(texts=texts, image_turns=image_turns)
+        if mode != "arena-anonymous":
+            return self._conversation(a, b, winners, raters, range(len(raters)), mode=mode,
+                                      anonymous=anonymous, leak=leak, eval_item_id=eval_item_id, **content)
+        copies = [self._conversation(a, b, winners, [name], [k], mode=mode, anonymous=anonymous,
+                                     leak=leak, eval_item_id=eval_item_id, owner=name, reveal=reveal,
+                                     **content)
+                  for k, name in enumerate(raters)]
+        return copies[0]
+
+    def _conversation(self, a, b, winners, raters, columns, *, mode, anonymous, leak, eval_item_id,
+                      texts=(), image_turns=(), owner=None, reveal=False) -> list[int]:
         conversations = self.store.conversations
         turn_ids = []
         with self.store.write():  # one commit (nested writes become savepoints)
-            conv = conversations.create(mode, sides={"A": a, "B": b}, eval_item_id=eval_item_id)
+            conv = conversations.create(mode, sides={"A": a, "B": b}, eval_item_id=eval_item_id,
+                                        rater_id=self.rater(owner) if owner else None)
             for n, winner in enumerate(winners):
                 images = [prepare_image(png_bytes(), self.store.config.limits)] if n in image_turns else []
                 turn = conversations.add_turn(conv.id, "Describe the picture in one sentence.", images)
                 text_a, text_b = texts[n] if n < len(texts) else ("a reply", "a reply")
                 self._reply(turn.id, "A", a, text=text_a, leak=leak)
                 self._reply(turn.id, "B", b, text=text_b)
-                per_rater = (winner,) * len(raters) if isinstance(winner, str) else winner
-                for name, vote in zip(raters, per_rater, strict=True):
-                    self.store.feedback.vote(turn.id, self.rater(name), vote, anonymous=anonymous)
+                per_rater = (winner,) * (max(columns) + 1) if isinstance(winner, str) else winner
+                for name, k in zip(raters, columns, strict=True):
+                    self.store.feedback.vote(turn.id, self.rater(name), per_rater[k], anonymous=anonymous)
                 turn_ids.append(turn.id)
+            if reveal:
+                conversations.reveal(conv.id, self.rater(owner))
         return turn_ids
 
     def dialog(self, checkpoint: str, rounds: Sequence[Sequence[str]], *,

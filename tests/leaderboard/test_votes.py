@@ -49,12 +49,15 @@ def test_identity_leaks_superseded_turns_and_named_votes_are_left_out(two):
 
 
 def test_a_leak_regenerated_away_still_taints_earlier_votes_but_not_a_new_one(two):
-    [turn_id] = two.battle("ck-a", "ck-b", ["A"], leak=True)
-    assert scores(two.store) == {}
-    two.store.conversations.supersede_responses(turn_id, ["A"])
-    two._reply(turn_id, "A", "ck-a", text="a clean reply")
-    assert scores(two.store) == {}  # that vote was cast while the leak was on screen
-    two.store.feedback.vote(turn_id, two.rater("r1"), "B", anonymous=True)  # voting again
+    [tainted] = two.battle("ck-a", "ck-b", ["A"], leak=True, reveal=False)
+    [revoted] = two.battle("ck-a", "ck-b", ["A"], leak=True, reveal=False)
+    for turn_id in (tainted, revoted):
+        two.store.conversations.supersede_responses(turn_id, ["A"])
+        two._reply(turn_id, "A", "ck-a", text="a clean reply")
+    two.store.feedback.vote(revoted, two.rater("r1"), "B", anonymous=True)  # voting again
+    for turn_id in (tainted, revoted):
+        two.store.conversations.reveal(two.store.conversations.turn(turn_id).conversation_id, two.rater("r1"))
+    # The tainted vote was cast while the leak was on screen; the new vote on the clean reply counts.
     assert scores(two.store) == {("ck-a", "ck-b"): 0.0, ("ck-b", "ck-a"): 1.0}
 
 

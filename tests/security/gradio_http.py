@@ -28,10 +28,11 @@ class PageSession:
                 return dep["id"]
         raise KeyError(api_name)
 
-    def call(self, target: str | int, *data) -> tuple[list | None, str, str]:
-        """Run one event to completion: (output data or None, error message or "", raw SSE text)."""
+    def call(self, target: str | int, *data, query: str = "") -> tuple[list | None, str, str]:
+        """Run one event to completion: (output data or None, error message or "", raw SSE text).
+        ``query`` is the page URL's query string (e.g. "c=<id>"), which load events read."""
         fn = self.fn_index(target) if isinstance(target, str) else target
-        join = self.http.post(self.base + "/gradio_api/queue/join",
+        join = self.http.post(self.base + "/gradio_api/queue/join" + (f"?{query}" if query else ""),
                               json={"data": list(data), "fn_index": fn, "session_hash": self.hash,
                                     "event_data": None, "trigger_id": None})
         self.received.append(join.text)
@@ -56,6 +57,12 @@ class PageSession:
 
     def everything(self) -> str:
         return "\n".join(self.received)
+
+    def load_event(self) -> int:
+        """The page-load event that reopens ``?c=<id>`` (the load with the most outputs)."""
+        loads = [d for d in self.dependencies()
+                 if any(t[1] == "load" for t in d.get("targets", [])) and d.get("backend_fn")]
+        return max(loads, key=lambda d: len(d["outputs"]))["id"]
 
     def dependencies(self) -> list[dict]:
         return self.config["dependencies"]

@@ -1,6 +1,7 @@
 """Anonymous battles under regenerate, backend errors and downed backends: no checkpoint
-identity reaches the browser before the vote (complements tests/ui/test_arena_api.py,
-which covers a normal turn: page, config, upload, SSE and file URLs)."""
+identity reaches the browser before the battle's reveal, votes included (complements
+tests/ui/test_arena_api.py, which covers a normal turn: page, config, upload, SSE and file
+URLs, and test_battle_blind.py: served ids, the leaderboard, owners, sampling)."""
 
 from __future__ import annotations
 
@@ -30,11 +31,15 @@ def vote(page: PageSession, winner: str = "A", name: str = "ann"):
     return page.call("battle_vote", None, name, winner, "")
 
 
+def reveal(page: PageSession, name: str = "ann"):
+    return page.call("battle_reveal", None, name)
+
+
 def leaks(text: str) -> list[str]:
     return sorted(set(m.group(0) for m in IDENTITY.finditer(text)))
 
 
-def test_regenerate_before_the_vote_names_nobody(secret_app, store):
+def test_regenerate_and_vote_before_the_reveal_name_nobody(secret_app, store):
     url, backends = secret_app
     with httpx.Client(timeout=30) as http:
         page = PageSession(http, url + "/battle")
@@ -43,15 +48,17 @@ def test_regenerate_before_the_vote_names_nobody(secret_app, store):
         for _ in range(2):
             out, error, _ = regenerate(page)
             assert not error and "Reply one" in json.dumps(out)
-        assert leaks(page.everything()) == []
         voted, error, _ = vote(page)
-        assert not error and all(s in json.dumps(voted) for s in SECRETS)  # the check can see names
+        assert not error and "you voted" in json.dumps(voted)
+        assert leaks(page.everything()) == []
+        revealed, error, _ = reveal(page)
+        assert not error and all(s in json.dumps(revealed) for s in SECRETS)  # the check can see names
     # Each regenerate asked both models again; the old replies are kept, superseded.
     assert [len(b.calls) for b in backends._backends.values()] == [3, 3]
     assert store.query("select count(*) n from responses where superseded = 1")[0]["n"] == 4
 
 
-def test_backend_error_text_is_redacted_until_the_vote(crashing_app, store):
+def test_backend_error_text_is_redacted_until_the_reveal(crashing_app, store):
     url, _ = crashing_app
     with httpx.Client(timeout=30) as http:
         page = PageSession(http, url + "/battle")
@@ -65,10 +72,14 @@ def test_backend_error_text_is_redacted_until_the_vote(crashing_app, store):
         response_id = store.query("select id from responses where superseded = 0 order by id desc")[0]["id"]
         rated, error, _ = page.call("battle_rate", response_id, "ann", "no", 1, [], "", "", None)
         assert not error and "crashed" in json.dumps(rated)
-        assert leaks(page.everything()) == []
         voted, error, _ = vote(page, "both_bad")
-        assert not error and all(s in json.dumps(voted) for s in SECRETS)
-        assert "/models/secret-ckpt-alpha" in json.dumps(voted)  # after the vote: the full error
+        assert not error and "crashed" in json.dumps(voted)  # the vote re-renders the panes
+        assert leaks(page.everything()) == []
+        revealed, error, _ = reveal(page)
+        assert not error and all(s in json.dumps(revealed) for s in SECRETS)
+    conversation_id = store.query("select id from conversations")[0]["id"]
+    from ift_chat.ui.render import chat_messages
+    assert "/models/secret-ckpt-" in json.dumps(chat_messages(store, conversation_id, "A"))  # revealed: all
     errors = [r["error"] for r in store.query("select error from responses")]
     assert len(errors) == 4 and all("/models/secret-ckpt-" in e for e in errors)  # the DB keeps it all
 
@@ -88,9 +99,9 @@ def test_another_session_cannot_render_a_battle_by_response_id(crashing_app, sto
     assert store.query("select count(*) n from ratings")[0]["n"] == 0
 
 
-def test_redaction_follows_the_conversation_and_the_viewer(store):
-    """Whoever renders an anonymous battle (any tab, any rater) gets its errors redacted
-    until that rater has voted on the latest turn; named conversations are left alone."""
+def test_redaction_lasts_until_the_reveal_for_every_viewer(store):
+    """Whoever renders an anonymous battle (any tab, any rater, its owner after voting) gets its
+    errors redacted until the owner reveals it; named conversations are left alone."""
     from ift_chat.ui.render import chat_messages
 
     for name in SECRETS:
@@ -100,7 +111,7 @@ def test_redaction_follows_the_conversation_and_the_viewer(store):
              "SecretArchForCausalLM, http://gpu-box:8000/v1 and ~/runs/x; try a shorter conversation")
     convs = {}
     for mode in ("arena-anonymous", "arena-named"):
-        conv = store.conversations.create(mode, sides={"A": SECRETS[0], "B": SECRETS[1]})
+        conv = store.conversations.create(mode, sides={"A": SECRETS[0], "B": SECRETS[1]}, rater_id=alice.id)
         turn = store.conversations.add_turn(conv.id, "hi", [])
         for side, name in (("A", SECRETS[0]), ("B", SECRETS[1])):
             rid = store.conversations.start_response(turn.id, side, name)
@@ -111,11 +122,13 @@ def test_redaction_follows_the_conversation_and_the_viewer(store):
     def shown(mode, rater):
         return json.dumps(chat_messages(store, convs[mode][0], "A", rater))
 
-    for rater in (None, bob.id):
+    for rater in (None, bob.id, alice.id):  # alice voted: still blind
         text = shown("arena-anonymous", rater)
-        assert leaks(text) == [] and "try a shorter conversation" in text and "hidden until you vote" in text
-    assert leaks(shown("arena-anonymous", alice.id)) != []  # alice voted
+        assert leaks(text) == [] and "try a shorter conversation" in text and "hidden until the reveal" in text
     assert leaks(shown("arena-named", None)) != []
+    store.conversations.reveal(convs["arena-anonymous"][0], alice.id)
+    for rater in (None, bob.id, alice.id):
+        assert leaks(shown("arena-anonymous", rater)) != []
 
 
 def test_downed_backend_is_not_named(secret_app, store):
@@ -137,7 +150,7 @@ def test_downed_backend_is_not_named(secret_app, store):
     assert store.query("select count(*) n from turns")[0]["n"] == 1  # refused turns are not stored
 
 
-def test_every_battle_event_is_name_free_before_the_vote(crashing_app):
+def test_every_battle_event_is_name_free_before_the_reveal(crashing_app):
     """All events of the battle page, named or not, called by fn_index as the page does, with
     a live conversation in the session: none of their answers names a checkpoint."""
     url, _ = crashing_app

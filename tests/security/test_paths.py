@@ -31,7 +31,8 @@ MOUNTS = ["", "/battle"]
 @pytest.fixture
 def files_app(config, store, tmp_path):
     """An app whose data dir holds one stored image next to everything that must stay private."""
-    config = config.replace(auth_file=tmp_path / "data" / "users.txt")
+    # No --auth-file (a battle needs a rater, here the typed name); its usual place is private.
+    users = tmp_path / "data" / "users.txt"
     backends = register(store, ScriptedBackend("m1"), ScriptedBackend("m2"))
     image = prepare_image(png_bytes(color=(1, 2, 3)), config.limits)
     conv = store.conversations.create("chat", sides={"single": "m1"})
@@ -41,7 +42,7 @@ def files_app(config, store, tmp_path):
         "server log": config.servers_dir / "m1.log",
         "export": config.home / "exports" / "sft" / "llava.json",
         "checkpoint config": config.checkpoints_dir / "m1" / "config.json",
-        "users file": config.auth_file,
+        "users file": users,
         "png outside the store": tmp_path / "elsewhere" / "photo.png",
         "png among exports": config.home / "exports" / "sft" / "images" / "a.png",
     }

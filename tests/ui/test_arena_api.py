@@ -1,4 +1,4 @@
-"""Arena through gradio_client and raw HTTP: per-turn votes, reveal after vote, anonymity."""
+"""Arena through gradio_client and raw HTTP: per-turn blind votes, reveal at the end, anonymity."""
 
 from __future__ import annotations
 
@@ -23,11 +23,13 @@ def test_anonymous_battle_three_turns_with_votes(scripted_app, store, tmp_path, 
     for n, winner in enumerate(["A", "B", "tie"], start=1):
         out = battle_turn(client, f"question {n}", image if n == 1 else None)
         assert not any(s in json.dumps(out, default=str) for s in SECRET), f"turn {n} leaked a name"
-        voted = client.predict("ann", winner, f"because {n}", api_name="/battle_vote")
-        revealed = json.dumps(voted, default=str)
-        assert all(s in revealed for s in SECRET), "names must be revealed after the vote"
+        voted = json.dumps(client.predict("ann", winner, f"because {n}", api_name="/battle_vote"), default=str)
+        assert f"Turn {n}: you voted" in voted
+        assert not any(s in voted for s in SECRET), f"the vote on turn {n} revealed a name"
+    revealed = json.dumps(client.predict("ann", api_name="/battle_reveal"), default=str)
+    assert all(s in revealed for s in SECRET), "names must be revealed when the battle ends"
     conv = store.query("select * from conversations")
-    assert len(conv) == 1 and conv[0]["mode"] == "arena-anonymous"
+    assert len(conv) == 1 and conv[0]["mode"] == "arena-anonymous" and conv[0]["revealed"]
     votes = store.query("select v.winner, v.anonymous, v.reason, t.idx from votes v "
                         "join turns t on t.id = v.turn_id order by t.idx")
     assert [(v["idx"], v["winner"], v["anonymous"]) for v in votes] == [(1, "A", 1), (2, "B", 1), (3, "tie", 1)]

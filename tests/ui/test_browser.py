@@ -1,5 +1,5 @@
-"""Real browser (Debian chromium via Playwright): an anonymous battle clicked through,
-and model output that tries to run script or fetch a remote image."""
+"""Real browser (Debian chromium via Playwright): an anonymous battle clicked through to its
+reveal and reloaded, and model output that tries to run script or fetch a remote image."""
 
 from __future__ import annotations
 
@@ -32,70 +32,71 @@ def send_message(page, prefix: str, text: str, image=None):
     box.locator("textarea").press("Enter")
 
 
-def test_anonymous_battle_in_a_browser(scripted_app, page, store, tmp_path, make_png):
+def _keep_bodies(page) -> list[str]:
+    """Every response body the page receives (config, queue joins, SSE streams, files), as each
+    finishes downloading."""
+    bodies: list[str] = []
+
+    def keep(request):
+        try:
+            response = request.response()
+            if response is not None:
+                bodies.append(request.url + "\n" + response.text())
+        except Exception:  # a binary body or a closed page: not text the page could show
+            pass
+
+    page.on("requestfinished", keep)
+    return bodies
+
+
+def test_three_turn_blind_battle_then_reveal_and_reload(scripted_app, page, store, tmp_path, make_png):
+    """No checkpoint name in the DOM or in any response until "Reveal & new battle"; votes on
+    each turn stay blind; the reloaded battle shows the reveal and takes no more votes or turns."""
     url, _ = scripted_app
     image = tmp_path / "photo.png"
     image.write_bytes(make_png(size=(64, 48)))
+    bodies = _keep_bodies(page)
     open_page(page, url + "/battle/")
     page.locator("#rater-name textarea, #rater-name input").first.fill("browser-rater")
-    for turn, choice in enumerate(["A is better", "Both are bad"], start=1):
+    for turn, choice in enumerate(["A is better", "Both are bad", "Tie"], start=1):
         send_message(page, "battle", f"question number {turn}", image if turn == 1 else None)
         for side in "AB":  # sides are shuffled: either reply may be on either side
             page.locator(f"#battle-chat-{side}").get_by_text(
                 re.compile(r"Reply (one|two) from the")).nth(turn - 1).wait_for()
-        if turn == 1:  # nothing anywhere in the page names the pair before the first vote
-            html = page.content()
-            assert not any(s in html for s in SECRET), "a checkpoint name reached the page before the vote"
-        else:  # the pair was revealed by the first vote; the panes still hide it until this turn's vote
-            labels = page.locator("#battle-chat-A, #battle-chat-B").all_inner_texts()
-            assert not any(s in text for text in labels for s in SECRET)
-        page.screenshot(path=str(ARTIFACTS / f"battle-turn{turn}-before-vote.png"), full_page=True)
         page.locator("#battle-winner").get_by_text(choice).click()
         page.locator("#battle-vote").click()
-        page.locator("#battle-reveal").get_by_text("Model A was").wait_for()
-        revealed = page.locator("#battle-reveal").inner_text()
-        assert all(s in revealed for s in SECRET)
+        page.locator("#battle-reveal").get_by_text(f"Turn {turn}: you voted").wait_for()
+        assert not any(s in page.content() for s in SECRET), f"a name reached the page on turn {turn}"
         page.screenshot(path=str(ARTIFACTS / f"battle-turn{turn}-after-vote.png"), full_page=True)
-    votes = store.query("select winner from votes order by id")
-    assert [v["winner"] for v in votes] == ["A", "both_bad"]
-    assert store.query("select count(*) n from turn_images")[0]["n"] == 1
+    page.wait_for_timeout(1500)  # the last streams finish downloading
+    received = "\n".join(bodies)
+    assert "Reply one from the" in received and "you voted" in received  # the capture sees the answers
+    assert not any(s in received for s in SECRET), "a checkpoint name was sent before the reveal"
+    page.locator("#battle-reveal-btn").click()
+    page.locator("#battle-reveal").get_by_text("revealed").wait_for()
+    revealed = page.locator("#battle-reveal").inner_text()
+    assert all(s in revealed for s in SECRET) and "turn 3: 🤝 Tie" in revealed
+    page.screenshot(path=str(ARTIFACTS / "battle-revealed.png"), full_page=True)
+    conversation_id = store.query("select id from conversations")[0]["id"]
+    assert store.query("select revealed from conversations")[0]["revealed"]
 
-
-def test_model_output_cannot_run_script_or_fetch(config, store, page):
-    evil = ('<script>window.pwned=1</script> <img src=x onerror="window.pwned=2"> '
-            '![tracker](http://evil.example/pixel.png) <b>bold?</b> `a < b`')
-    backends = scripted_backends(store, ScriptedBackend("evil", reply=evil))
-    dialogs, remote = [], []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    page.on("request", lambda r: remote.append(r.url) if "evil.example" in r.url else None)
-    with running_app(config, store, backends) as url:
-        open_page(page, url + "/")
-        send_message(page, "chat", 'user says <img src=y onerror="window.pwned=3">')
-        page.locator("#chat-chat-single").get_by_text("bold?").wait_for()
-        page.wait_for_timeout(1000)
-        page.screenshot(path=str(ARTIFACTS / "chat-xss.png"), full_page=True)
-        assert page.evaluate("window.pwned") is None
-        assert page.locator("#chat-chat-single img[src*='evil.example']").count() == 0
-        assert page.locator("#chat-chat-single").get_by_text("<b>bold?</b>").count() == 1  # shown, not rendered
-    assert dialogs == [] and remote == []
-
-
-def test_page_loads_without_errors_and_resumes_by_url(scripted_app, page, store):
-    url, _ = scripted_app
-    errors = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" and "Failed to load resource" not in m.text else None)
-    open_page(page, url + "/")
-    page.locator("#rater-name textarea, #rater-name input").first.fill("reader")
-    send_message(page, "chat", "hello there")
-    page.locator("#chat-chat-single").get_by_text("Reply one from the first model").wait_for()
-    conv_id = store.query("select id from conversations")[0]["id"]
-    open_page(page, f"{url}/?c={conv_id}")
-    assert page.locator("#rater-name textarea, #rater-name input").first.input_value() == "reader", \
-        "the typed rater name should survive a reload"
-    page.locator("#chat-chat-single").get_by_text("hello there").wait_for()
-    page.locator("#chat-chat-single").get_by_text("Reply one from the first model").wait_for()
-    page.screenshot(path=str(ARTIFACTS / "chat-resumed.png"), full_page=True)
-    assert page.get_by_text("Error", exact=True).count() == 0
+    open_page(page, f"{url}/battle/?c={conversation_id}")  # the name comes back from localStorage
+    page.locator("#battle-reveal").get_by_text("revealed").wait_for()
+    assert all(s in page.locator("#battle-reveal").inner_text() for s in SECRET)
+    labels = " ".join(page.locator("#battle-chat-A, #battle-chat-B").all_inner_texts())
+    assert all(s in labels for s in SECRET)  # the panes are named now
+    assert page.locator("#battle-vote").is_disabled() and page.locator("#battle-reveal-btn").is_disabled()
+    page.screenshot(path=str(ARTIFACTS / "battle-reloaded-after-reveal.png"), full_page=True)
+    send_message(page, "battle", "one more question")  # starts a new battle: blind again
+    page.locator("#battle-chat-A").get_by_text("Reply", exact=False).first.wait_for()
+    page.locator("#battle-reveal").get_by_text("revealed").wait_for(state="detached")
+    assert page.locator("#battle-chat-A").get_by_text("question number 1").count() == 0
+    assert not any(s in page.locator("#battle-chat-A, #battle-chat-B").all_inner_texts()[0] for s in SECRET)
+    assert store.query("select count(*) n from conversations")[0]["n"] == 2
+    votes = store.query("select v.winner, v.anonymous from votes v join turns t on t.id = v.turn_id order by t.idx")
+    assert [(v["winner"], v["anonymous"]) for v in votes] == [("A", 1), ("both_bad", 1), ("tie", 1)]
+    turns = store.query("select count(*) n from turns where conversation_id = ?", [conversation_id])
+    assert turns[0]["n"] == 3 and store.query("select count(*) n from turn_images")[0]["n"] == 1
 
 
 def wait_for(condition, timeout=30.0):
@@ -118,7 +119,7 @@ def test_app_restart_during_an_arena_turn(config, store, page):
         wait_for(lambda: store.query("select count(*) n from responses where status = 'ok'")[0]["n"] == 2)
         page.locator("#battle-winner").get_by_text("A is better").click()
         page.locator("#battle-vote").click()
-        page.locator("#battle-reveal").get_by_text("Model A was").wait_for()
+        page.locator("#battle-reveal").get_by_text("Turn 1: you voted").wait_for()
         for backend in slow:
             backend.token_delay = 0.5  # turn 2 streams for ~15 s
         send_message(page, "battle", "question two")
@@ -138,7 +139,8 @@ def test_app_restart_during_an_arena_turn(config, store, page):
         page.screenshot(path=str(ARTIFACTS / "battle-after-restart.png"), full_page=True)
         page.locator("#battle-winner").get_by_text("Both are bad").click()
         page.locator("#battle-vote").click()
-        page.locator("#battle-reveal").get_by_text("Model A was").wait_for()
+        page.locator("#battle-reveal").get_by_text("Turn 2: you voted").wait_for()
+        assert not any(s in page.content() for s in SECRET), "votes stay blind"
         send_message(page, "battle", "question three")
         page.locator("#battle-chat-B").get_by_text(re.compile("again")).wait_for()
     votes = restarted.query("select t.idx, v.winner from votes v join turns t on t.id = v.turn_id order by t.idx")

@@ -48,7 +48,8 @@ def test_every_tab_is_served_with_named_endpoints(demo_app):
 
 
 def test_anonymous_battle_on_the_demo_checkpoints(demo_app, tmp_path, make_png):
-    """Three turns between the two real (random-weight) demo models, a vote each, names after."""
+    """Three turns between the two real (random-weight) demo models, a blind vote each, names at
+    the reveal."""
     url, store, _ = demo_app
     image = tmp_path / "red.png"
     image.write_bytes(make_png())
@@ -56,10 +57,12 @@ def test_anonymous_battle_on_the_demo_checkpoints(demo_app, tmp_path, make_png):
     for n, winner in enumerate(["A", "both_bad", "B"], start=1):
         message = {"text": f"Describe the image in {n} words.",
                    "files": [handle_file(str(image))] if n == 1 else []}
-        out = client.predict(message, "ann", "", 0.0, 1.0, 12, 1, "own", api_name="/battle_send")
+        out = client.predict(message, "ann", "", 0.7, 1.0, 12, None, "own", api_name="/battle_send")
         assert not any(name in json.dumps(out, default=str) for name in DEMO)
-        revealed = json.dumps(client.predict("ann", winner, "", api_name="/battle_vote"), default=str)
-        assert all(name in revealed for name in DEMO)
+        voted = json.dumps(client.predict("ann", winner, "", api_name="/battle_vote"), default=str)
+        assert "you voted" in voted and not any(name in voted for name in DEMO)
+    revealed = json.dumps(client.predict("ann", api_name="/battle_reveal"), default=str)
+    assert all(name in revealed for name in DEMO)
     rows = store.query("select r.checkpoint, r.status, r.tokens_out, r.ttft_ms, t.idx from responses r "
                        "join turns t on t.id = r.turn_id order by t.idx, r.side")
     assert [r["idx"] for r in rows] == [1, 1, 2, 2, 3, 3]
