@@ -22,8 +22,3 @@ class Store(Transactor):
         self.checkpoints = Checkpoints(self)
         self.feedback = Feedback(self)
         self.eval_sets = EvalSets(self)
-
-    def close(self) -> None:
-        with self.write():
-            pass
-        self.db.close()
