@@ -50,8 +50,8 @@ def reply_markdown(text: str, status: str, error: str | None, badge: str = "") -
     notes = []
     if status == "error":
         notes.append(f"{STATUS_NOTES['error']}: {safe_markdown(error or 'unknown error')}")
-    elif status in STATUS_NOTES:
-        notes.append(STATUS_NOTES[status])
+    elif status in STATUS_NOTES:  # a reply the app cut short says why (runner caps)
+        notes.append(STATUS_NOTES[status] + (f": {safe_markdown(error)}" if error else ""))
     if badge:
         notes.append(f"rated: {badge}")
     if notes:
