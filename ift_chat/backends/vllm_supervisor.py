@@ -197,7 +197,8 @@ class VllmSupervisor:
     def _await_health(self, server: _Server) -> str:
         """"ready", or why not (the process exited / stopped making progress / took too long)."""
         started = time.monotonic()
-        progress = _Progress(server.proc.pid, server.log_path, started)
+        progress = _Progress(server.proc.pid, server.log_path, started,
+                             window_s=min(PROGRESS_WINDOW_S, self.stall_timeout_s / 3))
         with httpx.Client(timeout=2.0) as client:
             while not self._stopping.is_set():
                 code = server.proc.poll()
@@ -240,14 +241,14 @@ class _Progress:
     """When a starting server last made progress: its log grew, or its process tree (vLLM's
     engine core is a child) used at least PROGRESS_CPU_SHARE of a core over a sample window."""
 
-    def __init__(self, pid: int, log_path: Path, now: float):
-        self.pid, self.log_path = pid, log_path
+    def __init__(self, pid: int, log_path: Path, now: float, window_s: float = PROGRESS_WINDOW_S):
+        self.pid, self.log_path, self.window_s = pid, log_path, window_s
         self.last, self.sampled = now, now
         self.size, self.cpu = self._measure()
 
     def sample(self, now: float) -> float:
-        """Monotonic time of the last progress seen (sampled every PROGRESS_WINDOW_S)."""
-        if now - self.sampled >= PROGRESS_WINDOW_S:
+        """Monotonic time of the last progress seen (sampled every ``window_s``)."""
+        if now - self.sampled >= self.window_s:
             size, cpu = self._measure()
             if size > self.size or cpu - self.cpu >= PROGRESS_CPU_SHARE * (now - self.sampled):
                 self.last = now
