@@ -20,12 +20,16 @@ log = logging.getLogger(__name__)
 FIRST_RETRY_S = 0.5
 
 
-def probe_http(url: str, headers: dict | None = None, timeout_s: float = 5.0) -> BackendStatus:
+def probe_http(url: str, headers: dict | None = None, timeout_s: float = 5.0,
+               client: httpx.Client | None = None) -> BackendStatus:
     """One GET: any answer below 500 means the server is up (an OpenAI-compatible server may
     not implement the probed route); 5xx or no connection means down."""
     try:
-        with httpx.Client(timeout=timeout_s, headers=headers or {}) as client:
-            code = client.get(url).status_code
+        if client is not None:
+            code = client.get(url, headers=headers, timeout=timeout_s).status_code
+        else:
+            with httpx.Client(timeout=timeout_s, headers=headers or {}) as own:
+                code = own.get(url).status_code
     except httpx.HTTPError as exc:
         return BackendStatus("down", f"cannot reach {url} ({type(exc).__name__}); probing again")
     if code >= 500:
@@ -36,7 +40,8 @@ def probe_http(url: str, headers: dict | None = None, timeout_s: float = 5.0) ->
 class HealthProbe:
     """Keeps ``status`` current for one server; ``report_down`` (a failed request) re-probes soon."""
 
-    def __init__(self, probe: Callable[[], BackendStatus], interval_s: float, name: str = "server"):
+    def __init__(self, probe: Callable[[httpx.Client], BackendStatus], interval_s: float,
+                 name: str = "server"):
         self.interval_s = interval_s
         self._probe = probe
         self._name = name
@@ -60,10 +65,14 @@ class HealthProbe:
         self._wake.set()
 
     def _run(self) -> None:
+        with httpx.Client() as client:  # one client: no TLS set-up per probe
+            self._loop(client)
+
+    def _loop(self, client: httpx.Client) -> None:
         retry = FIRST_RETRY_S
         while not self._stop.is_set():
             self._wake.clear()
-            status = self._probe()
+            status = self._probe(client)
             if status.state != self.status.state:
                 log.info("%s is %s: %s", self._name, status.state, status.detail)
             self.status = status

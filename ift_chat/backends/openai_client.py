@@ -69,8 +69,8 @@ class OpenAIBackend:
         backoff while it is down (see health.py). The supervisor watches the servers it runs."""
         if self._status_fn is None and self._probe is None:
             url, headers = f"{self.base_url}/models", self.headers
-            self._probe = HealthProbe(lambda: probe_http(url, headers, min(5.0, interval_s)), interval_s,
-                                      self.name).start()
+            self._probe = HealthProbe(lambda client: probe_http(url, headers, min(5.0, interval_s), client),
+                                      interval_s, self.name).start()
         return self
 
     def _http(self) -> httpx.AsyncClient:

@@ -31,9 +31,7 @@ class PageSession:
     def call(self, target: str | int, *data) -> tuple[list | None, str, str]:
         """Run one event to completion: (output data or None, error message or "", raw SSE text)."""
         fn = self.fn_index(target) if isinstance(target, str) else target
-        join = self.http.post(self.base + "/gradio_api/queue/join",
-                              json={"data": list(data), "fn_index": fn, "session_hash": self.hash,
-                                    "event_data": None, "trigger_id": None})
+        join = self.join(fn, *data)
         self.received.append(join.text)
         if join.status_code != 200:
             return None, join.text, join.text
@@ -53,6 +51,14 @@ class PageSession:
         if not message.get("success", False):
             return None, str(output.get("error") or output), raw
         return output.get("data"), "", raw
+
+    def join(self, fn: int, *data) -> httpx.Response:
+        """Queue one event. The body is ASCII JSON (``\\uXXXX`` escapes) as browsers send it, so
+        it may carry text httpx's own encoder refuses, e.g. a lone surrogate."""
+        body = {"data": list(data), "fn_index": fn, "session_hash": self.hash, "event_data": None,
+                "trigger_id": None}
+        return self.http.post(self.base + "/gradio_api/queue/join", content=json.dumps(body),
+                              headers={"content-type": "application/json"})
 
     def everything(self) -> str:
         return "\n".join(self.received)
