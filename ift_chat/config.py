@@ -20,6 +20,10 @@ class Limits:
     max_images_per_turn: int = 8
     max_text_chars: int = 20_000
     max_tokens_cap: int = 8192
+    # A reply is cut (status "stopped", the reason shown) past these, whatever the model server
+    # does with max_tokens: a server that never stops must not fill memory or the DB.
+    max_reply_chars: int = 100_000
+    max_turn_seconds: float = 600.0
     send_image_max_side: int = 1024  # images are downscaled before reaching a model
 
 
@@ -34,6 +38,9 @@ class Config:
     vllm_device: str = "auto"  # auto | cpu | cuda
     request_timeout_s: float = 120.0  # a model that sends nothing for this long is an error
     db_busy_timeout_s: float = 30.0  # how long a write waits for a lock held by another process
+    # A `url =` server (or vLLM child) found down is probed again with backoff up to this interval,
+    # so one that comes back is ready again within it; a ready one is checked this often.
+    health_probe_s: float = 10.0
     auth_file: Path | None = None
     # Browser sessions whose state (open conversation, component updates) the app keeps, 1-2 MB
     # each (bench/bench_arena_load.py --census); past this the least recently used is dropped: its
@@ -84,12 +91,14 @@ class Config:
             raise ValidationError(f"backend must be auto, transformers or vllm, not {self.backend!r}")
         if not 0 < self.port < 65536:
             raise ValidationError(f"port {self.port} is out of range")
-        if not self.request_timeout_s > 0 or not self.db_busy_timeout_s > 0:
+        if not self.request_timeout_s > 0 or not self.db_busy_timeout_s > 0 or not self.health_probe_s > 0:
             raise ValidationError("timeouts must be positive numbers of seconds")
         if self.max_sessions < 1:
             raise ValidationError("max sessions must be at least 1")
         if not 0 < self.limits.max_upload_bytes <= 2 * 1024**3:
             raise ValidationError("the upload cap must be between 1 byte and 2 GB")
+        if self.limits.max_reply_chars < 1 or not self.limits.max_turn_seconds > 0:
+            raise ValidationError("the reply caps must be at least 1 character and more than 0 seconds")
 
     def replace(self, **changes) -> "Config":
         return dataclasses.replace(self, **changes)

@@ -7,6 +7,7 @@ the UI iterates the snapshots this yields and renders them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import re
@@ -103,10 +104,9 @@ class DialogRunner:
         if mode == BATTLE:
             check_blind_sampling(params)
             if rater_id is None:
-                raise ValidationError("enter your rater name (top of the page) to start a battle: "
+                raise ValidationError("enter your rater name (top right of the page) to start a battle: "
                                       "a battle and its votes are yours alone")
-        for checkpoint in sides.values():
-            self.backends.get(checkpoint)
+        self._require_ready(sides.values())  # a refused first turn leaves no empty conversation
         return self.store.conversations.create(
             mode, sides=sides, rater_id=rater_id, system_prompt=system_prompt,
             sampling_params=params.to_dict(), history_mode=history_mode, eval_item_id=eval_item_id)
@@ -142,10 +142,11 @@ class DialogRunner:
         """Validate, store the user turn, then stream every side's reply."""
         conversation = self._open(conversation_id, rater_id)
         params = self._params(conversation, params)
-        prepared = [prepare_image(data, self.limits, f"image {n + 1}") for n, data in enumerate(images)]
+        prepared = await asyncio.to_thread(self._prepare_images, images)
         self._check_ready(conversation_id)
         self._check_idle(conversation_id)
-        turn = self.store.conversations.add_turn(conversation_id, text, prepared)
+        # Writes run in a thread: one waiting for another process's lock must not stall the loop.
+        turn = await asyncio.to_thread(self.store.conversations.add_turn, conversation_id, text, prepared)
         async for snapshot in self._respond(conversation, turn, params):
             yield snapshot
 
@@ -157,7 +158,7 @@ class DialogRunner:
         turn = self._last_turn(conversation_id)
         self._check_ready(conversation_id)
         self._check_idle(conversation_id)
-        self.store.conversations.supersede_responses(turn.id)
+        await asyncio.to_thread(self.store.conversations.supersede_responses, turn.id)
         async for snapshot in self._respond(conversation, turn, params):
             yield snapshot
 
@@ -175,12 +176,16 @@ class DialogRunner:
                       for sha in old.images]
         conversation = self.store.conversations.get(conversation_id)
         params = self._params(conversation, params)
-        prepared = [prepare_image(data, self.limits, f"image {n + 1}") for n, data in enumerate(images)]
+        prepared = await asyncio.to_thread(self._prepare_images, images)
         self._check_ready(conversation_id)
-        self.store.conversations.supersede_turn(old.id)
-        turn = self.store.conversations.add_turn(conversation_id, text, prepared)
+        self.store.conversations.check_message(text, len(prepared))  # refused before anything changes
+        await asyncio.to_thread(self.store.conversations.supersede_turn, old.id)
+        turn = await asyncio.to_thread(self.store.conversations.add_turn, conversation_id, text, prepared)
         async for snapshot in self._respond(conversation, turn, params):
             yield snapshot
+
+    def _prepare_images(self, images: Sequence[bytes]) -> list:
+        return [prepare_image(data, self.limits, f"image {n + 1}") for n, data in enumerate(images)]
 
     def stop(self, conversation_id: str) -> bool:
         """Ask the running turn of this conversation to stop; its partial text is kept."""
@@ -229,10 +234,11 @@ class DialogRunner:
         finished: set[str] = set()
         messages = {side: build_messages(self.rounds_for(conversation, turn, side),
                                          conversation.system_prompt or "") for side in sides}
-        # Independent tasks: a closed browser tab must not lose the reply.
-        tasks = [asyncio.create_task(
-            self._stream_side(turn.id, side, checkpoint, messages[side], params, cancel, queue))
-            for side, checkpoint in sides.items()]
+        # Independent tasks: a closed browser tab must not lose the reply (nor lift its caps).
+        deadline = asyncio.get_running_loop().time() + self.limits.max_turn_seconds
+        tasks = [asyncio.create_task(self._stream_side(
+            turn.id, side, checkpoint, messages[side], params, _Caps(self.limits, params, deadline),
+            cancel, queue)) for side, checkpoint in sides.items()]
         group = asyncio.gather(*tasks, return_exceptions=True)
         self._tasks.add(group)
         group.add_done_callback(lambda _: self._release(conversation.id, cancel, group))
@@ -255,38 +261,61 @@ class DialogRunner:
             del self._cancels[conversation_id]
 
     async def _stream_side(self, turn_id: int, side: str, checkpoint: str, messages: list[dict],
-                           params: SamplingParams, cancel: asyncio.Event, queue: asyncio.Queue) -> None:
+                           params: SamplingParams, caps: "_Caps", cancel: asyncio.Event,
+                           queue: asyncio.Queue) -> None:
         conversations = self.store.conversations
-        response_id = conversations.start_response(turn_id, side, checkpoint, params.to_dict())
-        text, completion, last_save = "", None, time.monotonic()
+        response_id = await asyncio.to_thread(conversations.start_response, turn_id, side, checkpoint,
+                                              params.to_dict())
+        text, completion, saving = "", None, None
         try:
-            async for item in self.backends.get(checkpoint).stream(messages, params, cancel):
-                if isinstance(item, Completion):
-                    completion = item
-                    continue
-                text += item
-                queue.put_nowait((side, item))
-                if time.monotonic() - last_save > PARTIAL_SAVE_SECONDS:
-                    conversations.save_partial(response_id, text)
-                    last_save = time.monotonic()
+            last_save = time.monotonic()
+            stream = self.backends.get(checkpoint).stream(messages, params, cancel)
+            async with contextlib.aclosing(stream), asyncio.timeout_at(caps.deadline):
+                async for item in stream:
+                    if isinstance(item, Completion):
+                        completion = item
+                        continue
+                    item = caps.take(text, item)
+                    text += item
+                    if item:
+                        queue.put_nowait((side, item))
+                    if caps.reason:  # leaving the stream closes it: the server stops generating
+                        break
+                    if time.monotonic() - last_save > PARTIAL_SAVE_SECONDS and not (saving and not saving.done()):
+                        # In a thread and not awaited: a locked DB must not stop the reply being read.
+                        saving = asyncio.ensure_future(asyncio.to_thread(conversations.save_partial,
+                                                                         response_id, text))
+                        last_save = time.monotonic()
+        except TimeoutError:
+            caps.reason = caps.time_reason()
         except Exception as exc:  # a backend bug must not lose the turn
             log.exception("backend %s failed", checkpoint)
             completion = Completion(text, "error", error=f"{type(exc).__name__}: {exc}")
+        if caps.reason:
+            completion = Completion(text, "stopped", finish_reason="length", error=caps.reason,
+                                    prompt_tokens=getattr(completion, "prompt_tokens", None),
+                                    ttft_ms=getattr(completion, "ttft_ms", None), latency_ms=caps.elapsed_ms())
         completion = completion or Completion(text, "error", error="the backend ended without a result")
-        final = completion.text if completion.text else text
+        final = completion.text if completion.text and not caps.reason else text
         try:
-            with self.store.write():  # the reply and its automatic checks: one commit
-                conversations.finish_response(
-                    response_id, text=final, status=completion.status, error=completion.error,
-                    finish_reason=completion.finish_reason, ttft_ms=completion.ttft_ms,
-                    latency_ms=completion.latency_ms, tokens_in=completion.prompt_tokens,
-                    tokens_out=completion.completion_tokens,
-                    identity_leak=leaks_identity(final, *self.store.checkpoints.names(checkpoint)))
-                checks.record_for_response(self.store, response_id)  # final replies only; never raises
+            if saving is not None:
+                await asyncio.gather(saving, return_exceptions=True)
+            # In a thread: a write waiting for another process's lock must not stall the loop.
+            await asyncio.to_thread(self._finish, response_id, checkpoint, final, completion)
         finally:
             if final != text:
                 queue.put_nowait((side, final[len(text):] if final.startswith(text) else ""))
             queue.put_nowait((side, None))
+
+    def _finish(self, response_id: int, checkpoint: str, final: str, completion: Completion) -> None:
+        with self.store.write():  # the reply and its automatic checks: one commit
+            self.store.conversations.finish_response(
+                response_id, text=final, status=completion.status, error=completion.error,
+                finish_reason=completion.finish_reason, ttft_ms=completion.ttft_ms,
+                latency_ms=completion.latency_ms, tokens_in=completion.prompt_tokens,
+                tokens_out=completion.completion_tokens,
+                identity_leak=leaks_identity(final, *self.store.checkpoints.names(checkpoint)))
+            checks.record_for_response(self.store, response_id)  # final replies only; never raises
 
     # -- checks ------------------------------------------------------------------
     def _open(self, conversation_id: str, rater_id: int | None) -> Conversation:
@@ -300,7 +329,10 @@ class DialogRunner:
         return check_blind_sampling(params) if conversation.mode == BATTLE else params
 
     def _check_ready(self, conversation_id: str) -> None:
-        for checkpoint in self.store.conversations.sides(conversation_id).values():
+        self._require_ready(self.store.conversations.sides(conversation_id).values())
+
+    def _require_ready(self, checkpoints) -> None:
+        for checkpoint in checkpoints:
             status = self.backends.get(checkpoint).status()
             if status.state != "ready":
                 # No name or detail: in an anonymous battle it would reveal the model.
@@ -316,3 +348,33 @@ class DialogRunner:
         if not turns:
             raise NotFound("this conversation has no turn yet")
         return turns[-1]
+
+
+class _Caps:
+    """The app's own limits on one reply: characters, streamed pieces (each at least one token:
+    more than twice ``max_tokens`` means the server ignores it) and the turn's wall time."""
+
+    def __init__(self, limits: Limits, params: SamplingParams, deadline: float):
+        self.chars, self.seconds, self.deadline = limits.max_reply_chars, limits.max_turn_seconds, deadline
+        self.pieces, self.max_pieces, self.max_tokens = 0, 2 * params.max_tokens + 16, params.max_tokens
+        self.started = time.monotonic()
+        self.reason: str | None = None  # why the app cut the reply (shown with it)
+
+    def take(self, text: str, piece: str) -> str:
+        """The part of ``piece`` that fits; sets ``reason`` once a cap is reached."""
+        self.pieces += 1
+        if self.pieces > self.max_pieces:
+            self.reason = (f"cut by the app: the model server kept sending past the {self.max_tokens} "
+                           "tokens asked for")
+            return ""
+        room = self.chars - len(text)
+        if len(piece) >= room:
+            self.reason = f"cut by the app at its limit of {self.chars:,} characters per reply"
+            return piece[:room]
+        return piece
+
+    def time_reason(self) -> str:
+        return f"cut by the app at its limit of {self.seconds:g} s per turn"
+
+    def elapsed_ms(self) -> float:
+        return (time.monotonic() - self.started) * 1000

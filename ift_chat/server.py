@@ -9,7 +9,10 @@ Hardening of Gradio's defaults (see SECURITY.md; tests/security pins each one):
 - the queue is the only way in (no direct REST calls that skip it), and the outer
   app has no docs pages of its own;
 - the login page does not describe the app's API (Gradio embeds it, dropdown choices
-  such as checkpoint names included, for visitors who have not logged in).
+  such as checkpoint names included, for visitors who have not logged in);
+- with logins on, nothing but the login page, the login/logout routes and the page's static
+  assets answers before login: Gradio itself serves ``/openapi.json``, ``/theme.css`` and
+  ``/gradio_api/token|user|app_id`` (and more) to anyone.
 
 Memory: Gradio keeps each browser session's state until ``--max-sessions`` is exceeded, and
 its queue's per-session message box forever; ``forget_dropped_sessions`` frees the latter.
@@ -26,7 +29,9 @@ from urllib.parse import urlparse
 
 import gradio as gr
 from fastapi import FastAPI
-from starlette.responses import PlainTextResponse
+from starlette.requests import HTTPConnection
+from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.routing import Mount
 
 from .backends import Backends
 from .config import Config
@@ -40,6 +45,10 @@ _LOGIN_CONFIG = re.compile(rb'window\.gradio_config = \{[^<]*?"auth_required":\s
 _API_INFO = re.compile(rb"<script>window\.gradio_api_info = .*?;</script>", re.S)
 _MAX_JSON_BODY = 4 * 1024 * 1024  # a queue join carries text and upload paths, never file bytes
 _FORGET_EVERY_S = 60.0
+# What a visitor who has not logged in may fetch (paths inside a mounted app): the login page
+# (each page route shows it), logging in and out, and the page's static files.
+_BEFORE_LOGIN = frozenset({"/login", "/login/", "/logout", "/logout/", "/favicon.ico"})
+_BEFORE_LOGIN_PREFIXES = ("/assets/", "/static/", "/svelte/")
 
 
 def make_asgi_app(config: Config, store: Store, backends: Backends, auth=None) -> FastAPI:
@@ -62,8 +71,35 @@ def make_asgi_app(config: Config, store: Store, backends: Backends, auth=None) -
     with warnings.catch_warnings():  # "SSR ... not supported with multi-page apps": it is off
         warnings.filterwarnings("ignore", "SSR mode is not supported", UserWarning)
         gr.mount_gradio_app(app, main, path=prefix, root_path=prefix, **common)
-    app.add_middleware(Guard)
+    app.add_middleware(Guard, logins=_login_gates(app, (battle, main)) if auth is not None else ())
     return app
+
+
+def _login_gates(app: FastAPI, apps) -> list["_LoginGate"]:
+    """One gate per mounted Gradio app (the most specific mount first): its login cookie."""
+    pages = {blocks: {f"/{route}".rstrip("/") or "/" for route, *_ in blocks.pages} for blocks in apps}
+    gates = [_LoginGate(route.path, route.app, pages[route.app.get_blocks()])
+             for route in app.routes if isinstance(route, Mount)]
+    return sorted(gates, key=lambda g: len(g.prefix), reverse=True)
+
+
+class _LoginGate:
+    def __init__(self, prefix: str, gradio_app, pages: set[str]):
+        self.prefix, self.gradio_app = prefix.rstrip("/"), gradio_app
+        self.open_paths = _BEFORE_LOGIN | pages | {p + "/" for p in pages}
+
+    def owns(self, path: str) -> bool:
+        return not self.prefix or path == self.prefix or path.startswith(self.prefix + "/")
+
+    def refuses(self, scope) -> bool:
+        """True when this request needs a login it does not have."""
+        inner = scope["path"][len(self.prefix):] or "/"
+        if inner in self.open_paths or inner.startswith(_BEFORE_LOGIN_PREFIXES):
+            return False
+        cookies, gradio_app = HTTPConnection(scope).cookies, self.gradio_app
+        token = (cookies.get(f"access-token-{gradio_app.cookie_id}")
+                 or cookies.get(f"access-token-unsecure-{gradio_app.cookie_id}"))
+        return gradio_app.tokens.get(token) is None
 
 
 def _housekeeping(apps: list[gr.Blocks]):
@@ -108,13 +144,21 @@ class Guard:
     """ASGI middleware: 403 for ``file=<url>`` and for API calls naming a remote file as input;
     login pages without the app's API description (Gradio embeds it, names and all)."""
 
-    def __init__(self, app):
-        self.app = app
+    def __init__(self, app, logins=()):
+        self.app, self.logins = app, list(logins)
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
+        if scope["type"] not in ("http", "websocket"):
             return await self.app(scope, receive, send)
         path = scope.get("path", "")
+        gate = next((g for g in self.logins if g.owns(path)), None)
+        if gate is not None and gate.refuses(scope):
+            if scope["type"] == "websocket":
+                return await send({"type": "websocket.close", "code": 1008})
+            return await JSONResponse({"detail": {"error": "Not authenticated", "auth_message": None}},
+                                      status_code=401)(scope, receive, send)
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
         if "/gradio_api/file=" in path and re.search(r"/file=[a-zA-Z][a-zA-Z0-9+.-]*:", path):
             return await _refuse(scope, receive, send, "remote files are not served")
         if scope["method"] == "GET":

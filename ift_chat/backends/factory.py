@@ -77,12 +77,13 @@ def build_backends(config: Config, store) -> Backends:
         chosen[choose_backend(spec, config, gpu)].append(spec)
     backends = _transformers_backends(chosen["transformers"], config)
     backends += [OpenAIBackend(s.name, s.url, config.limits, model=s.model,
-                               timeout_s=config.request_timeout_s, max_model_len=s.max_model_len)
+                               timeout_s=config.request_timeout_s, max_model_len=s.max_model_len
+                               ).start_health_probe(config.health_probe_s)
                  for s in chosen["openai"]]
     plans, problems = plan_servers(chosen["vllm"], config, gpu)
     notes.update(problems)
     if plans:
-        backends += VllmSupervisor(plans, config.servers_dir).start().backends(
+        backends += VllmSupervisor(plans, config.servers_dir, probe_s=config.health_probe_s).start().backends(
             config.limits, config.request_timeout_s)
     by_name = {s.name: s for s in specs}
     for backend in backends:

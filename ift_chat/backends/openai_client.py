@@ -26,6 +26,7 @@ import httpx
 from ..config import Limits
 from ..errors import BackendError, BackendUnavailable, ContextOverflow, IftChatError
 from .base import BackendStatus, Completion, SamplingParams, StreamItem
+from .health import HealthProbe, probe_http
 from .transformers_backend import load_image
 
 _END, _CANCELLED = object(), object()  # queue markers
@@ -52,13 +53,25 @@ class OpenAIBackend:
         self._status_fn = status_fn  # the supervisor's view of a server it runs
         self._on_close = on_close  # stops the supervisor's servers (idempotent)
         self._last = BackendStatus("ready", self.base_url)  # remote servers: what the last request saw
+        self._probe: HealthProbe | None = None  # remote servers: re-probed, so a server that is back heals
         self._client: httpx.AsyncClient | None = None
         self._image_urls: OrderedDict[tuple, str] = OrderedDict()  # LRU of encoded data URLs
         self._image_lock = threading.Lock()
         self._client_loop: asyncio.AbstractEventLoop | None = None
 
     def status(self) -> BackendStatus:
-        return self._status_fn() if self._status_fn is not None else self._last
+        if self._status_fn is not None:
+            return self._status_fn()
+        return self._probe.status if self._probe is not None else self._last
+
+    def start_health_probe(self, interval_s: float) -> "OpenAIBackend":
+        """A remote (``url =``) server: probe ``GET {base}/models`` in the background, with
+        backoff while it is down (see health.py). The supervisor watches the servers it runs."""
+        if self._status_fn is None and self._probe is None:
+            url, headers = f"{self.base_url}/models", self.headers
+            self._probe = HealthProbe(lambda client: probe_http(url, headers, min(5.0, interval_s), client),
+                                      interval_s, self.name).start()
+        return self
 
     def _http(self) -> httpx.AsyncClient:
         """One pooled client per event loop (a client cannot outlive the loop it was used on)."""
@@ -72,6 +85,8 @@ class OpenAIBackend:
         client, self._client = self._client, None
         if client is not None and self._client_loop is asyncio.get_running_loop():
             await client.aclose()
+        if self._probe is not None:
+            self._probe.stop()
         if self._on_close is not None:
             await self._on_close()
 
@@ -105,6 +120,8 @@ class OpenAIBackend:
             yield reply.completion("error", None, str(exc), start)
         except httpx.ConnectError as exc:
             self._last = BackendStatus("down", f"cannot connect to {self.base_url}: {exc}")
+            if self._probe is not None:
+                self._probe.report_down(self._last.detail)
             yield reply.completion("error", None, f"cannot reach {self.name} at {self.base_url} ({exc})",
                                    start)
         except httpx.TimeoutException as exc:

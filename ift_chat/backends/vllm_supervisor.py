@@ -5,6 +5,12 @@ cache on a shared GPU), each logging to ``<servers_dir>/<name>.log``. A server
 that dies is restarted (bounded retries, reset after it becomes healthy again);
 after that it is shown as down with the last log lines. Every child runs in its
 own process group so stopping it also stops vLLM's engine-core processes.
+
+Start-up has no fixed deadline: on a loaded machine a healthy start can take many
+minutes. A starting server is given up on only when it stops making progress (its log
+stops growing and its processes stop using CPU) for ``stall_timeout_s``, or after
+``start_timeout_s`` in all. A running server is probed on ``/health`` every ``probe_s``;
+one that stops answering is shown down and probed with backoff until it answers again.
 """
 
 from __future__ import annotations
@@ -21,15 +27,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psutil
 
 from ..config import Limits
 from .base import BackendStatus
+from .health import FIRST_RETRY_S, probe_http
 from .openai_client import OpenAIBackend
 from .vllm_plan import ServerPlan, build_command, server_env
 
 log = logging.getLogger(__name__)
 
 LOG_TAIL_LINES = 20
+PROGRESS_WINDOW_S = 10.0  # how often a starting server's progress is sampled
+PROGRESS_CPU_SHARE = 0.05  # CPU seconds per second (of its process tree) that count as working
 
 
 @dataclass
@@ -42,15 +52,20 @@ class _Server:
     state: str = "starting"
     detail: str = "waiting to start"
     failures: int = 0
+    next_probe: float = 0.0  # monotonic time of the next /health probe while it runs
+    retry_s: float = FIRST_RETRY_S  # backoff of the probes while it does not answer
 
 
 class VllmSupervisor:
     """Owns the vLLM children for a list of plans."""
 
-    def __init__(self, plans: list[ServerPlan], servers_dir: Path, *, start_timeout_s: float = 900.0,
-                 max_restarts: int = 3, poll_s: float = 1.0):
+    def __init__(self, plans: list[ServerPlan], servers_dir: Path, *, start_timeout_s: float = 3600.0,
+                 stall_timeout_s: float = 300.0, max_restarts: int = 3, poll_s: float = 1.0,
+                 probe_s: float = 10.0):
         self.servers_dir = Path(servers_dir)
         self.start_timeout_s = start_timeout_s
+        self.stall_timeout_s = stall_timeout_s
+        self.probe_s = probe_s
         self.max_restarts = max_restarts
         self.poll_s = poll_s
         self._servers = {p.name: _Server(p, self.servers_dir / f"{p.name}.log") for p in plans}
@@ -123,9 +138,31 @@ class VllmSupervisor:
             self._bring_up(server)
         while not self._stopping.wait(self.poll_s):
             for server in self._servers.values():
-                if server.state == "ready" and server.proc is not None and server.proc.poll() is not None:
+                if server.state == "starting" or server.proc is None or server.detail == "stopped":
+                    continue
+                if server.failures > self.max_restarts:
+                    continue  # given up: down with its log tail until the app restarts
+                if server.proc.poll() is not None:
                     self._died(server, "")
                     self._bring_up(server)
+                elif time.monotonic() >= server.next_probe:
+                    self._probe(server)
+
+    def _probe(self, server: _Server) -> None:
+        """A running server that stops answering /health is down until it answers again."""
+        status = probe_http(server.plan.health_url, timeout_s=min(5.0, self.probe_s))
+        if status.state == "ready":
+            if server.state != "ready":
+                log.info("vLLM server %s answers again", server.plan.name)
+            server.state, server.detail, server.retry_s = "ready", server.plan.base_url, FIRST_RETRY_S
+            server.next_probe = time.monotonic() + self.probe_s
+            return
+        if server.state == "ready":
+            log.warning("vLLM server %s stopped answering /health", server.plan.name)
+        server.state = "down"
+        server.detail = f"the process runs but does not answer /health ({status.detail})"
+        server.next_probe = time.monotonic() + min(server.retry_s, self.probe_s)
+        server.retry_s = min(server.retry_s * 2, self.probe_s)
 
     def _bring_up(self, server: _Server) -> None:
         """Launch until healthy, or until the restarts are used up (then: down)."""
@@ -135,6 +172,7 @@ class VllmSupervisor:
             outcome = self._await_health(server)
             if outcome == "ready":
                 server.state, server.detail, server.failures = "ready", server.plan.base_url, 0
+                server.next_probe, server.retry_s = time.monotonic() + self.probe_s, FIRST_RETRY_S
                 log.info("vLLM server %s ready on port %d", server.plan.name, server.plan.port)
                 return
             self._died(server, outcome)
@@ -157,14 +195,20 @@ class VllmSupervisor:
         return True
 
     def _await_health(self, server: _Server) -> str:
-        """"ready", or why not (the process exited / did not become healthy in time)."""
-        deadline = time.monotonic() + self.start_timeout_s
+        """"ready", or why not (the process exited / stopped making progress / took too long)."""
+        started = time.monotonic()
+        progress = _Progress(server.proc.pid, server.log_path, started,
+                             window_s=min(PROGRESS_WINDOW_S, self.stall_timeout_s / 3))
         with httpx.Client(timeout=2.0) as client:
             while not self._stopping.is_set():
                 code = server.proc.poll()
                 if code is not None:
                     return f"exited with code {code} while starting"
-                if time.monotonic() > deadline:
+                now = time.monotonic()
+                if now - progress.sample(now) > self.stall_timeout_s:
+                    return (f"made no progress for {self.stall_timeout_s:.0f} s while starting "
+                            "(its log did not grow, its processes used no CPU)")
+                if now - started > self.start_timeout_s:
                     return f"not healthy after {self.start_timeout_s:.0f} s"
                 try:
                     if client.get(server.plan.health_url).status_code == 200:
@@ -191,6 +235,49 @@ class VllmSupervisor:
             server.state = "starting"
             server.detail = f"restarting: {why} (attempt {server.failures}/{self.max_restarts})"
             log.warning("vLLM server %s %s; restarting", server.plan.name, why)
+
+
+class _Progress:
+    """When a starting server last made progress: its log grew, or its process tree (vLLM's
+    engine core is a child) used at least PROGRESS_CPU_SHARE of a core over a sample window."""
+
+    def __init__(self, pid: int, log_path: Path, now: float, window_s: float = PROGRESS_WINDOW_S):
+        self.pid, self.log_path, self.window_s = pid, log_path, window_s
+        self.last, self.sampled = now, now
+        self.size, self.cpu = self._measure()
+
+    def sample(self, now: float) -> float:
+        """Monotonic time of the last progress seen (sampled every ``window_s``)."""
+        if now - self.sampled >= self.window_s:
+            size, cpu = self._measure()
+            if size > self.size or cpu - self.cpu >= PROGRESS_CPU_SHARE * (now - self.sampled):
+                self.last = now
+            self.size, self.cpu, self.sampled = size, cpu, now
+        return self.last
+
+    def _measure(self) -> tuple[int, float]:
+        try:
+            size = self.log_path.stat().st_size
+        except OSError:
+            size = 0
+        return size, process_tree_cpu_s(self.pid)
+
+
+def process_tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used by a process and all its descendants, reaped ones too."""
+    total = 0.0
+    try:
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return total
+    for process in processes:
+        try:
+            times = process.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system + times.children_user + times.children_system
+    return total
 
 
 def _stop_process(proc: subprocess.Popen | None, grace_s: float = 15.0) -> None:

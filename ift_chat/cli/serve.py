@@ -23,6 +23,11 @@ def serve(
     max_upload_mb: float = typer.Option(20.0, help="Largest accepted upload (checked before decoding)."),
     max_sessions: int = typer.Option(500, help="Browser sessions kept in memory (1-2 MB each); the "
                                                 "least recently used beyond this are dropped."),
+    max_reply_chars: int = typer.Option(100_000, help="A reply is cut here (shown as stopped, with the "
+                                                      "reason), whatever the model server does."),
+    max_turn_seconds: float = typer.Option(600.0, help="Wall time a turn may take before its replies are cut."),
+    probe_interval: float = typer.Option(10.0, help="Seconds between health probes of url = servers and "
+                                                    "vLLM children; one that comes back is ready within it."),
 ) -> None:
     """Start the web app on the checkpoints found (demo checkpoints if none)."""
     from ..app_factory import run_app
@@ -31,5 +36,7 @@ def serve(
     config = Config.from_env(host=host, port=port, home=home, checkpoints_dir=checkpoints,
                              backend=backend, auth_file=auth_file, demo=not no_demo,
                              request_timeout_s=timeout, max_sessions=max_sessions,
-                             limits=Limits(max_upload_bytes=int(max_upload_mb * 1024 * 1024)))
+                             health_probe_s=probe_interval,
+                             limits=Limits(max_upload_bytes=int(max_upload_mb * 1024 * 1024),
+                                           max_reply_chars=max_reply_chars, max_turn_seconds=max_turn_seconds))
     run_app(config)

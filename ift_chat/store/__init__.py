@@ -24,8 +24,3 @@ class Store(Transactor):
         self.feedback = Feedback(self)
         self.eval_sets = EvalSets(self)
         self.checks = Checks(self)
-
-    def close(self) -> None:
-        with self.write():
-            pass
-        self.db.close()

@@ -8,7 +8,7 @@ from typing import Iterable, Sequence
 
 from ..config import Limits
 from ..errors import NotFound, PermissionDenied, ValidationError
-from .db import Transactor, now
+from .db import Transactor, check_text, now
 from .images import ImageStore, PreparedImage
 from .models import MODES, STATUSES, Conversation, Response, Turn
 
@@ -36,7 +36,7 @@ def clean_text(text: str, limits: Limits, what: str = "message") -> str:
     """Strip NULs (SQLite and tokenizers choke on them) and enforce the length cap."""
     if not isinstance(text, str):
         raise ValidationError(f"the {what} must be text")
-    text = text.replace("\x00", "")
+    text = check_text(text, what).replace("\x00", "")
     if len(text) > limits.max_text_chars:
         raise ValidationError(
             f"the {what} is {len(text):,} characters; the limit is {limits.max_text_chars:,}"

@@ -8,7 +8,7 @@ from typing import Iterable
 
 from ..errors import NotFound, ValidationError
 from .conversations import check_battle_open
-from .db import Transactor, now
+from .db import Transactor, check_text, now
 from .models import ERROR_TAGS, FOLLOWED, ROLES, WINNERS, Checkpoint, Rater, Rating, Vote
 
 NAME_RE = re.compile(r"^[\w][\w .@+-]{0,63}$", re.UNICODE)
@@ -17,7 +17,7 @@ MAX_CORRECTED = 20_000
 
 
 def check_name(name: str, what: str = "name") -> str:
-    name = (name or "").strip()
+    name = check_text(name or "", what).strip()
     if not NAME_RE.match(name):
         raise ValidationError(
             f"{what} {name!r} is not allowed: 1-64 letters, digits, spaces or . _ @ + -")
@@ -123,6 +123,7 @@ def _check_rating(followed: str, score: int | None, tags: Iterable[str], comment
     unknown = [t for t in tags if t not in ERROR_TAGS]
     if unknown:
         raise ValidationError(f"unknown error tag(s): {', '.join(map(str, unknown))}")
+    check_text(comment or "", "comment"), check_text(corrected_text or "", "corrected response")
     if comment and len(comment) > MAX_COMMENT:
         raise ValidationError(f"the comment is longer than {MAX_COMMENT:,} characters")
     if corrected_text and len(corrected_text) > MAX_CORRECTED:
@@ -189,7 +190,7 @@ class Feedback:
              reason: str | None = None) -> Vote:
         if winner not in WINNERS:
             raise ValidationError(f"the vote must be one of {', '.join(WINNERS)}, not {winner!r}")
-        if reason and len(reason) > MAX_COMMENT:
+        if reason and len(check_text(reason, "reason")) > MAX_COMMENT:
             raise ValidationError(f"the reason is longer than {MAX_COMMENT:,} characters")
         values = {"winner": winner, "anonymous": int(anonymous),
                   "reason": (reason or "").strip() or None, "updated": now()}

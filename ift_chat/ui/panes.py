@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 from typing import Callable, Sequence
@@ -113,13 +114,18 @@ class ConversationPanes:
                    top_p, max_tokens, seed, request: gr.Request, *extra):
         try:
             params = self.settings.params(temperature, top_p, max_tokens, seed)
-            rater = self._optional_rater(request, name)
-            text, images = self._read_message(message)
-            if conversation_id and not editing and self.anonymous and self.revealed(conversation_id):
-                conversation_id = None  # a revealed battle is closed: this message starts a new one
-            if not conversation_id:
-                self.runner.check_message(text, images)
-                conversation_id = self.start(rater, params, system_prompt or "", extra)
+
+            def begin(conversation_id):  # DB writes and file reads: in a thread, not on the event loop
+                rater = self._optional_rater(request, name)
+                text, images = self._read_message(message)
+                if conversation_id and not editing and self.anonymous and self.revealed(conversation_id):
+                    conversation_id = None  # a revealed battle is closed: this message starts a new one
+                if not conversation_id:
+                    self.runner.check_message(text, images)
+                    conversation_id = self.start(rater, params, system_prompt or "", extra)
+                return rater, text, images, conversation_id
+
+            rater, text, images, conversation_id = await asyncio.to_thread(begin, conversation_id)
             rater_id = rater.id if rater else None
             if editing:
                 stream = self.runner.edit_last(conversation_id, text, images or None, params,
@@ -137,7 +143,7 @@ class ConversationPanes:
             if not conversation_id:
                 raise ValidationError("nothing to regenerate yet: send a message first")
             params = self.settings.params(temperature, top_p, max_tokens, seed)
-            rater = self._optional_rater(request, name)
+            rater = await asyncio.to_thread(self._optional_rater, request, name)
             stream = self.runner.regenerate(conversation_id, params, rater_id=rater.id if rater else None)
             async for update in self._stream(conversation_id, stream, rater):
                 yield update

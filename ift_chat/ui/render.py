@@ -112,8 +112,8 @@ def reply_html(text: str, status: str, error: str | None, badge: str = "", auto:
     notes = []
     if status == "error":
         notes.append(f"{STATUS_NOTES['error']}: {error or 'unknown error'}")
-    elif status in STATUS_NOTES:
-        notes.append(STATUS_NOTES[status])
+    elif status in STATUS_NOTES:  # a reply the app cut short says why (runner caps)
+        notes.append(STATUS_NOTES[status] + (f": {error}" if error else ""))
     if badge:
         notes.append(f"rated: {badge}")
     if auto:  # plain text like every note (check details can quote the reply)

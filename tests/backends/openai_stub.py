@@ -1,7 +1,9 @@
 """A small real HTTP server speaking the OpenAI streaming format, with scripted failures.
 
 The ``model`` field picks the behaviour: ok, slow, http500, context, unavailable,
-drop (connection cut mid-reply), drop-once (only the first reply is cut), hang (headers then silence), error-chunk.
+drop (connection cut mid-reply), drop-once (only the first reply is cut), hang (headers then silence), error-chunk,
+runaway (ignores max_tokens and never stops, as fast as it can), trickle (a small piece every 50 ms, forever).
+``GET /v1/models`` answers as servers do (health probes use it).
 It runs under uvicorn in a thread; the vLLM integration tests use the real server.
 """
 
@@ -31,13 +33,15 @@ def chunk(content=None, finish=None, usage=None) -> str:
 
 
 class StubServer:
-    def __init__(self):
+    def __init__(self, port: int | None = None):
         self.requests: list[dict] = []
         self.disconnects = 0
+        self.sent_chars = 0  # of runaway/trickle replies
         self.dropped = False
-        self.port = _free_port()
+        self.port = port or _free_port()
         self.url = f"http://127.0.0.1:{self.port}/v1"
-        app = Starlette(routes=[Route("/v1/chat/completions", self.chat, methods=["POST"])])
+        app = Starlette(routes=[Route("/v1/chat/completions", self.chat, methods=["POST"]),
+                                Route("/v1/models", self.models, methods=["GET"])])
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="error"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -52,6 +56,9 @@ class StubServer:
         self.server.should_exit = True
         self.thread.join(5)
 
+    async def models(self, request: Request):
+        return JSONResponse({"object": "list", "data": [{"id": "stub", "object": "model"}]})
+
     async def chat(self, request: Request):
         body = await request.json()
         self.requests.append(body)
@@ -65,7 +72,22 @@ class StubServer:
             return JSONResponse({"error": {"message": "loading"}}, status_code=503)
         return StreamingResponse(self.events(model, body, request), media_type="text/event-stream")
 
+    async def endless(self, model: str):
+        piece, delay = ("x" * 1000, 0.0) if model == "runaway" else ("tick ", 0.05)
+        try:
+            while True:
+                yield chunk(piece)
+                self.sent_chars += len(piece)
+                await asyncio.sleep(delay)
+        except asyncio.CancelledError:
+            self.disconnects += 1
+            raise
+
     async def events(self, model: str, body: dict, request: Request):
+        if model in ("runaway", "trickle"):
+            async for event in self.endless(model):
+                yield event
+            return
         delay = 0.05 if model == "slow" else 0.0
         if model == "hang":
             await asyncio.sleep(30)

@@ -27,9 +27,13 @@ if os.environ.get("FAKE_VLLM_CRASH"):
     print("RuntimeError: CUDA out of memory (fake)", flush=True)
     sys.exit(3)
 time.sleep(float(os.environ.get("FAKE_VLLM_DELAY", "0")))
+for n in range(int(os.environ.get("FAKE_VLLM_TALK", "0"))):  # a slow start that logs as it goes
+    print("loading step", n, flush=True); time.sleep(0.5)
+SICK = os.environ.get("FAKE_VLLM_SICK_FILE", "")
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
-        self.send_response(200 if self.path == "/health" else 404); self.end_headers()
+        healthy = self.path == "/health" and not (SICK and os.path.exists(SICK))
+        self.send_response(200 if healthy else 503 if self.path == "/health" else 404); self.end_headers()
     def log_message(self, *a): pass
 http.server.HTTPServer(("127.0.0.1", args.port), H).serve_forever()
 '''
@@ -121,5 +125,49 @@ def test_client_backends_follow_the_server_status(fake_vllm):
     sup.start()
     try:
         assert sup.wait_ready("base", 20) and backends[1].status().state == "ready"
+    finally:
+        sup.stop()
+
+
+def test_a_slow_start_that_makes_progress_is_not_killed(fake_vllm, monkeypatch):
+    """Under load a start takes long: it is given up only when it stops making progress."""
+    monkeypatch.setenv("FAKE_VLLM_TALK", "16")  # 8 s of log lines before it serves: over 2x the stall timeout
+    sup = VllmSupervisor([plan("a")], fake_vllm / "servers", stall_timeout_s=3, max_restarts=0,
+                         poll_s=0.1).start()
+    try:
+        assert sup.wait_ready("a", 30), sup.status("a").detail
+        assert (fake_vllm / "servers" / "a.log").read_text().count("=== ") == 1  # never restarted
+    finally:
+        sup.stop()
+
+
+def test_a_start_that_makes_no_progress_is_given_up(fake_vllm, monkeypatch):
+    monkeypatch.setenv("FAKE_VLLM_DELAY", "60")  # silent, idle: stuck
+    sup = VllmSupervisor([plan("a")], fake_vllm / "servers", stall_timeout_s=3, max_restarts=0,
+                         poll_s=0.1).start()
+    try:
+        started = time.monotonic()
+        assert not sup.wait_ready("a", 30)
+        assert time.monotonic() - started < 15
+        assert "made no progress for 3 s" in sup.status("a").detail
+    finally:
+        sup.stop()
+
+
+def test_a_running_server_that_stops_answering_is_down_until_it_answers_again(fake_vllm, monkeypatch):
+    sick = fake_vllm / "sick"
+    monkeypatch.setenv("FAKE_VLLM_SICK_FILE", str(sick))
+    sup = VllmSupervisor([plan("a")], fake_vllm / "servers", poll_s=0.1, probe_s=1.0).start()
+    try:
+        assert sup.wait_ready("a", 20)
+        pid = sup.pid("a")
+        sick.touch()
+        assert wait_for(lambda: sup.status("a").state == "down", 5)
+        assert "does not answer /health" in sup.status("a").detail
+        sick.unlink()
+        back = time.monotonic()
+        assert wait_for(lambda: sup.status("a").state == "ready", 5)
+        assert time.monotonic() - back < 1.0 + 0.5  # within one probe interval (plus a poll)
+        assert sup.pid("a") == pid  # the same process: probed, not restarted
     finally:
         sup.stop()

@@ -32,9 +32,7 @@ class PageSession:
         """Run one event to completion: (output data or None, error message or "", raw SSE text).
         ``query`` is the page URL's query string (e.g. "c=<id>"), which load events read."""
         fn = self.fn_index(target) if isinstance(target, str) else target
-        join = self.http.post(self.base + "/gradio_api/queue/join" + (f"?{query}" if query else ""),
-                              json={"data": list(data), "fn_index": fn, "session_hash": self.hash,
-                                    "event_data": None, "trigger_id": None})
+        join = self.join(fn, *data, query=query)
         self.received.append(join.text)
         if join.status_code != 200:
             return None, join.text, join.text
@@ -54,6 +52,15 @@ class PageSession:
         if not message.get("success", False):
             return None, str(output.get("error") or output), raw
         return output.get("data"), "", raw
+
+    def join(self, fn: int, *data, query: str = "") -> httpx.Response:
+        """Queue one event. The body is ASCII JSON (``\\uXXXX`` escapes) as browsers send it, so
+        it may carry text httpx's own encoder refuses, e.g. a lone surrogate."""
+        body = {"data": list(data), "fn_index": fn, "session_hash": self.hash, "event_data": None,
+                "trigger_id": None}
+        return self.http.post(self.base + "/gradio_api/queue/join" + (f"?{query}" if query else ""),
+                              content=json.dumps(body),
+                              headers={"content-type": "application/json"})
 
     def everything(self) -> str:
         return "\n".join(self.received)

@@ -87,3 +87,34 @@ def test_with_login_on_nothing_is_served_before_login(config, store):
                                  ).status_code == 200
                 assert http.get(base + "/gradio_api/info").status_code == 200
                 http.cookies.clear()
+
+
+GRADIO_OPEN_ROUTES = ("/openapi.json", "/gradio_api/openapi.json", "/gradio_api/token", "/gradio_api/user",
+                      "/gradio_api/app_id", "/theme.css", "/gradio_api/theme.css", "/gradio_api/startup-events",
+                      "/manifest.json", "/robots.txt", "/gradio_api/queue/status", "/gradio_api/deep_link",
+                      "/gradio_api/heartbeat/x", "/gradio_api/vibe-code")
+
+
+def test_with_login_on_gradio_s_own_open_routes_are_closed_before_login(config, store):
+    """Gradio serves these to anyone, logins or not (its OpenAPI names every route, app_id and
+    token/user answer, the theme is served): with --auth-file they wait for a login too."""
+    set_account(store, "rita", "rater", "rita-password")
+    config = config.replace(auth_file=config.home / "users.txt")
+    backends = register(store, *(ScriptedBackend(name) for name in SECRETS))
+    with serve(make_asgi_app(config, store, backends, auth=make_auth_check(store))) as url:
+        with httpx.Client(timeout=30) as http:
+            for mount in ("", "/battle"):
+                base = url + mount
+                for path in GRADIO_OPEN_ROUTES:
+                    r = http.get(base + path)
+                    assert r.status_code == 401 and "Not authenticated" in r.text, (mount, path, r.status_code)
+                for page in (["/", "/manage"] if not mount else ["/"]):  # the login page, nothing more
+                    r = http.get(base + page)
+                    assert r.status_code == 200 and '"auth_required":true' in r.text.replace(" ", "")
+                    assert not any(s in r.text for s in SECRETS)
+                assert http.get(base + "/favicon.ico").status_code == 200  # the page's own files
+                assert http.post(base + "/login", data={"username": "rita", "password": "rita-password"}
+                                 ).status_code == 200
+                for path in ("/gradio_api/app_id", "/theme.css", "/openapi.json"):
+                    assert http.get(base + path).status_code == 200, (mount, path)
+                http.cookies.clear()
