@@ -16,7 +16,7 @@ from typing import AsyncIterator, Sequence
 
 from .backends import Backends, Completion, SamplingParams
 from .config import Limits
-from .dialog import Round, build_messages
+from .dialog import Round, build_messages, check_no_image_tokens
 from .errors import BackendUnavailable, NotFound, ValidationError
 from .store import Store
 from .store.images import prepare_image
@@ -106,6 +106,7 @@ class DialogRunner:
     # -- turns -------------------------------------------------------------------
     def check_message(self, text: str, images: Sequence[bytes] = ()) -> None:
         """Refuse a bad message before a conversation is created for it (nothing is written)."""
+        check_no_image_tokens(text)
         self.store.conversations.check_message(text, len(images))
         for n, data in enumerate(images):
             prepare_image(data, self.limits, f"image {n + 1}")
@@ -113,6 +114,7 @@ class DialogRunner:
     async def send(self, conversation_id: str, text: str, images: Sequence[bytes] = (),
                    params: SamplingParams | None = None) -> AsyncIterator[Snapshot]:
         """Validate, store the user turn, then stream every side's reply."""
+        check_no_image_tokens(text)
         conversation = self.store.conversations.get(conversation_id)
         params = self._params(conversation, params)
         prepared = [prepare_image(data, self.limits, f"image {n + 1}") for n, data in enumerate(images)]
@@ -139,6 +141,7 @@ class DialogRunner:
         """Replace the last user turn (kept, superseded) and answer the new one.
 
         ``images=None`` keeps the old turn's images."""
+        check_no_image_tokens(text)
         old = self._last_turn(conversation_id)
         self._check_idle(conversation_id)
         if images is None:
