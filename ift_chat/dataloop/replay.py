@@ -110,6 +110,7 @@ async def replay_eval_set(store: Store, backends: Backends, eval_set: str, check
         async with gate:
             conversation = store.conversations.create(
                 "replay", sides=sides, rater_id=rater_id, sampling_params=params.to_dict(),
+                system_prompt=item.system_prompt or "",
                 eval_item_id=item.id, history_mode=history_mode, title=f"{eval_set} #{item.idx}")
             await _replay_item(store, backends, conversation.id, item, sides, params, history_mode,
                                cancel, counts, round_done)
@@ -142,7 +143,7 @@ async def _replay_item(store: Store, backends: Backends, conversation_id: str, i
         async def answer(side: str, checkpoint: str) -> tuple[str, Completion]:
             history = [Round(text, imgs, ref if history_mode == "reference" and ref is not None else own[side][n])
                        for n, (text, imgs, ref) in enumerate(past)]
-            messages = build_messages([*history, Round(r["text"], paths)])
+            messages = build_messages([*history, Round(r["text"], paths)], item.system_prompt or "")
             return side, await _stream_one(store, backends, turn.id, side, checkpoint, messages, params, cancel)
 
         results = await asyncio.gather(*(answer(side, ckpt) for side, ckpt in sides.items()))

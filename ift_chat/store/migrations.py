@@ -164,3 +164,9 @@ def crowd_create_invites(db):
         defaults={"uses": 0, "max_uses": 1},
     )
     db["invites"].create_index(["token_sha256"], unique=True)
+
+
+@migrations()
+def eval_items_system_prompt(db):
+    # An eval item's system prompt (imported or exported with the item); replays run with it.
+    db["eval_items"].add_column("system_prompt", str)

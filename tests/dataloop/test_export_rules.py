@@ -201,7 +201,32 @@ def test_every_row_traceable_and_explained(trainer_world, tmp_path):
     assert bad.exit_code == 1 and "no export 999" in bad.output
 
 
-def test_eval_set_keeps_system_prompt(trainer_world, tmp_path):
-    ev = export(trainer_world, tmp_path, "evalset")
+def test_eval_set_keeps_system_prompt_and_replays_with_it(trainer_world, tmp_path):
+    import asyncio
+
+    from ift_chat.backends import Backends, SamplingParams
+    from ift_chat.dataloop.imports import import_eval_set
+    from ift_chat.dataloop.replay import replay_eval_set
+    from tests.dataloop.conftest import EchoBackend
+
+    w = trainer_world
+    ev = export(w, tmp_path, "evalset")
     items = lines(ev.path / "evalset.jsonl")
     assert {i.get("system") for i in items} >= {"Answer like a pirate.", "Be brief."}
+    import_eval_set(w.store, ev.path / "evalset.jsonl", ev.path, "sys-set")
+    stored = w.store.eval_sets.items(w.store.eval_sets.by_name("sys-set").id)
+    assert {i.system_prompt for i in stored} >= {"Answer like a pirate.", "Be brief."}
+    again = export(w, tmp_path, "evalset", eval_set="sys-set")
+    assert [i.get("system") for i in lines(again.path / "evalset.jsonl")] == [i.get("system") for i in items]
+    backend = EchoBackend("ckpt-a")
+    asyncio.run(replay_eval_set(w.store, Backends([backend]), "sys-set", ["ckpt-a"],
+                                SamplingParams(temperature=0, max_tokens=8)))
+    firsts = [call[0] for call in backend.calls]
+    assert {"role": "system", "content": [{"type": "text", "text": "Answer like a pirate."}]} in firsts
+    modes = w.store.query("select system_prompt from conversations where mode = 'replay'")
+    assert "Answer like a pirate." in {r["system_prompt"] for r in modes}
+    # LLaVA JSON's top-level system key comes back in too
+    llava = export(w, tmp_path, "llava")
+    import_eval_set(w.store, llava.path / "llava.json", llava.path, "sys-llava")
+    assert "Answer like a pirate." in {i.system_prompt for i in w.store.eval_sets.items(
+        w.store.eval_sets.by_name("sys-llava").id)}
