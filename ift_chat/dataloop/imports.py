@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..dialog import image_tokens_in
 from ..errors import ImageError, NotFound, ValidationError
 from ..store import Store, prepare_image
 from ..store.feedback import check_name
@@ -154,6 +155,11 @@ def _check_limits(store: Store, items) -> None:
                 _fail(f"item {n}, round {i}", f"more than {limits.max_images_per_turn} images")
             if not r.text.strip() and not r.images:
                 _fail(f"item {n}, round {i}", "neither text nor images")
+            # (LLaVA's <image> placeholders were already taken out and became the round's images.)
+            for text in (r.text, r.reference or ""):
+                if image_tokens_in(text):
+                    _fail(f"item {n}, round {i}", f"the text contains {image_tokens_in(text)[0]!r}, an image "
+                          "placeholder token; models would read it as an image slot (remove or reword it)")
 
 
 def _resolve_images(items, images_dir: Path | None) -> dict[str, Path]:

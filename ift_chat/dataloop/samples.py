@@ -12,8 +12,9 @@ from typing import Iterator
 
 from .select import RatedDialog, RatedResponse, RatedTurn, Selection
 
-SKIP_OWN_HISTORY = "preference pairs: arena turns whose two sides had different histories (own-history arena, " \
-                   "round 2 on): chosen and rejected would answer different prompts"
+SKIP_OWN_HISTORY = "preference pairs: arena turns whose two sides had seen different histories (own-history " \
+                   "arena from round 2 on, or no earlier winner to continue from): chosen and rejected would " \
+                   "answer different prompts"
 SKIP_STOPPED_CORRECTION = "correction pairs: the original reply was stopped (truncated); its correction is " \
                           "used as the SFT reply instead"
 

@@ -230,3 +230,23 @@ def test_eval_set_keeps_system_prompt_and_replays_with_it(trainer_world, tmp_pat
     import_eval_set(w.store, llava.path / "llava.json", llava.path, "sys-llava")
     assert "Answer like a pirate." in {i.system_prompt for i in w.store.eval_sets.items(
         w.store.eval_sets.by_name("sys-llava").id)}
+
+
+def test_import_refuses_image_tokens_in_text(store, tmp_path):
+    from ift_chat.dataloop.imports import import_eval_set
+
+    (tmp_path / "bad.jsonl").write_text(json.dumps({"rounds": [{"text": "what is <|image_pad|>?"}]}))
+    with pytest.raises(ValidationError, match="image placeholder token"):
+        import_eval_set(store, tmp_path / "bad.jsonl", None, "bad")
+    assert store.eval_sets.all() == []
+
+
+def test_progress_and_report_lines(trainer_world, tmp_path):
+    from ift_chat.dataloop.report import report_markdown
+
+    seen = []
+    result = run_export(trainer_world.store, "dpo", tmp_path / "p", ALL, progress=seen.append)
+    assert seen and seen[-1] == result.row_count
+    text = report_markdown(result.report)
+    assert "Skipped 1: preference pairs" in text and "llamafactory" in text
+    assert json.loads((result.path / "report.json").read_text())["export_id"] == result.id
