@@ -18,7 +18,7 @@ from ..dialog import IMAGE_TOKEN_RE
 from ..errors import ValidationError
 from ..store import Store
 from .outdir import ExportDir, ImageCopier
-from .provenance import ProvenanceWriter, row_id
+from .provenance import SIDECAR, ProvenanceWriter, row_id
 from .report import DataReport
 from .samples import Pair, Sample, SampleRound, Unpaired, images_of, preference_pairs, sft_samples, \
     unpaired_examples
@@ -62,7 +62,6 @@ class ExportJob:
     def trace(self, source_id: str, prov: dict) -> tuple[str, dict]:
         """(row id, in-row metadata) for the next written row; also its line in provenance.jsonl."""
         if self._trace is None:
-            from .provenance import SIDECAR
             self._trace = ProvenanceWriter(self.out.path(SIDECAR), self.export_id)
         rid = row_id(self.export_id, source_id)
         meta = self._trace.add(rid, prov)

@@ -107,6 +107,8 @@ def kto_rows(job: ExportJob) -> Iterator[dict]:
 
 
 def write_dataset(job: ExportJob, features: Features, rows: Callable[[ExportJob], Iterator[dict]]) -> int:
+    job.choices.update(format="TRL conversational messages (content parts: image, text), images embedded "
+                       "(datasets Image feature) in order in `images`", system_prompt="a system message first")
     arrow_path = job.out.path("_rows.arrow")
     writer = ArrowWriter(features=features, path=str(arrow_path), writer_batch_size=256)
     count = 0
