@@ -78,6 +78,7 @@ class DialogRunner:
     def start(self, mode: str, sides: dict[str, str], *, rater_id: int | None,
               system_prompt: str = "", params: SamplingParams | None = None,
               history_mode: str | None = None, eval_item_id: int | None = None) -> Conversation:
+        check_no_image_tokens(system_prompt)
         params = (params or SamplingParams()).validate(self.limits)
         for checkpoint in sides.values():
             self.backends.get(checkpoint)

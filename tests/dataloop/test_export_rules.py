@@ -117,6 +117,8 @@ def test_runner_refuses_image_tokens_at_input(store):
         asyncio.run(send())
     assert store.query("select count(*) n from turns")[0]["n"] == 0
     runner.check_message("what is < image > here?")  # spaced out: fine
+    with pytest.raises(ValidationError, match="image placeholder"):
+        runner.start("chat", {"single": "ckpt-a"}, rater_id=None, system_prompt="Describe each <image>.")
 
 
 def test_preference_pairs_are_same_prompt(trainer_world, tmp_path):
