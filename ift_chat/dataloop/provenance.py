@@ -127,8 +127,13 @@ def explanation_text(e: dict) -> str:
         lines.append(f"side {e['provenance']['side']}")
     for t in e["turns"]:
         lines.append(f"  turn {t['id']} (round {t['idx']}): {_short(t['user_text'])!r}")
-    for r in e["responses"]:
-        lines.append(f"  response {r['id']} (turn {r['turn_id']}, side {r['side']}, {r['checkpoint']}, "
+    kind = ROW_ID_RE.match(e["row_id"]).group(2)
+    order = e["provenance"].get("responses") or []
+    roles = {"vote": ["chosen", "rejected"], "correction": ["rejected; its correction is chosen"]}.get(kind, [])
+    role_of = dict(zip(order, roles))
+    for r in sorted(e["responses"], key=lambda r: order.index(r["id"]) if r["id"] in order else 0):
+        role = f" [{role_of[r['id']]}]" if r["id"] in role_of else ""
+        lines.append(f"  response {r['id']}{role} (turn {r['turn_id']}, side {r['side']}, {r['checkpoint']}, "
                      f"{r['status']}): {_short(r['text'])!r}")
     for r in e["ratings"]:
         fix = f", correction {_short(r['corrected_text'], 40)!r}" if r["corrected_text"] else ""
