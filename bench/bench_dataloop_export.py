@@ -10,6 +10,11 @@ batches; only small per-row indexes (dedup digests, split ids) grow.
 
     .venv/bin/python bench/bench_dataloop_export.py                 # 20k and 200k turns, every format
     .venv/bin/python bench/bench_dataloop_export.py --sizes 5000 --formats llava
+    .venv/bin/python bench/bench_dataloop_export.py --sizes 200000 --baseline /tmp/main-checkout
+
+With ``--baseline DIR`` (a checkout of other code, e.g. ``git worktree add /tmp/main-checkout
+main``) each format is exported by both versions at once, from the same database, in two
+child processes: both see the same machine load, so the ratio is fair on a busy machine.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import argparse
 import io
 import json
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -111,13 +117,57 @@ def export_child(home: str, fmt: str, out: str) -> None:
     print(json.dumps({"rows": result.row_count, "seconds": seconds, "peak_rss_mb": peak_mb}))
 
 
+def child(script: str, home: Path, fmt: str, out: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, script, "--child", str(home), fmt, str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def result_of(proc: subprocess.Popen) -> dict:
+    stdout, stderr = proc.communicate()
+    if proc.returncode:
+        raise SystemExit(f"export child failed:\n{stderr[-2000:]}")
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+def line(label: str, fmt: str, size: int, r: dict) -> str:
+    return (f"{label}{fmt:8} {size:>8,} turns → {r['rows']:>7,} rows in {r['seconds']:6.1f} s "
+            f"({r['rows'] / r['seconds']:,.0f} rows/s), peak RSS {r['peak_rss_mb']:.0f} MB")
+
+
+def compare(args, tmp: str) -> None:
+    """Baseline and this code side by side, per format, at the same time."""
+    baseline = str(Path(args.baseline).resolve() / "bench" / Path(__file__).name)
+    if not Path(baseline).exists():
+        raise SystemExit(f"{baseline} missing: copy this script into the baseline checkout's bench/")
+    for size in args.sizes:
+        home = Path(tmp) / f"db{size}"
+        t0 = time.perf_counter()
+        build(home, size)
+        print(f"built {size:,} rated turns in {time.perf_counter() - t0:.1f} s", flush=True)
+        for fmt in args.formats:
+            old = child(baseline, home, fmt, Path(tmp) / f"old-{size}-{fmt}")
+            new = child(__file__, home, fmt, Path(tmp) / f"new-{size}-{fmt}")
+            a, b = result_of(old), result_of(new)
+            print(line("before ", fmt, size, a), flush=True)
+            print(line("after  ", fmt, size, b), flush=True)
+            print(f"         {fmt}: after/before rows/s {(b['rows'] / b['seconds']) / (a['rows'] / a['seconds']):.2f}x, "
+                  f"peak RSS {b['peak_rss_mb'] / a['peak_rss_mb']:.2f}x", flush=True)
+            for out in ("old", "new"):
+                shutil.rmtree(Path(tmp) / f"{out}-{size}-{fmt}", ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[20_000, 200_000], help="rated turns")
+    parser.add_argument("--baseline", help="checkout of other code to compare with, side by side")
     parser.add_argument("--formats", nargs="+", default=["llava", "sharegpt", "openai", "hf", "dpo", "kto",
                                                           "evalset"])
     args = parser.parse_args()
     results = {}
+    if args.baseline:
+        with tempfile.TemporaryDirectory() as tmp:
+            compare(args, tmp)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         for size in args.sizes:
             home = Path(tmp) / f"db{size}"
