@@ -81,7 +81,9 @@ def _run(config, fmt: str, out: Path, force: bool, a: dict):
                       min_voters=a["min_voters"], use_corrections=not a["no_corrections"],
                       include_identity_leak=a["include_identity_leak"], dedup=not a["no_dedup"], split=a["split"],
                       eval_fraction=a["eval_fraction"], split_seed=a["split_seed"])
-    options = {"images": a["images"], "image_tokens_in_text": a["image_tokens_in_text"]}
+    options = {"image_tokens_in_text": a["image_tokens_in_text"]}
+    if fmt == "openai":
+        options["images"] = a["images"]
     if fmt == "llava":
         options.update(llava_flavor=a["llava_flavor"], image_placement=a["image_placement"])
     if a["eval_set"]:

@@ -61,8 +61,8 @@ class DataDesk:
         options = {k: v for k, v in (options or {}).items() if v}
         if eval_set and fmt == "evalset":
             options["eval_set"] = eval_set
-        if fmt != "llava":
-            options = {k: v for k, v in options.items() if k not in ("llava_flavor", "image_placement")}
+        only = {"llava_flavor": "llava", "image_placement": "llava", "images": "openai"}
+        options = {k: v for k, v in options.items() if only.get(k, fmt) == fmt}
         return run_export(self.ctx.store, fmt, out, filters, force=force, rater_id=admin.id, options=options)
 
     def export_rows(self) -> list[list]:
