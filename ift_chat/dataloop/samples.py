@@ -81,18 +81,29 @@ def provenance(dialog: RatedDialog, turns, responses: list[RatedResponse], votes
 
 def history(dialog: RatedDialog, upto: int, side: str) -> list[SampleRound]:
     """The rounds before turn number `upto` as `side` saw them when it answered:
-    the eval item's references (replay, ``reference``), the latest vote's winner
-    (arena, ``winner``), or else its own replies."""
+    the eval item's references (replay, ``reference``), the winner of the latest vote
+    cast before that answer started (arena, ``winner``, as the runner chose it), or
+    else its own replies."""
     rounds = []
+    when = _answered_at(dialog, upto, side)
     for n, turn in enumerate(dialog.turns[:upto]):
         replies = {s: r.text for s, r in turn.responses.items()}
         reply = replies.get(side, "")
+        winner = (turn.winner_at(when) if when else turn.last_winner) if dialog.history_mode == "winner" else None
         if dialog.history_mode == "reference" and n < len(dialog.references) and dialog.references[n] is not None:
             reply = dialog.references[n]
-        elif dialog.history_mode == "winner" and turn.last_winner in replies:
-            reply = replies[turn.last_winner]
+        elif winner in replies:
+            reply = replies[winner]
         rounds.append(SampleRound(turn.text, turn.images, reply))
     return rounds
+
+
+def _answered_at(dialog: RatedDialog, upto: int, side: str) -> str:
+    if upto >= len(dialog.turns):
+        return ""
+    turn = dialog.turns[upto]
+    resp = turn.responses.get(side)
+    return (resp.created if resp else "") or turn.created
 
 
 def sft_samples(sel: Selection) -> Iterator[Sample]:

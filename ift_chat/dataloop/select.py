@@ -121,6 +121,7 @@ class RatedResponse:
     in_task_set: bool
     judgement: Judgement
     status: str = "ok"  # ok | stopped | error | ...
+    created: str = ""  # when it started: what earlier votes it could have been continued from
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,13 @@ class RatedTurn:
     winners: tuple[str, ...]  # arena votes of trusted raters
     last_winner: str | None = None  # the latest vote of anyone: what "winner" history carried
     vote_ids: tuple[int, ...] = ()  # of the trusted votes in ``winners``
+    created: str = ""
+    vote_times: tuple[tuple[str, str], ...] = ()  # (when, winner) of every vote, oldest first
+
+    def winner_at(self, when: str) -> str | None:
+        """The latest vote cast by ``when``: what a winner-continued arena carried on with then."""
+        cast = [w for at, w in self.vote_times if at <= when]
+        return cast[-1] if cast else None
 
 
 @dataclass(frozen=True)
@@ -187,7 +195,7 @@ class Selection:
         marks = ",".join("?" * len(ids))
         rows = self.store.query(f"""
             select c.id conv, c.created, c.system_prompt, c.history_mode, c.eval_item_id, t.id turn_id, t.idx, t.user_text,
-                   r.id rid, r.side, r.checkpoint, r.text, r.status, r.identity_leak,
+                   t.created turn_created, r.created resp_created, r.id rid, r.side, r.checkpoint, r.text, r.status, r.identity_leak,
                    r.id in (select response_id from task_items where task_set_id = ?) in_task
             from conversations c
             join turns t on t.conversation_id = c.id and t.superseded = 0
@@ -206,10 +214,11 @@ class Selection:
             if r["rater_id"] not in self.excluded:
                 ratings.setdefault(r["response_id"], []).append(r)
         winners: dict[int, list[str]] = {}
-        for r in self.store.query(f"""select v.id, v.turn_id, v.rater_id, v.winner from votes v
+        for r in self.store.query(f"""select v.id, v.turn_id, v.rater_id, v.winner,
+                coalesce(v.updated, v.created) at from votes v
                 join turns t on t.id = v.turn_id where t.conversation_id in ({marks})
                 order by coalesce(v.updated, v.created)""", ids):
-            winners.setdefault(r["turn_id"], []).append((r["rater_id"], r["winner"], r["id"]))
+            winners.setdefault(r["turn_id"], []).append((r["rater_id"], r["winner"], r["id"], r["at"]))
         references = {r["id"]: [x.get("reference") for x in json.loads(r["rounds"])] for r in self.store.query(
             f"""select e.id, e.rounds from eval_items e join conversations c on c.eval_item_id = e.id
                 where c.id in ({marks})""", ids)}
@@ -283,18 +292,19 @@ def _assemble(rows, images, ratings, winners, references, excluded) -> list[Rate
                                              "turns": {}, "history_mode": row["history_mode"],
                                              "references": tuple(references.get(row["eval_item_id"], ()))})
         turn = d["turns"].setdefault(row["turn_id"], {"idx": row["idx"], "text": row["user_text"],
-                                                      "responses": {}})
+                                                      "responses": {}, "created": row["turn_created"] or ""})
         if row["rid"] is not None:
             turn["responses"][row["side"]] = RatedResponse(
                 id=row["rid"], side=row["side"], checkpoint=row["checkpoint"], text=row["text"] or "",
                 ok=row["status"] == "ok", status=row["status"] or "", identity_leak=bool(row["identity_leak"]),
-                in_task_set=bool(row["in_task"]), judgement=_judgement(ratings.get(row["rid"], [])))
+                in_task_set=bool(row["in_task"]), judgement=_judgement(ratings.get(row["rid"], [])),
+                created=row["resp_created"] or "")
     def turn(tid: int, t: dict) -> RatedTurn:
         votes = winners.get(tid, [])
-        trusted = [(w, vid) for rater, w, vid in votes if rater not in excluded]
+        trusted = [(w, vid) for rater, w, vid, _ in votes if rater not in excluded]
         return RatedTurn(tid, t["idx"], t["text"], tuple(images.get(tid, ())), t["responses"],
                          tuple(w for w, _ in trusted), votes[-1][1] if votes else None,
-                         tuple(vid for _, vid in trusted))
+                         tuple(vid for _, vid in trusted), t["created"], tuple((at, w) for _, w, _, at in votes))
 
     return [RatedDialog(conv, d["created"], d["system"],
                         tuple(turn(tid, t) for tid, t in d["turns"].items()),

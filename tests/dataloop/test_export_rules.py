@@ -252,3 +252,17 @@ def test_progress_and_report_lines(trainer_world, tmp_path):
     text = report_markdown(result.report)
     assert "Skipped 1: preference pairs" in text and "llamafactory" in text
     assert json.loads((result.path / "report.json").read_text())["export_id"] == result.id
+
+
+def test_winner_history_is_the_vote_cast_before_the_next_round(trainer_world, tmp_path):
+    """A vote changed after round 2 was generated does not rewrite the history both sides saw."""
+    w = trainer_world
+    for r in ("r1", "r2"):
+        w.store.feedback.vote(w.turns["winner1"], w.raters[r], "B", anonymous=False)  # changed later
+    result = export(w, tmp_path, "dpo")
+    import datasets
+    ds = datasets.load_from_disk(str(result.path / "hf"))
+    ids = [r["id"].split("-", 1)[1] for r in ds]
+    # both raters' earlier "A" votes were overwritten: what round 2 continued from is unknown → no pair
+    assert f"vote-{w.turns['winner2']}" not in ids
+    assert result.report["skipped"][SKIP_OWN_HISTORY] == 2

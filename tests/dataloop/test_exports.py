@@ -18,6 +18,8 @@ GOOD = {"A red square.", "Red.", "It is blue-ish green.", "WINNER haiku.", "SLOP
 
 
 def export(world, tmp_path, fmt, **filters):
+    # split="all": these tests check formats; a text-only dialog's split depends on its random id
+    filters = {"split": "all", **filters}
     return run_export(world.store, fmt, tmp_path / "exports" / fmt, Filters(**filters), rater_id=world.raters["admin"])
 
 
@@ -68,7 +70,8 @@ def test_sharegpt_with_dataset_info(world, tmp_path):
 
 
 def test_openai_jsonl(world, tmp_path):
-    result = run_export(world.store, "openai", tmp_path / "relative", Filters(), options={"images": "relative"})
+    result = run_export(world.store, "openai", tmp_path / "relative", Filters(split="all"),
+                        options={"images": "relative"})
     lines = [json.loads(line) for line in (result.path / "data.jsonl").read_text().splitlines()]
     assert len(lines) == 4
     urls = [p["image_url"]["url"] for r in lines for m in r["messages"] if m["role"] == "user"
@@ -136,7 +139,7 @@ def test_refuses_to_overwrite_unless_forced(world, tmp_path):
     first = export(world, tmp_path, "llava")
     with pytest.raises(ValidationError, match="already exists"):
         export(world, tmp_path, "llava")
-    again = run_export(world.store, "llava", first.path, Filters(checkpoints=("ckpt-b",)), force=True)
+    again = run_export(world.store, "llava", first.path, Filters(checkpoints=("ckpt-b",), split="all"), force=True)
     assert len(json.loads((again.path / "llava.json").read_text())) == 2
     assert [p.name for p in (tmp_path / "exports").iterdir()] == ["llava"]  # no temp or old dirs left
     precious = tmp_path / "precious"
