@@ -2,9 +2,33 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
+
+from .errors import ValidationError
+
+# Image placeholders of VLM chat templates (LLaVA/Idefics/SmolVLM, Qwen-VL, Gemma 3, Llama 3.2
+# Vision, InternVL, Pixtral) and of the LLaVA / LLaMA-Factory formats. Typed into a user message,
+# the processor reads one as an image slot: "Found total 2 <image> tokens and 1 images".
+IMAGE_TOKEN_RE = re.compile(
+    r"<image>|<\|image_pad\|>|<\|vision_start\|>|<\|vision_end\|>|<\|video_pad\|>|<fake_token_around_image>"
+    r"|<global-img>|<row_\d+_col_\d+>|<image_soft_token>|<start_of_image>|<end_of_image>|<\|image\|>"
+    r"|<IMG_CONTEXT>|<video>|\[IMG\]")
+
+
+def image_tokens_in(text: str) -> list[str]:
+    return IMAGE_TOKEN_RE.findall(text or "")
+
+
+def check_no_image_tokens(text: str) -> None:
+    """Refuse user text that contains an image placeholder token (nothing is written)."""
+    found = image_tokens_in(text)
+    if found:
+        raise ValidationError(
+            f"the message contains {found[0]!r}, which models read as an image placeholder; "
+            "write it differently (for example with spaces: < image >) or attach the image instead")
 
 
 @dataclass(frozen=True)

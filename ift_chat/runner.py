@@ -18,7 +18,7 @@ from typing import AsyncIterator, Sequence
 from . import checks
 from .backends import Backends, Completion, SamplingParams
 from .config import Limits
-from .dialog import Round, build_messages
+from .dialog import Round, build_messages, check_no_image_tokens
 from .errors import BackendUnavailable, NotFound, ValidationError
 from .store import Store
 from .store.images import prepare_image
@@ -100,6 +100,7 @@ class DialogRunner:
     def start(self, mode: str, sides: dict[str, str], *, rater_id: int | None,
               system_prompt: str = "", params: SamplingParams | None = None,
               history_mode: str | None = None, eval_item_id: int | None = None) -> Conversation:
+        check_no_image_tokens(system_prompt)
         params = (params or SamplingParams()).validate(self.limits)
         if mode == BATTLE:
             check_blind_sampling(params)
@@ -132,6 +133,7 @@ class DialogRunner:
     # -- turns -------------------------------------------------------------------
     def check_message(self, text: str, images: Sequence[bytes] = ()) -> None:
         """Refuse a bad message before a conversation is created for it (nothing is written)."""
+        check_no_image_tokens(text)
         self.store.conversations.check_message(text, len(images))
         for n, data in enumerate(images):
             prepare_image(data, self.limits, f"image {n + 1}")
@@ -140,6 +142,7 @@ class DialogRunner:
                    params: SamplingParams | None = None, *,
                    rater_id: int | None = None) -> AsyncIterator[Snapshot]:
         """Validate, store the user turn, then stream every side's reply."""
+        check_no_image_tokens(text)
         conversation = self._open(conversation_id, rater_id)
         params = self._params(conversation, params)
         prepared = await asyncio.to_thread(self._prepare_images, images)
@@ -168,6 +171,7 @@ class DialogRunner:
         """Replace the last user turn (kept, superseded) and answer the new one.
 
         ``images=None`` keeps the old turn's images."""
+        check_no_image_tokens(text)
         self._open(conversation_id, rater_id)
         old = self._last_turn(conversation_id)
         self._check_idle(conversation_id)

@@ -5,6 +5,9 @@ memory), which is then saved with ``save_to_disk`` (``hf/``) and as Parquet
 (``data.parquet``). Images are embedded as bytes, so both are self-contained.
 Messages follow TRL's conversational format: content is a list of parts
 ``{"type": "image"|"text", "text": ...}`` with images in order in ``images``.
+Every row has an ``id`` and a ``provenance`` struct (export, conversation, side,
+turn / response / rating / vote ids). DPO and KTO exports also write LLaMA-Factory's
+copy (``llamafactory.json`` + ``dataset_info.json``, images in ``images/``).
 """
 
 from __future__ import annotations
@@ -14,21 +17,27 @@ from typing import Callable, Iterable, Iterator
 from datasets import Dataset, Features, Image, List, Value
 from datasets.arrow_writer import ArrowWriter
 
-from .formats import ExportJob, report_sample
+from .formats import ExportJob
+from .llamafactory import SideFile
 from .outdir import ImageCopier
-from .samples import SampleRound, images_of, preference_pairs, sft_samples, unpaired_examples
+from .samples import SampleRound, images_of
 
 PART = {"type": Value("string"), "text": Value("string")}
 MESSAGES = List({"role": Value("string"), "content": List(PART)})
 IMAGES = List(Image())
+PROVENANCE = {"export": Value("int64"), "row_id": Value("string"), "conversation": Value("string"),
+              "side": Value("string"), "turns": List(Value("int64")), "responses": List(Value("int64")),
+              "ratings": List(Value("int64")), "votes": List(Value("int64"))}
 
 SFT_FEATURES = Features({"id": Value("string"), "messages": MESSAGES, "images": IMAGES,
-                         "checkpoint": Value("string")})
+                         "checkpoint": Value("string"), "provenance": PROVENANCE})
 DPO_FEATURES = Features({"id": Value("string"), "prompt": MESSAGES, "chosen": MESSAGES,
                          "rejected": MESSAGES, "images": IMAGES, "source": Value("string"),
-                         "chosen_checkpoint": Value("string"), "rejected_checkpoint": Value("string")})
+                         "chosen_checkpoint": Value("string"), "rejected_checkpoint": Value("string"),
+                         "provenance": PROVENANCE})
 KTO_FEATURES = Features({"id": Value("string"), "prompt": MESSAGES, "completion": MESSAGES,
-                         "label": Value("bool"), "images": IMAGES, "checkpoint": Value("string")})
+                         "label": Value("bool"), "images": IMAGES, "checkpoint": Value("string"),
+                         "provenance": PROVENANCE})
 
 
 def text_message(role: str, text: str) -> dict:
@@ -56,36 +65,50 @@ def embedded(rounds, images: ImageCopier) -> list[dict]:
     return out
 
 
+def in_row(meta: dict) -> dict:
+    return {k: meta.get(k) for k in PROVENANCE}
+
+
 def sft_rows(job: ExportJob) -> Iterator[dict]:
-    for s in sft_samples(job.selection):
-        report_sample(job.report, s)
-        yield {"id": s.id, "messages": conversation(s.rounds, s.system_prompt),
-               "images": embedded(s.rounds, job.images), "checkpoint": s.checkpoint}
+    for s in job.sft():
+        rid, meta = job.trace(s.id, s.provenance)
+        yield {"id": rid, "messages": conversation(s.rounds, s.system_prompt),
+               "images": embedded(s.rounds, job.images), "checkpoint": s.checkpoint, "provenance": in_row(meta)}
 
 
 def dpo_rows(job: ExportJob) -> Iterator[dict]:
-    for p in preference_pairs(job.selection):
-        job.report.add(checkpoint=p.chosen_checkpoint, source=p.source,
-                       instructions=[r.text for r in p.prompt], responses=[p.chosen, p.rejected],
-                       images=len(images_of(p.prompt)))
-        yield {"id": p.id, "prompt": conversation(p.prompt, p.system_prompt),
-               "chosen": [text_message("assistant", p.chosen)],
-               "rejected": [text_message("assistant", p.rejected)],
-               "images": embedded(p.prompt, job.images), "source": p.source,
-               "chosen_checkpoint": p.chosen_checkpoint, "rejected_checkpoint": p.rejected_checkpoint}
+    side = SideFile(job, "preference")
+    try:
+        for p in job.pairs():
+            rid, meta = job.trace(p.id, p.provenance)
+            side.add(p, rid, meta)
+            yield {"id": rid, "prompt": conversation(p.prompt, p.system_prompt),
+                   "chosen": [text_message("assistant", p.chosen)],
+                   "rejected": [text_message("assistant", p.rejected)],
+                   "images": embedded(p.prompt, job.images), "source": p.source,
+                   "chosen_checkpoint": p.chosen_checkpoint, "rejected_checkpoint": p.rejected_checkpoint,
+                   "provenance": in_row(meta)}
+    finally:
+        side.close()
 
 
 def kto_rows(job: ExportJob) -> Iterator[dict]:
-    for u in unpaired_examples(job.selection):
-        job.report.add(checkpoint=u.checkpoint, source="kto", instructions=[r.text for r in u.prompt],
-                       responses=[u.completion], images=len(images_of(u.prompt)),
-                       label="desirable" if u.label else "undesirable")
-        yield {"id": u.id, "prompt": conversation(u.prompt, u.system_prompt),
-               "completion": [text_message("assistant", u.completion)], "label": u.label,
-               "images": embedded(u.prompt, job.images), "checkpoint": u.checkpoint}
+    side = SideFile(job, "unpaired")
+    try:
+        for u in job.unpaired():
+            rid, meta = job.trace(u.id, u.provenance)
+            side.add(u, rid, meta)
+            yield {"id": rid, "prompt": conversation(u.prompt, u.system_prompt),
+                   "completion": [text_message("assistant", u.completion)], "label": u.label,
+                   "images": embedded(u.prompt, job.images), "checkpoint": u.checkpoint,
+                   "provenance": in_row(meta)}
+    finally:
+        side.close()
 
 
 def write_dataset(job: ExportJob, features: Features, rows: Callable[[ExportJob], Iterator[dict]]) -> int:
+    job.choices.update(format="TRL conversational messages (content parts: image, text), images embedded "
+                       "(datasets Image feature) in order in `images`", system_prompt="a system message first")
     arrow_path = job.out.path("_rows.arrow")
     writer = ArrowWriter(features=features, path=str(arrow_path), writer_batch_size=256)
     count = 0

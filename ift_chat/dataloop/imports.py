@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..dialog import image_tokens_in
 from ..errors import ImageError, NotFound, ValidationError
 from ..store import Store, prepare_image
 from ..store.feedback import check_name
@@ -62,8 +63,14 @@ def _as_paths(value, where: str) -> tuple[str, ...]:
     return tuple(values)
 
 
-def parse_jsonl(text: str) -> list[tuple[str | None, list[ParsedRound]]]:
-    """Our format: one item per line, {"id", "rounds": [{"text", "images", "reference"}]}."""
+def _system(value, where: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        _fail(where, "'system' must be text")
+    return value or None
+
+
+def parse_jsonl(text: str) -> list[tuple[str | None, list[ParsedRound], str | None]]:
+    """Our format: one item per line, {"id", "system"?, "rounds": [{"text", "images", "reference"}]}."""
     items = []
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -84,12 +91,13 @@ def parse_jsonl(text: str) -> list[tuple[str | None, list[ParsedRound]]]:
                 _fail(f"{where}, round {i}", "'reference' must be text or null")
             rounds.append(ParsedRound(r.get("text", ""), _as_paths(r.get("images"), f"{where}, round {i}"),
                                       reference))
-        items.append((None if obj.get("id") is None else str(obj["id"]), rounds))
+        items.append((None if obj.get("id") is None else str(obj["id"]), rounds, _system(obj.get("system"), where)))
     return items
 
 
-def parse_llava(text: str) -> list[tuple[str | None, list[ParsedRound]]]:
-    """LLaVA conversations: each human turn a round, the gpt turn after it its reference.
+def parse_llava(text: str) -> list[tuple[str | None, list[ParsedRound], str | None]]:
+    """LLaVA conversations: each human turn a round, the gpt turn after it its reference; the
+    system prompt from a top-level "system" key (as our LLaVA export writes) or a system turn.
 
     ``<image>`` placeholders place the images on rounds in order; without any, all
     images go with the first round."""
@@ -106,7 +114,9 @@ def parse_llava(text: str) -> list[tuple[str | None, list[ParsedRound]]]:
             _fail(where, "expected an object with a 'conversations' list")
         images = list(_as_paths(obj.get("image", obj.get("images")), where))
         rounds = _llava_rounds(obj["conversations"], images, where)
-        items.append((None if obj.get("id") is None else str(obj["id"]), rounds))
+        system = obj.get("system") or next((m.get("value") for m in obj["conversations"]
+                                            if isinstance(m, dict) and m.get("from") == "system"), None)
+        items.append((None if obj.get("id") is None else str(obj["id"]), rounds, _system(system, where)))
     return items
 
 
@@ -141,7 +151,7 @@ def _llava_rounds(conversations: list, images: list[str], where: str) -> list[Pa
 
 def _check_limits(store: Store, items) -> None:
     limits = store.config.limits
-    for n, (_, rounds) in enumerate(items, 1):
+    for n, (_, rounds, _) in enumerate(items, 1):
         for i, r in enumerate(rounds, 1):
             if len(r.text) > limits.max_text_chars or len(r.reference or "") > limits.max_text_chars:
                 _fail(f"item {n}, round {i}", f"text longer than {limits.max_text_chars:,} characters")
@@ -149,12 +159,17 @@ def _check_limits(store: Store, items) -> None:
                 _fail(f"item {n}, round {i}", f"more than {limits.max_images_per_turn} images")
             if not r.text.strip() and not r.images:
                 _fail(f"item {n}, round {i}", "neither text nor images")
+            # (LLaVA's <image> placeholders were already taken out and became the round's images.)
+            for text in (r.text, r.reference or ""):
+                if image_tokens_in(text):
+                    _fail(f"item {n}, round {i}", f"the text contains {image_tokens_in(text)[0]!r}, an image "
+                          "placeholder token; models would read it as an image slot (remove or reword it)")
 
 
 def _resolve_images(items, images_dir: Path | None) -> dict[str, Path]:
     """Every referenced path, resolved inside ``images_dir`` and present."""
     resolved: dict[str, Path] = {}
-    for n, (_, rounds) in enumerate(items, 1):
+    for n, (_, rounds, _) in enumerate(items, 1):
         for r in rounds:
             for rel in r.images:
                 if rel in resolved:
@@ -192,7 +207,7 @@ def import_eval_set(store: Store, file: Path, images_dir: Path | None, name: str
     try:
         rows, shas = _store_image_files(store, paths, created)
         stored = [(ext, [{"text": r.text, "images": [shas[p] for p in r.images], "reference": r.reference}
-                         for r in rounds]) for ext, rounds in items]
+                         for r in rounds], system) for ext, rounds, system in items]
         with store.write() as db:
             eval_set = store.eval_sets.create(name, source=f"{fmt}:{file.name}", description=description)
             db["images"].insert_all(rows.values(), ignore=True)

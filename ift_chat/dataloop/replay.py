@@ -122,7 +122,8 @@ async def replay_eval_set(store: Store, backends: Backends, eval_set: str, check
         async with gate:
             conversation = store.conversations.create(
                 "replay", sides=sides, rater_id=rater_id, sampling_params=sample_params.to_dict(),
-                eval_item_id=item.id, history_mode=history_mode, title=title)
+                system_prompt=item.system_prompt or "", eval_item_id=item.id, history_mode=history_mode,
+                title=title)
             await _replay_item(store, backends, conversation.id, item, sides, sample_params, history_mode,
                                cancel, counts, round_done)
             return conversation.id
@@ -154,7 +155,7 @@ async def _replay_item(store: Store, backends: Backends, conversation_id: str, i
         async def answer(side: str, checkpoint: str) -> tuple[str, Completion]:
             history = [Round(text, imgs, ref if history_mode == "reference" and ref is not None else own[side][n])
                        for n, (text, imgs, ref) in enumerate(past)]
-            messages = build_messages([*history, Round(r["text"], paths)])
+            messages = build_messages([*history, Round(r["text"], paths)], item.system_prompt or "")
             return side, await _stream_one(store, backends, turn.id, side, checkpoint, messages, params, cancel)
 
         results = await asyncio.gather(*(answer(side, ckpt) for side, ckpt in sides.items()))

@@ -107,4 +107,12 @@ def report_markdown(report: dict) -> str:
             lines.append(f"- {title}: " + ", ".join(f"{k} {v}" for k, v in report[key].items()))
     lines.append(f"- Diversity: {report['distinct_instructions']:.1%} distinct instructions, "
                  f"distinct-2 {report['distinct_2']:.3f}")
+    if report.get("split"):
+        lines.append(f"- Split: {report['split']}")
+    for what, n in (report.get("skipped") or {}).items():
+        lines.append(f"- Skipped {n:,}: {what}")
+    for what, n in (report.get("notes") or {}).items():
+        lines.append(f"- {n:,} {what}")
+    for key, value in (report.get("choices") or {}).items():
+        lines.append(f"- {key.replace('_', ' ')}: {value}")
     return "\n".join(lines)

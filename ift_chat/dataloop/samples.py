@@ -1,12 +1,22 @@
-"""Training samples derived from rated dialogs: SFT dialogs, preference pairs, KTO examples."""
+"""Training samples derived from rated dialogs: SFT dialogs, preference pairs, KTO examples.
+
+Every sample carries its provenance (conversation, turn, response, rating and vote
+ids); writers add the export id and put it where their format allows.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator
 
-from .select import RatedDialog, RatedTurn, Selection
+from .select import RatedDialog, RatedResponse, RatedTurn, Selection
+
+SKIP_OWN_HISTORY = "preference pairs: arena turns whose two sides had seen different histories (own-history " \
+                   "arena from round 2 on, or no earlier winner to continue from): chosen and rejected would " \
+                   "answer different prompts"
+SKIP_STOPPED_CORRECTION = "correction pairs: the original reply was stopped (truncated); its correction is " \
+                          "used as the SFT reply instead"
 
 
 @dataclass(frozen=True)
@@ -26,6 +36,7 @@ class Sample:
     system_prompt: str = ""
     corrected_rounds: int = 0
     tags: tuple[str, ...] = ()
+    provenance: dict = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -40,6 +51,7 @@ class Pair:
     chosen_checkpoint: str
     rejected_checkpoint: str
     system_prompt: str = ""
+    provenance: dict = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -52,26 +64,46 @@ class Unpaired:
     label: bool
     checkpoint: str
     system_prompt: str = ""
+    provenance: dict = field(default_factory=dict, compare=False)
 
 
 def images_of(rounds) -> tuple[str, ...]:
     return tuple(sha for r in rounds for sha in r.images)
 
 
+def provenance(dialog: RatedDialog, turns, responses: list[RatedResponse], votes=(), ratings=None) -> dict:
+    """The ids a row came from (``ratings`` defaults to every rating of ``responses``)."""
+    if ratings is None:
+        ratings = [rid for r in responses for rid in r.judgement.rating_ids]
+    return {"conversation": dialog.id, "side": None, "turns": [t.id for t in turns], "responses": [r.id for r in responses],
+            "ratings": list(ratings), "votes": list(votes)}
+
+
 def history(dialog: RatedDialog, upto: int, side: str) -> list[SampleRound]:
     """The rounds before turn number `upto` as `side` saw them when it answered:
-    the eval item's references (replay, ``reference``), the latest vote's winner
-    (arena, ``winner``), or else its own replies."""
+    the eval item's references (replay, ``reference``), the winner of the latest vote
+    cast before that answer started (arena, ``winner``, as the runner chose it), or
+    else its own replies."""
     rounds = []
+    when = _answered_at(dialog, upto, side)
     for n, turn in enumerate(dialog.turns[:upto]):
         replies = {s: r.text for s, r in turn.responses.items()}
         reply = replies.get(side, "")
+        winner = (turn.winner_at(when) if when else turn.last_winner) if dialog.history_mode == "winner" else None
         if dialog.history_mode == "reference" and n < len(dialog.references) and dialog.references[n] is not None:
             reply = dialog.references[n]
-        elif dialog.history_mode == "winner" and turn.last_winner in replies:
-            reply = replies[turn.last_winner]
+        elif winner in replies:
+            reply = replies[winner]
         rounds.append(SampleRound(turn.text, turn.images, reply))
     return rounds
+
+
+def _answered_at(dialog: RatedDialog, upto: int, side: str) -> str:
+    if upto >= len(dialog.turns):
+        return ""
+    turn = dialog.turns[upto]
+    resp = turn.responses.get(side)
+    return (resp.created if resp else "") or turn.created
 
 
 def sft_samples(sel: Selection) -> Iterator[Sample]:
@@ -81,7 +113,7 @@ def sft_samples(sel: Selection) -> Iterator[Sample]:
     for dialog in sel.dialogs_in_split():
         sides = sorted({s for t in dialog.turns for s in t.responses})
         for side in sides:
-            rounds, corrected, tags, checkpoint = [], 0, [], None
+            rounds, corrected, tags, checkpoint, used = [], 0, [], None, []
             for turn in dialog.turns:
                 resp = turn.responses.get(side)
                 reply = sel.sft_reply(resp)
@@ -91,9 +123,12 @@ def sft_samples(sel: Selection) -> Iterator[Sample]:
                 tags += resp.judgement.tags
                 checkpoint = resp.checkpoint
                 rounds.append(SampleRound(turn.text, turn.images, reply))
+                used.append((turn, resp))
             if rounds and sel.is_new("sft", images_of(rounds), [r.text for r in rounds]):
-                yield Sample(f"{dialog.id}-{side}", tuple(rounds), checkpoint, dialog.system_prompt,
-                             corrected, tuple(tags))
+                prov = provenance(dialog, [t for t, _ in used], [r for _, r in used],
+                                  votes=[v for t, _ in used for v in t.vote_ids])
+                yield Sample(f"sft-{dialog.id}-{side}", tuple(rounds), checkpoint, dialog.system_prompt,
+                             corrected, tuple(tags), {**prov, "side": side})
 
 
 def preference_pairs(sel: Selection) -> Iterator[Pair]:
@@ -104,6 +139,12 @@ def preference_pairs(sel: Selection) -> Iterator[Pair]:
             yield from _vote_pair(sel, dialog, n, turn)
             if sel.filters.use_corrections:
                 yield from _correction_pairs(sel, dialog, n, turn)
+
+
+def same_history(dialog: RatedDialog, n: int) -> bool:
+    """Did sides A and B see the same earlier rounds? Always in round 1, and in winner-continued
+    arenas or replays with references; in own-history arenas only while their replies were equal."""
+    return history(dialog, n, "A") == history(dialog, n, "B")
 
 
 def _vote_pair(sel: Selection, dialog: RatedDialog, n: int, turn: RatedTurn) -> Iterator[Pair]:
@@ -124,21 +165,30 @@ def _vote_pair(sel: Selection, dialog: RatedDialog, n: int, turn: RatedTurn) -> 
         return
     if sel.task_set_id is not None and not (chosen.in_task_set or rejected.in_task_set):
         return
+    if not same_history(dialog, n):
+        sel.skipped[SKIP_OWN_HISTORY] += 1
+        return
     prompt = (*history(dialog, n, winner), SampleRound(turn.text, turn.images))
     if sel.is_new("pair", images_of(prompt), [r.text for r in prompt], chosen.text, rejected.text):
+        prov = provenance(dialog, dialog.turns[:n + 1], [chosen, rejected], votes=turn.vote_ids)
         yield Pair(f"vote-{turn.id}", prompt, chosen.text, rejected.text, "vote",
-                   chosen.checkpoint, rejected.checkpoint, dialog.system_prompt)
+                   chosen.checkpoint, rejected.checkpoint, dialog.system_prompt, prov)
 
 
 def _correction_pairs(sel: Selection, dialog: RatedDialog, n: int, turn: RatedTurn) -> Iterator[Pair]:
     for side, resp in sorted(turn.responses.items()):
         corrected = resp.judgement.corrected
-        if not sel.eligible(resp) or not corrected or corrected.strip() == resp.text.strip():
+        if not corrected or corrected.strip() == resp.text.strip():
+            continue
+        if not sel.eligible(resp):
+            if sel.eligible(resp, stopped_ok=True):
+                sel.skipped[SKIP_STOPPED_CORRECTION] += 1
             continue
         prompt = (*history(dialog, n, side), SampleRound(turn.text, turn.images))
         if sel.is_new("pair", images_of(prompt), [r.text for r in prompt], corrected, resp.text):
+            prov = provenance(dialog, dialog.turns[:n + 1], [resp], ratings=[resp.judgement.correction_id])
             yield Pair(f"correction-{resp.id}", prompt, corrected, resp.text, "correction",
-                       "human", resp.checkpoint, dialog.system_prompt)
+                       "human", resp.checkpoint, dialog.system_prompt, {**prov, "side": side})
 
 
 def unpaired_examples(sel: Selection) -> Iterator[Unpaired]:
@@ -153,5 +203,6 @@ def unpaired_examples(sel: Selection) -> Iterator[Unpaired]:
                     continue
                 prompt = (*history(dialog, n, side), SampleRound(turn.text, turn.images))
                 if sel.is_new("kto", images_of(prompt), [r.text for r in prompt], resp.text):
+                    prov = provenance(dialog, dialog.turns[:n + 1], [resp])
                     yield Unpaired(f"response-{resp.id}", prompt, resp.text, label, resp.checkpoint,
-                                   dialog.system_prompt)
+                                   dialog.system_prompt, {**prov, "side": side})

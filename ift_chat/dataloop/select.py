@@ -11,7 +11,7 @@ import datetime
 import hashlib
 import json
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Iterator
 
 from ..crowd.quality import excluded_raters
@@ -19,7 +19,10 @@ from ..errors import NotFound, ValidationError
 from ..store.db import Transactor
 
 BATCH_CONVERSATIONS = 200
-SPLITS = ("all", "train", "eval")
+SPLITS = ("default", "all", "train", "eval")
+# ``default``: eval sets come from the eval split, training formats from the train split,
+# so the default eval set never overlaps the default training set.
+DEFAULT_SPLIT = {"sft": "train", "preference": "train", "unpaired": "train", "evalset": "eval"}
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,7 @@ class Filters:
     use_corrections: bool = True  # a rater-written reply replaces the model's
     include_identity_leak: bool = False
     dedup: bool = True
-    split: str = "all"  # all | train | eval (by image: no image lands in both)
+    split: str = "default"  # default | all | train | eval (by image: no image lands in both)
     eval_fraction: float = 0.1
     split_seed: int = 0
 
@@ -63,6 +66,12 @@ class Filters:
             raise ValidationError(f"split must be one of {', '.join(SPLITS)}, not {self.split!r}")
         return self
 
+    def for_kind(self, kind: str) -> "Filters":
+        """``split="default"`` resolved for an export kind (train for training data, eval for eval sets)."""
+        if self.split != "default":
+            return self
+        return replace(self, split=DEFAULT_SPLIT.get(kind, "train"))
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["checkpoints"] = list(self.checkpoints)
@@ -77,6 +86,8 @@ class Judgement:
     scores: tuple[int, ...] = ()
     tags: tuple[str, ...] = ()
     corrected: str | None = None  # the latest rater-written replacement, if any
+    rating_ids: tuple[int, ...] = ()
+    correction_id: int | None = None  # the rating that carries ``corrected``
 
     @property
     def n(self) -> int:
@@ -109,6 +120,8 @@ class RatedResponse:
     identity_leak: bool
     in_task_set: bool
     judgement: Judgement
+    status: str = "ok"  # ok | stopped | error | ...
+    created: str = ""  # when it started: what earlier votes it could have been continued from
 
 
 @dataclass(frozen=True)
@@ -120,6 +133,14 @@ class RatedTurn:
     responses: dict[str, RatedResponse]
     winners: tuple[str, ...]  # arena votes of trusted raters
     last_winner: str | None = None  # the latest vote of anyone: what "winner" history carried
+    vote_ids: tuple[int, ...] = ()  # of the trusted votes in ``winners``
+    created: str = ""
+    vote_times: tuple[tuple[str, str], ...] = ()  # (when, winner) of every vote, oldest first
+
+    def winner_at(self, when: str) -> str | None:
+        """The latest vote cast by ``when``: what a winner-continued arena carried on with then."""
+        cast = [w for at, w in self.vote_times if at <= when]
+        return cast[-1] if cast else None
 
 
 @dataclass(frozen=True)
@@ -137,13 +158,15 @@ class Selection:
 
     def __init__(self, store: Transactor, filters: Filters):
         self.store = store
-        self.filters = filters.validate()
+        self.filters = filters.validate().for_kind("sft")  # run_export resolves it per format kind
         self.task_set_id = self._task_set_id()
         self.excluded = (excluded_raters(store, filters.min_gold_accuracy, filters.min_gold_items)
                          if filters.min_gold_accuracy is not None else set())
         self._split_of: dict[str, str] | None = None
         self._seen: set[bytes] = set()  # 16-byte digests: small per row
         self.duplicates = 0
+        self.skipped: Counter = Counter()  # reason → turns/rows left out (report.json "skipped")
+        self.notes: Counter = Counter()  # what was done differently, with counts (report.json "notes")
 
     # -- reading -----------------------------------------------------------------
     def _task_set_id(self) -> int | None:
@@ -172,7 +195,7 @@ class Selection:
         marks = ",".join("?" * len(ids))
         rows = self.store.query(f"""
             select c.id conv, c.created, c.system_prompt, c.history_mode, c.eval_item_id, t.id turn_id, t.idx, t.user_text,
-                   r.id rid, r.side, r.checkpoint, r.text, r.status, r.identity_leak,
+                   t.created turn_created, r.created resp_created, r.id rid, r.side, r.checkpoint, r.text, r.status, r.identity_leak,
                    r.id in (select response_id from task_items where task_set_id = ?) in_task
             from conversations c
             join turns t on t.conversation_id = c.id and t.superseded = 0
@@ -191,19 +214,20 @@ class Selection:
             if r["rater_id"] not in self.excluded:
                 ratings.setdefault(r["response_id"], []).append(r)
         winners: dict[int, list[str]] = {}
-        for r in self.store.query(f"""select v.turn_id, v.rater_id, v.winner from votes v
+        for r in self.store.query(f"""select v.id, v.turn_id, v.rater_id, v.winner,
+                coalesce(v.updated, v.created) at from votes v
                 join turns t on t.id = v.turn_id where t.conversation_id in ({marks})
                 order by coalesce(v.updated, v.created)""", ids):
-            winners.setdefault(r["turn_id"], []).append((r["rater_id"], r["winner"]))
+            winners.setdefault(r["turn_id"], []).append((r["rater_id"], r["winner"], r["id"], r["at"]))
         references = {r["id"]: [x.get("reference") for x in json.loads(r["rounds"])] for r in self.store.query(
             f"""select e.id, e.rounds from eval_items e join conversations c on c.eval_item_id = e.id
                 where c.id in ({marks})""", ids)}
         return _assemble(rows, images, ratings, winners, references, self.excluded)
 
     # -- which responses count ---------------------------------------------------
-    def eligible(self, resp: RatedResponse | None) -> bool:
+    def eligible(self, resp: RatedResponse | None, stopped_ok: bool = False) -> bool:
         f = self.filters
-        return (resp is not None and resp.ok
+        return (resp is not None and (resp.ok or (stopped_ok and resp.status == "stopped"))
                 and (f.include_identity_leak or not resp.identity_leak)
                 and (not f.checkpoints or resp.checkpoint in f.checkpoints)
                 and (self.task_set_id is None or resp.in_task_set))
@@ -214,11 +238,13 @@ class Selection:
 
     def sft_reply(self, resp: RatedResponse | None) -> str | None:
         """The reply to train on (correction or the model's), or None if the turn fails."""
+        j = resp.judgement if resp is not None else None
+        if self.filters.use_corrections and j and j.corrected and self.eligible(resp, stopped_ok=True):
+            if resp.status == "stopped":  # the rater finished what Stop cut off: train on that
+                self.notes["corrections of stopped replies used as the reply"] += 1
+            return j.corrected
         if not self.eligible(resp):
             return None
-        j = resp.judgement
-        if self.filters.use_corrections and j.corrected:
-            return j.corrected
         if not self.trusted(j) or j.majority != "yes" or not resp.text.strip():
             return None
         if self.filters.min_score is not None and (j.mean_score is None or j.mean_score < self.filters.min_score):
@@ -249,12 +275,14 @@ class Selection:
 
 
 def _judgement(ratings: list[dict]) -> Judgement:
-    corrected = [r["corrected_text"] for r in ratings if r["corrected_text"]]
+    corrected = [r for r in ratings if r["corrected_text"]]
     return Judgement(
         labels=tuple(r["followed"] for r in ratings),
         scores=tuple(r["score"] for r in ratings if r["score"] is not None),
         tags=tuple(t for r in ratings for t in json.loads(r["tags"] or "[]")),
-        corrected=corrected[-1] if corrected else None)
+        corrected=corrected[-1]["corrected_text"] if corrected else None,
+        rating_ids=tuple(r["id"] for r in ratings),
+        correction_id=corrected[-1]["id"] if corrected else None)
 
 
 def _assemble(rows, images, ratings, winners, references, excluded) -> list[RatedDialog]:
@@ -264,17 +292,19 @@ def _assemble(rows, images, ratings, winners, references, excluded) -> list[Rate
                                              "turns": {}, "history_mode": row["history_mode"],
                                              "references": tuple(references.get(row["eval_item_id"], ()))})
         turn = d["turns"].setdefault(row["turn_id"], {"idx": row["idx"], "text": row["user_text"],
-                                                      "responses": {}})
+                                                      "responses": {}, "created": row["turn_created"] or ""})
         if row["rid"] is not None:
             turn["responses"][row["side"]] = RatedResponse(
                 id=row["rid"], side=row["side"], checkpoint=row["checkpoint"], text=row["text"] or "",
-                ok=row["status"] == "ok", identity_leak=bool(row["identity_leak"]),
-                in_task_set=bool(row["in_task"]), judgement=_judgement(ratings.get(row["rid"], [])))
+                ok=row["status"] == "ok", status=row["status"] or "", identity_leak=bool(row["identity_leak"]),
+                in_task_set=bool(row["in_task"]), judgement=_judgement(ratings.get(row["rid"], [])),
+                created=row["resp_created"] or "")
     def turn(tid: int, t: dict) -> RatedTurn:
         votes = winners.get(tid, [])
+        trusted = [(w, vid) for rater, w, vid, _ in votes if rater not in excluded]
         return RatedTurn(tid, t["idx"], t["text"], tuple(images.get(tid, ())), t["responses"],
-                         tuple(w for rater, w in votes if rater not in excluded),
-                         votes[-1][1] if votes else None)
+                         tuple(w for w, _ in trusted), votes[-1][1] if votes else None,
+                         tuple(vid for _, vid in trusted), t["created"], tuple((at, w) for _, w, _, at in votes))
 
     return [RatedDialog(conv, d["created"], d["system"],
                         tuple(turn(tid, t) for tid, t in d["turns"].items()),

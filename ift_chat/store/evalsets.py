@@ -49,20 +49,20 @@ class EvalSets:
     def all(self) -> list[EvalSet]:
         return [EvalSet.from_row(r) for r in self.tx.query("select * from eval_sets order by id")]
 
-    def add_items(self, eval_set_id: int, items: list[tuple[str | None, list]]) -> int:
-        """items: (external_id, rounds). All or nothing."""
-        checked = [(ext, check_rounds(rounds)) for ext, rounds in items]
+    def add_items(self, eval_set_id: int, items: list[tuple]) -> int:
+        """items: (external_id, rounds) or (external_id, rounds, system_prompt). All or nothing."""
+        checked = [(ext, check_rounds(rounds), (rest[0] if rest else None) or None) for ext, rounds, *rest in items]
         with self.tx.write() as db:
             start = db.execute("select coalesce(max(idx), 0) from eval_items where eval_set_id = ?",
                                [eval_set_id]).fetchone()[0]
-            missing = {s for _, rounds in checked for r in rounds for s in r["images"]
+            missing = {s for _, rounds, _ in checked for r in rounds for s in r["images"]
                        if not db["images"].count_where("sha256 = ?", [s])}
             if missing:
                 raise ValidationError(f"{len(missing)} image(s) referenced by the items are not stored")
             db["eval_items"].insert_all(
                 {"eval_set_id": eval_set_id, "idx": start + n, "external_id": ext,
-                 "rounds": json.dumps(rounds), "created": now()}
-                for n, (ext, rounds) in enumerate(checked, 1))
+                 "rounds": json.dumps(rounds), "created": now(), "system_prompt": system}
+                for n, (ext, rounds, system) in enumerate(checked, 1))
         return len(checked)
 
     def items(self, eval_set_id: int) -> list[EvalItem]:

@@ -200,3 +200,9 @@ def checkpoints_add_served_identity(db):
     # Battles redact these and flag replies that say them.
     db["checkpoints"].add_column("model", str)
     db["checkpoints"].add_column("display_name", str)
+
+
+@migrations()
+def eval_items_system_prompt(db):
+    # An eval item's system prompt (imported or exported with the item); replays run with it.
+    db["eval_items"].add_column("system_prompt", str)

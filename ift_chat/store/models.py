@@ -179,6 +179,7 @@ class EvalItem(FromRow):
     rounds: list = field(default_factory=list)
     external_id: str | None = None
     created: str | None = None
+    system_prompt: str | None = None
 
 
 @dataclass(frozen=True)

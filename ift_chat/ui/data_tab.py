@@ -56,10 +56,14 @@ class DataDesk:
         return require_admin(require_active(self.ctx.store.raters.by_name(username)))
 
     def export(self, admin: Rater, fmt: str, name: str, force: bool, filters: Filters,
-               eval_set: str | None = None) -> ExportResult:
+               eval_set: str | None = None, options: dict | None = None) -> ExportResult:
         require_admin(admin)
         out = named_export_dir(self.exports_dir, name)
-        options = {"eval_set": eval_set} if eval_set and fmt == "evalset" else {}
+        options = {k: v for k, v in (options or {}).items() if v}
+        if eval_set and fmt == "evalset":
+            options["eval_set"] = eval_set
+        only = {"llava_flavor": "llava", "image_placement": "llava", "images": "openai"}
+        options = {k: v for k, v in options.items() if only.get(k, fmt) == fmt}
         return run_export(self.ctx.store, fmt, out, filters, force=force, rater_id=admin.id, options=options)
 
     def export_rows(self) -> list[list]:
@@ -103,7 +107,7 @@ def filters_from(checkpoints, since, until, task_set, min_gold_accuracy, min_agr
         min_agreement=_number(min_agreement), min_raters=_number(min_raters, int) or 2,
         min_score=_number(min_score), min_voters=_number(min_voters, int) or 1,
         use_corrections=bool(use_corrections), include_identity_leak=bool(include_identity_leak),
-        dedup=bool(dedup), split=split or "all", eval_fraction=_number(eval_fraction) or 0.1)
+        dedup=bool(dedup), split=split or "default", eval_fraction=_number(eval_fraction) or 0.1)
 
 
 def _guarded(handler):
@@ -157,10 +161,20 @@ def render(ctx: AppContext) -> DataDesk:
             use_corrections = gr.Checkbox(label="Use rater corrections", value=True)
             include_identity_leak = gr.Checkbox(label="Keep identity-leaking replies", value=False)
             dedup = gr.Checkbox(label="Dedup same image + instruction", value=True)
-            split = gr.Radio(list(SPLITS), value="all", label="Split (by image)")
+            split = gr.Radio(list(SPLITS), value="default", label="Split (by image; default: evalset → eval, "
+                             "training formats → train)")
             eval_fraction = gr.Number(label="Eval fraction", value=0.1)
             export_eval_set = gr.Dropdown(["", *_eval_set_names(ctx)], value="", allow_custom_value=True,
                                           label="evalset format: dump this stored set instead")
+        with gr.Row():
+            images_mode = gr.Textbox(label="openai images: inline | relative | url-prefix=https://…",
+                                     value="inline", max_lines=1)
+            llava_flavor = gr.Radio(["1.5", "next"], value="1.5",
+                                    label="llava flavour (1.5: one image path per row, multi-image rows skipped)")
+            image_placement = gr.Radio(["", "first", "sent"], value="",
+                                       label="llava <image> turn (blank: first for 1.5, sent for next)")
+            image_tokens = gr.Radio(["escape", "skip"], value="escape",
+                                    label="Text containing <image> or another image token")
         with gr.Row():
             export_button = gr.Button("Export", variant="primary")
             refresh_exports = gr.Button("Refresh list", scale=0)
@@ -201,12 +215,15 @@ def _wire(desk: DataDesk, c: dict) -> None:
     @_guarded
     def export(fmt, name, force, export_eval_set, checkpoints, since, until, task_set, min_gold_accuracy,
                min_agreement, min_raters, min_score, min_voters, use_corrections, include_identity_leak,
-               dedup, split, eval_fraction, request: gr.Request):
+               dedup, split, eval_fraction, images_mode, llava_flavor, image_placement, image_tokens,
+               request: gr.Request):
         admin = desk.admin(request)
         filters = filters_from(checkpoints, since, until, task_set, min_gold_accuracy, min_agreement,
                                min_raters, min_score, min_voters, use_corrections, include_identity_leak,
                                dedup, split, eval_fraction)
-        result = desk.export(admin, fmt, name, force, filters, _blank(export_eval_set))
+        options = {"images": _blank(images_mode), "llava_flavor": llava_flavor,
+                   "image_placement": _blank(image_placement), "image_tokens_in_text": image_tokens}
+        result = desk.export(admin, fmt, name, force, filters, _blank(export_eval_set), options)
         message = (f"✔ Wrote **{result.row_count:,}** rows ({result.format}) to **{md_text(result.path)}** — "
                    f"sha256 `{result.sha256[:16]}…`\n\n{report_markdown(result.report)}")
         return message, desk.export_rows()
@@ -238,7 +255,9 @@ def _wire(desk: DataDesk, c: dict) -> None:
                 f"({result.errors} errors) in {result.seconds:.1f} s. They are now ordinary conversations "
                 "(mode `replay`): add them to a rating task set, or vote on A/B replays.")
 
-    c["export_button"].click(export, [c["fmt"], c["name"], c["force"], c["export_eval_set"], *filter_inputs],
+    export_options = [c[n] for n in ("images_mode", "llava_flavor", "image_placement", "image_tokens")]
+    c["export_button"].click(export, [c["fmt"], c["name"], c["force"], c["export_eval_set"], *filter_inputs,
+                                      *export_options],
                              [c["export_md"], c["exports_table"]], api_name="data_export")
     c["refresh_exports"].click(list_exports, None, [c["exports_table"]], api_name="data_exports")
     c["import_button"].click(import_set, [c["import_file"], c["import_images"], c["import_name"], c["import_dir"]],

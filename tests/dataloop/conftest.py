@@ -12,7 +12,10 @@ from ift_chat.store.images import prepare_image
 from tests.conftest import png_bytes
 
 COLORS = {"img1": (200, 30, 30), "img2": (30, 200, 30), "img3": (30, 30, 200), "img4": (200, 200, 30),
-          "img5": (30, 200, 200), "img6": (100, 100, 100), "img7": (10, 20, 30)}
+          "img5": (30, 200, 200), "img6": (100, 100, 100), "img7": (10, 20, 30),
+          "gray": 128, "pic1": (250, 120, 0), "pic2": (0, 120, 250), "pic3": (120, 0, 250), "pic4": (60, 60, 0),
+          "pic5": (0, 60, 60)}
+MODES = {"gray": "L"}
 
 
 class EchoBackend:
@@ -58,9 +61,10 @@ class World:
     images: dict = field(default_factory=dict)
 
 
-def add_turn(w: World, conv: str, key: str, text: str, images=(), replies=None, leak=False):
+def add_turn(w: World, conv: str, key: str, text: str, images=(), replies=None, leak=False, status="ok"):
     store = w.store
-    prepared = [prepare_image(png_bytes(color=COLORS[i]), store.config.limits) for i in images]
+    prepared = [prepare_image(png_bytes(color=COLORS[i], mode=MODES.get(i, "RGB")), store.config.limits)
+                for i in images]
     for name, img in zip(images, prepared):
         w.images[name] = img.sha256
     turn = store.conversations.add_turn(w.convs[conv], text, prepared)
@@ -68,7 +72,7 @@ def add_turn(w: World, conv: str, key: str, text: str, images=(), replies=None, 
     for side, reply in (replies or {}).items():
         ckpt = store.conversations.sides(w.convs[conv])[side]
         rid = store.conversations.start_response(turn.id, side, ckpt, {"temperature": 0})
-        store.conversations.finish_response(rid, text=reply, status="ok", identity_leak=leak)
+        store.conversations.finish_response(rid, text=reply, status=status, identity_leak=leak)
         w.responses[f"{key}.{side}"] = rid
     return turn
 
@@ -157,6 +161,55 @@ def build_world(store) -> World:
 @pytest.fixture
 def world(store) -> World:
     return build_world(store)
+
+
+LITERAL = "In HTML, what does <image> do? Answer briefly."
+
+
+def build_trainer_world(store) -> World:
+    """What trainers trip over: a grayscale image, a literal <image> in user text (stored data, e.g.
+    imported: chat input refuses it), own-history and winner-continued arenas with round-2 votes,
+    a system prompt, a multi-image turn, a stopped reply with a correction."""
+    w = World(store)
+    for name in ("r1", "r2"):
+        w.raters[name] = store.raters.create(name).id
+    w.raters["admin"] = store.raters.create("admin", role="admin").id
+    for ckpt in ("ckpt-a", "ckpt-b"):
+        store.checkpoints.register(ckpt)
+    conv = store.conversations.create
+    w.convs["gray"] = conv("chat", sides={"single": "ckpt-a"}, system_prompt="Answer like a pirate.").id
+    add_turn(w, "gray", "gray1", "What is in the picture?", ["gray"], {"single": "A grey square, arr."})
+    rate(w, "gray1.single", r1="yes", r2="yes")
+    w.convs["literal"] = conv("chat", sides={"single": "ckpt-a"}).id
+    add_turn(w, "literal", "lit1", LITERAL, ["pic1"], {"single": "It embeds a picture; <image> is not a tag."})
+    rate(w, "lit1.single", r1="yes", r2="yes")
+    for name, mode in (("own", None), ("winner", "winner")):
+        w.convs[name] = conv("arena-named", sides={"A": "ckpt-a", "B": "ckpt-b"}, history_mode=mode,
+                             system_prompt="Be brief.").id
+        add_turn(w, name, f"{name}1", "Describe the image.", [f"pic{2 if mode else 3}"],
+                 {"A": f"{name} A1 orange.", "B": f"{name} B1 blue."})
+        for r in ("r1", "r2"):
+            store.feedback.vote(w.turns[f"{name}1"], w.raters[r], "A", anonymous=False)
+        add_turn(w, name, f"{name}2", "Now in one word.", [], {"A": f"{name} A2 Orange.", "B": f"{name} B2 Blue."})
+        for r in ("r1", "r2"):
+            store.feedback.vote(w.turns[f"{name}2"], w.raters[r], "B", anonymous=False)
+        for key in (f"{name}1.A", f"{name}2.B"):
+            rate(w, key, r1="yes", r2="yes")
+        for key in (f"{name}1.B", f"{name}2.A"):
+            rate(w, key, r1="no", r2="no")
+    w.convs["multi"] = conv("chat", sides={"single": "ckpt-b"}).id
+    add_turn(w, "multi", "multi1", "Compare the two pictures.", ["pic4", "pic5"],
+             {"single": "The first is olive, the second teal."})
+    rate(w, "multi1.single", r1="yes", r2="yes")
+    w.convs["stopped"] = conv("chat", sides={"single": "ckpt-b"}).id
+    add_turn(w, "stopped", "stop1", "List three fruits.", ["pic1"], {"single": "1. Apple 2."}, status="stopped")
+    rate(w, "stop1.single", r1="corrected:1. Apple 2. Banana 3. Cherry")
+    return w
+
+
+@pytest.fixture
+def trainer_world(store) -> World:
+    return build_trainer_world(store)
 
 
 @pytest.fixture

@@ -18,6 +18,8 @@ GOOD = {"A red square.", "Red.", "It is blue-ish green.", "WINNER haiku.", "SLOP
 
 
 def export(world, tmp_path, fmt, **filters):
+    # split="all": these tests check formats; a text-only dialog's split depends on its random id
+    filters = {"split": "all", **filters}
     return run_export(world.store, fmt, tmp_path / "exports" / fmt, Filters(**filters), rater_id=world.raters["admin"])
 
 
@@ -43,7 +45,8 @@ def test_llava_json(world, tmp_path):
     gpt = {c["value"] for r in records for c in r["conversations"] if c["from"] == "gpt"}
     assert gpt == GOOD
     for r in records:
-        assert set(r) <= {"id", "image", "conversations"}
+        assert set(r) <= {"id", "image", "conversations", "system", "metadata"}
+        assert r["id"] == r["metadata"]["row_id"] == f"x{result.id}-sft-{r['metadata']['conversation']}-{r['metadata']['side']}"
         assert [c["from"] for c in r["conversations"]] == ["human", "gpt"] * (len(r["conversations"]) // 2)
         n_tokens = sum(c["value"].count("<image>") for c in r["conversations"])
         images = [r["image"]] if isinstance(r.get("image"), str) else r.get("image", [])
@@ -55,7 +58,7 @@ def test_llava_json(world, tmp_path):
 
 def test_sharegpt_with_dataset_info(world, tmp_path):
     result = export(world, tmp_path, "sharegpt")
-    info = json.loads((result.path / "dataset_info.json").read_text())["ift_chat"]
+    info = json.loads((result.path / "dataset_info.json").read_text())["ift_chat_sft"]
     assert info["formatting"] == "sharegpt" and info["columns"]["images"] == "images"
     records = json.loads((result.path / info["file_name"]).read_text())
     assert {m["content"] for r in records for m in r["messages"] if m["role"] == "assistant"} == GOOD
@@ -67,7 +70,8 @@ def test_sharegpt_with_dataset_info(world, tmp_path):
 
 
 def test_openai_jsonl(world, tmp_path):
-    result = export(world, tmp_path, "openai")
+    result = run_export(world.store, "openai", tmp_path / "relative", Filters(split="all"),
+                        options={"images": "relative"})
     lines = [json.loads(line) for line in (result.path / "data.jsonl").read_text().splitlines()]
     assert len(lines) == 4
     urls = [p["image_url"]["url"] for r in lines for m in r["messages"] if m["role"] == "user"
@@ -75,7 +79,7 @@ def test_openai_jsonl(world, tmp_path):
     assert len(urls) == 3
     for url in urls:
         check_image(result.path, url, world)
-    inline = run_export(world.store, "openai", tmp_path / "inline", Filters(), options={"inline_images": True})
+    inline = export(world, tmp_path, "openai")  # the default: data: URLs
     text = (inline.path / "data.jsonl").read_text()
     assert text.count("data:image/png;base64,") == 3 and not (inline.path / "images").exists()
 
@@ -135,7 +139,7 @@ def test_refuses_to_overwrite_unless_forced(world, tmp_path):
     first = export(world, tmp_path, "llava")
     with pytest.raises(ValidationError, match="already exists"):
         export(world, tmp_path, "llava")
-    again = run_export(world.store, "llava", first.path, Filters(checkpoints=("ckpt-b",)), force=True)
+    again = run_export(world.store, "llava", first.path, Filters(checkpoints=("ckpt-b",), split="all"), force=True)
     assert len(json.loads((again.path / "llava.json").read_text())) == 2
     assert [p.name for p in (tmp_path / "exports").iterdir()] == ["llava"]  # no temp or old dirs left
     precious = tmp_path / "precious"

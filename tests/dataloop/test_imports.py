@@ -23,7 +23,7 @@ def image_files(store) -> set:
 
 
 def test_export_import_round_trip(world, tmp_path):
-    first = run_export(world.store, "evalset", tmp_path / "ev1", Filters())
+    first = run_export(world.store, "evalset", tmp_path / "ev1", Filters(split="all"))
     result = import_eval_set(world.store, first.path / "evalset.jsonl", first.path, "round-trip")
     assert result.items == first.row_count == 4
     items = world.store.eval_sets.items(result.eval_set.id)

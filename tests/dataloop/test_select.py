@@ -36,7 +36,7 @@ def test_identity_leak_superseded_and_duplicates_excluded(world):
     assert not any(t.startswith(("LEAK", "SUPERSEDED", "DUPLICATE")) for t in texts)
     assert any(t.startswith("LEAK") for t in replies(world.store, include_identity_leak=True))
     assert any(t.startswith("DUPLICATE") for t in replies(world.store, dedup=False))
-    sel = Selection(world.store, Filters())
+    sel = Selection(world.store, Filters(split="all"))
     list(sft_samples(sel))
     assert sel.duplicates == 1
 
@@ -96,7 +96,7 @@ def test_split_keeps_conversations_sharing_an_image_together(world):
 
 
 def test_preference_pairs_from_votes_and_corrections(world):
-    pairs = list(preference_pairs(Selection(world.store, Filters())))
+    pairs = list(preference_pairs(Selection(world.store, Filters(split="all"))))
     by_source = {p.source: p for p in pairs}
     assert len(pairs) == 2  # the tie on c5 makes no pair
     vote = by_source["vote"]
@@ -108,7 +108,7 @@ def test_preference_pairs_from_votes_and_corrections(world):
 
 
 def test_unpaired_labels_follow_the_majority(world):
-    examples = {u.completion: u.label for u in unpaired_examples(Selection(world.store, Filters()))}
+    examples = {u.completion: u.label for u in unpaired_examples(Selection(world.store, Filters(split="all")))}
     assert examples["WINNER haiku."] is True and examples["LOSER prose."] is False
     assert examples["BADREPLY three."] is False and examples["TIE-A."] is False
     assert "ORIGINAL blue." not in examples  # only one rater
@@ -149,7 +149,7 @@ def test_prompt_history_is_what_the_model_saw(world, tmp_path):
     store.feedback.vote(world.turns["w1"], world.raters["r3"], "A", anonymous=False)
     add_turn(world, "w", "w2", "W second.", [], {"A": "A-SECOND", "B": "B-SECOND"})
     rate(world, "w2.B", r1="no", r2="no")
-    examples = {u.completion: u for u in unpaired_examples(Selection(store, Filters()))}
+    examples = {u.completion: u for u in unpaired_examples(Selection(store, Filters(split="all")))}
     replayed = next(u for c, u in examples.items() if "Q2 ref" in c)
     assert [r.reply for r in replayed.prompt] == ["THE-REFERENCE", None]
     assert [r.reply for r in examples["B-SECOND"].prompt] == ["A-FIRST", None]

@@ -9,7 +9,7 @@ from gradio_client import Client, handle_file
 
 from tests.conftest import png_bytes
 
-FILTERS = [[], "", "", "", None, None, 2, None, 1, True, False, True, "all", 0.1]
+FILTERS = [[], "", "", "", None, None, 2, None, 1, True, False, True, "all", 0.1, "inline", "1.5", "", "escape"]
 
 
 def login(url, name, password):
@@ -40,6 +40,12 @@ def test_admin_exports_imports_and_replays(data_app, store, tmp_path):
     out = store.config.home / "exports" / "sft1"
     assert len(json.loads((out / "llava.json").read_text())) == 4
     assert table["data"][0][2:4] == ["llava", 4]
+    opts = FILTERS[:-4] + ["url-prefix=https://cdn.example.org/x", "1.5", "", "escape"]
+    message, _ = boss.predict("openai", "oa1", False, "", *opts, api_name="/data_export")
+    assert "URLs under https://cdn.example.org/x/" in message
+    rows = [json.loads(x) for x in (store.config.home / "exports" / "oa1" / "data.jsonl").read_text().splitlines()]
+    assert all(p["image_url"]["url"].startswith("https://cdn.example.org/x/images/") for r in rows
+               for m in r["messages"] if m["role"] == "user" for p in m["content"] if p["type"] == "image_url")
     with pytest.raises(Exception, match="not allowed"):
         boss.predict("llava", "../escape", False, "", *FILTERS, api_name="/data_export")
     assert not (store.config.home / "escape").exists()

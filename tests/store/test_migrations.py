@@ -26,7 +26,7 @@ EXPECTED = {
                 "created": str, "updated": str},
     "eval_sets": {"id": int, "name": str, "source": str, "description": str, "created": str},
     "eval_items": {"id": int, "eval_set_id": int, "idx": int, "external_id": str, "rounds": str,
-                   "created": str},
+                   "created": str, "system_prompt": str},
     "exports": {"id": int, "kind": str, "format": str, "path": str, "filters": str, "row_count": int,
                 "sha256": str, "rater_id": int, "created": str},
     "response_checks": {"id": int, "response_id": int, "kind": str, "params": str,
