@@ -91,3 +91,20 @@ def test_without_vllm_lora_is_served_by_transformers_and_checkpoints_says_so(tin
 def test_on_a_gpu_every_claimed_architecture_goes_to_vllm(tiny_checkpoints):
     config = Config(checkpoints_dir=next(iter(tiny_checkpoints.values())).parent)
     assert {choose_backend(s, config, gpu=True) for s in scan(config.checkpoints_dir)} == {"vllm"}
+
+
+def test_the_app_factory_serves_every_tiny_checkpoint_on_transformers(tiny_lora, config, store):
+    """What `serve --backend transformers` builds from that checkpoints dir: all five, the LoRA merged."""
+    from ift_chat.backends.factory import build_backends
+
+    backends = build_backends(config.replace(checkpoints_dir=tiny_lora.parent, backend="transformers",
+                                             demo=False), store)
+    assert backends.names() == ["tiny-blip2", "tiny-idefics3", "tiny-idefics3-lora", "tiny-llava",
+                                "tiny-qwen2vl"] and not backends.notes
+    for name in backends.names():
+        assert backends.get(name).wait_loaded(300)
+    assert {s.state for s in backends.statuses().values()} == {"ready"}, backends.statuses()
+    assert "LoRA tiny-idefics3-lora merged into tiny-idefics3" in backends.get("tiny-idefics3-lora").status().detail
+    rows = {r["name"]: r for r in store.query("select name, backend, base from checkpoints")}
+    assert rows["tiny-idefics3-lora"]["backend"] == "transformers"
+    assert rows["tiny-idefics3-lora"]["base"] == "tiny-idefics3"

