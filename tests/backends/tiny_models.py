@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from ift_chat.backends.transformers_backend import image_only
-from ift_chat.demo import CORPUS, make_demo_checkpoint
+from ift_chat.demo.tiny import CORPUS, make_tiny_checkpoint
 
 # A role-prefixed template that takes content as a string or as a list of text/image parts.
 def _template(image: str, bos: str, eot: str, user: str = "User", assistant: str = "Assistant") -> str:
@@ -167,7 +167,7 @@ def build_blip2(path: Path, seed: int = 0) -> Path:
 
 def build_idefics3(path: Path, seed: int = 0) -> Path:
     """Idefics3 / SmolVLM: the app's own demo checkpoint."""
-    return make_demo_checkpoint(Path(path), seed + 1)
+    return make_tiny_checkpoint(Path(path), seed + 1)
 
 
 BUILDERS: dict[str, Callable[[Path, int], Path]] = {
