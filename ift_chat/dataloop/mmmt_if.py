@@ -51,7 +51,7 @@ def parse_mmmt_if(text: str, images_dir: Path | None) -> list[tuple[str | None, 
         images = _images(conv, rows[0][1], images_dir)
         rounds = [ParsedRound(" ".join((row.get(PROMPT) or "").split()), images if i == 0 else (), None)
                   for i, (_, row) in enumerate(rows)]
-        items.append((f"mmmt-if-{conv}", rounds))
+        items.append((f"mmmt-if-{conv}", rounds, None))  # no system prompt in that layout
     return items
 
 

@@ -44,7 +44,9 @@ _CLEANER = nh3.Cleaner(tags=set(ALLOWED_TAGS), attributes={"ol": {"start"}}, url
                        link_rel=None, strip_comments=True,
                        clean_content_tags={"script", "style", "svg", "math", "template", "iframe",
                                            "object", "form", "textarea", "select", "noscript"})
-_MD_ESCAPE = re.compile(r"[!-/:-@\[-`{-~]")  # every ASCII punctuation character
+# Every ASCII punctuation character, but "-" and "_" inside a word: they make no markup there
+# (CommonMark: no intraword "_" emphasis), and names like "llava-ft_v2" stay searchable text.
+_MD_ESCAPE = re.compile(r"(?!(?<=[A-Za-z0-9])[-_](?=[A-Za-z0-9]))[!-/:-@\[-`{-~]")
 
 
 def clean_html(markup: str) -> str:

@@ -20,9 +20,12 @@ def season(arena):
     plus two votes that never count (named arena, rater saw the names)."""
     for name in ("ck-a", "ck-b", "ck-c"):
         arena.checkpoint(name)
-    live = arena.battle("ck-a", "ck-b", ["A", "B", "A"], image_turns=[0])
+    live = arena.battle("ck-a", "ck-b", ["A", "B", "A"], image_turns=[0], reveal=False)
     tagged = arena.reply_ids(live[1])["A"]
-    arena.store.feedback.rate(tagged, arena.rater("r2"), "no", tags=["repetition"])
+    # A battle is rated by its owner, before its end: its ratings count from the reveal on.
+    arena.store.feedback.rate(tagged, arena.rater("r1"), "no", tags=["repetition"])
+    arena.store.conversations.reveal(arena.store.conversations.turn(live[0]).conversation_id,
+                                     arena.rater("r1"))
     arena.checks(arena.reply_ids(live[2])["B"], [("one_word", False, False)])
     evals = arena.store.eval_sets
     suite = evals.create("suite")

@@ -144,12 +144,14 @@ def test_views_from_the_real_checker(arena):
     users = ["From now on, answer in all lowercase letters. What is 2+2?", "Name a fruit.", "Name a city."]
     replies = {"ck-keeps": ["four", "apple", "paris"], "ck-drops": ["four", "Apple", "Paris"]}
     conversations = arena.store.conversations
-    conv = conversations.create("arena-anonymous", sides={"A": "ck-keeps", "B": "ck-drops"})
+    conv = conversations.create("arena-anonymous", sides={"A": "ck-keeps", "B": "ck-drops"},
+                                rater_id=arena.rater("r1"))
     for n, text in enumerate(users):
         turn = conversations.add_turn(conv.id, text)
         for side, name in (("A", "ck-keeps"), ("B", "ck-drops")):
             arena._reply(turn.id, side, name, text=replies[name][n])
         arena.store.feedback.vote(turn.id, arena.rater("r1"), "A" if n else "tie", anonymous=True)
+    conversations.reveal(conv.id, arena.rater("r1"))
     run_checks(arena.store)
     report = build_report(arena.store, ReportOptions(rounds=0, from_round=2))
     pif = report.views.pif_by_round
@@ -166,7 +168,8 @@ def test_a_blind_battle_shows_in_the_checks_only_once_its_votes_count(arena):
     for name in ("ck-a", "ck-b"):
         arena.checkpoint(name)
     conversations = arena.store.conversations
-    conv = conversations.create("arena-anonymous", sides={"A": "ck-a", "B": "ck-b"})
+    conv = conversations.create("arena-anonymous", sides={"A": "ck-a", "B": "ck-b"},
+                                rater_id=arena.rater("r1"))
     turn = conversations.add_turn(conv.id, "Answer in one word: what colour is the sky?")
     for side, name in (("A", "ck-a"), ("B", "ck-b")):
         arena._reply(turn.id, side, name, text="Blue")
@@ -175,4 +178,6 @@ def test_a_blind_battle_shows_in_the_checks_only_once_its_votes_count(arena):
     arena.checks(chat[0], [("one_word", False, False)])
     assert set(load_checks(arena.store)["response_id"]) == {chat[0]}  # the battle counts nowhere yet
     arena.store.feedback.vote(turn.id, arena.rater("r1"), "tie", anonymous=True)
+    assert set(load_checks(arena.store)["response_id"]) == {chat[0]}  # voted, still blind
+    conversations.reveal(conv.id, arena.rater("r1"))
     assert len(load_checks(arena.store)) == 3

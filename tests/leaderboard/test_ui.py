@@ -56,11 +56,14 @@ def test_per_round_style_category_and_check_views(arena, app_url):
     """ck-late loses round 1 and wins from round 2 on: behind overall, ahead from round 2."""
     for name in ("ck-early", "ck-late"):
         arena.checkpoint(name)
-    for _ in range(4):
-        turns = arena.battle("ck-early", "ck-late", ["A", "A", "A", "B", "B"], image_turns=[0])
+    for n in range(4):
+        turns = arena.battle("ck-early", "ck-late", ["A", "A", "A", "B", "B"], image_turns=[0],
+                             reveal=n < 3)
     arena.checks(arena.reply_ids(turns[3])["A"], [("one_word", False, False)])
     arena.checks(arena.reply_ids(turns[3])["B"], [("one_word", True, True)])
-    arena.store.feedback.rate(arena.reply_ids(turns[3])["B"], arena.rater("r1"), "yes")
+    arena.store.feedback.rate(arena.reply_ids(turns[3])["B"], arena.rater("r1"), "yes")  # by its owner
+    arena.store.conversations.reveal(arena.store.conversations.turn(turns[0]).conversation_id,
+                                     arena.rater("r1"))
     client = Client(app_url, verbose=False)
     out = refresh(client, from_round=4)
     v = views(out)
