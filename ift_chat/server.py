@@ -33,6 +33,7 @@ from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Mount
 
+from . import checks
 from .backends import Backends
 from .config import Config
 from .store import Store
@@ -111,10 +112,14 @@ def _housekeeping(apps: list[gr.Blocks]):
                 for blocks in apps:
                     forget_dropped_sessions(blocks)
         task = asyncio.create_task(every_minute())
+        # The language model of the automatic checks loads in seconds: now, in a thread, not in
+        # the first checked turn on the event loop.
+        warming = asyncio.create_task(asyncio.to_thread(checks.warm_up))
         try:
             yield
         finally:
             task.cancel()
+            warming.cancel()
     return lifespan
 
 

@@ -35,7 +35,13 @@ def _blank(value) -> str | None:
 
 
 def _number(value, cast=float):
-    return None if value in (None, "") else cast(value)
+    text = str(value if value is not None else "").strip()
+    if not text:
+        return None
+    try:
+        return cast(float(text)) if cast is int else cast(text)
+    except ValueError:
+        raise ValidationError(f"{text!r} is not a number") from None
 
 
 class DataDesk:
@@ -153,9 +159,11 @@ def render(ctx: AppContext) -> DataDesk:
             task_set = gr.Textbox(label="Task set (optional)", max_lines=1)
         with gr.Row():
             min_raters = gr.Number(label="Min raters", value=2, precision=0, minimum=1)
-            min_score = gr.Number(label="Min mean score (1-5, blank = any)", value=None)
-            min_agreement = gr.Number(label="Min agreement (0-1)", value=None)
-            min_gold_accuracy = gr.Number(label="Min rater gold accuracy (0-1)", value=None)
+            # Text boxes: Gradio's Number turns a blank into 0 in the browser, and 0 is a filter.
+            min_score = gr.Textbox(label="Min mean score (1-5, blank = any)", value="", max_lines=1)
+            min_agreement = gr.Textbox(label="Min agreement (0-1, blank = any)", value="", max_lines=1)
+            min_gold_accuracy = gr.Textbox(label="Min rater gold accuracy (0-1, blank = any)", value="",
+                                           max_lines=1)
             min_voters = gr.Number(label="Min votes per pair", value=1, precision=0, minimum=1)
         with gr.Row():
             use_corrections = gr.Checkbox(label="Use rater corrections", value=True)

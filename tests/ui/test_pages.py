@@ -97,3 +97,30 @@ def test_a_replay_opens_by_its_link(scripted_app, page, store):
     open_page(page, f"{url}/?c={conv.id}")
     page.locator("#arena-chat-A").get_by_text("alpha's replayed answer").wait_for()
     page.locator("#arena-chat-B").get_by_text("beta's replayed answer").wait_for()
+
+
+def test_an_export_with_the_forms_defaults_runs_from_manage(config, store, page):
+    """Blank optional numbers stay blank in the browser (they arrived as 0: "min_score must be
+    between 1 and 5, not 0.0")."""
+    from ift_chat.crowd.auth import make_auth_check, set_account
+
+    set_account(store, "boss", "admin", "admin-password")
+    config = config.replace(auth_file=config.home / "users.txt")
+    backends = scripted_backends(store, ScriptedBackend("m1", reply="r"))
+    raters = [store.raters.get_or_create(f"rater{i}").id for i in range(2)]
+    for n in range(6):  # followed by both raters: SFT samples under the default filters
+        (response_id,) = add_dialog(store, "m1", [(f"question {n}", f"answer {n}")])
+        for rater_id in raters:
+            store.feedback.rate(response_id, rater_id, "yes")
+    with running_app(config, store, backends, auth=make_auth_check(store)) as url:
+        page.goto(url + "/manage")
+        page.get_by_label("username").fill("boss")
+        page.get_by_label("password").fill("admin-password")
+        page.get_by_role("button", name="Login").click()
+        page.get_by_role("tab", name="Data").click()
+        page.get_by_label("Export name (folder)").fill("from-defaults")
+        page.get_by_role("button", name="Export", exact=True).click()
+        page.get_by_text("Wrote").first.wait_for()
+        assert page.get_by_text("min_score").count() == 0
+    exports = store.query("select row_count from exports")
+    assert len(exports) == 1 and exports[0]["row_count"] >= 1
