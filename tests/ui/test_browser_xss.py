@@ -102,8 +102,14 @@ def open_page(page, url: str):
 
 
 def send(page, prefix: str, text: str):
+    """Type and send, once the input was cleared after the previous turn (a late clear would
+    empty the new text)."""
     box = page.locator(f"#{prefix}-input textarea")
+    page.wait_for_function("(s) => document.querySelector(s).value === ''", arg=f"#{prefix}-input textarea",
+                           timeout=15_000)
+    page.wait_for_timeout(300)
     box.fill(text)
+    assert box.input_value() == text
     box.press("Enter")
 
 
