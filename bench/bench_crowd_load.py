@@ -65,20 +65,15 @@ def make_items(home: Path, items: int, k: int) -> None:
 
 
 def serve(home: Path, port: int) -> None:
-    """Child process: the tasks tab alone, as the main app mounts it."""
-    import gradio as gr
+    """Child process: the whole app as `serve` runs it (the tasks tab is on /manage)."""
+    import uvicorn
 
     from ift_chat.backends import Backends
-    from ift_chat.ui import tasks_tab
-    from ift_chat.ui.context import AppContext
+    from ift_chat.server import make_asgi_app
 
     config = Config(home=home)
-    ctx = AppContext(config, Store(config), Backends())
-    with gr.Blocks() as blocks:
-        ctx.shared["rater_name"] = gr.Textbox(label="Your rater name")
-        with gr.Tab("Tasks"):
-            tasks_tab.render(ctx)
-    blocks.launch(server_name="127.0.0.1", server_port=port, quiet=True, ssr_mode=False)
+    uvicorn.run(make_asgi_app(config, Store(config), Backends()), host="127.0.0.1", port=port,
+                log_level="warning")
 
 
 @contextlib.contextmanager

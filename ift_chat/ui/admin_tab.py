@@ -101,7 +101,8 @@ def _pct(value) -> str:
     return "" if value is None else f"{100 * value:.0f}%"
 
 
-def render(ctx: AppContext) -> AdminDesk:
+def render(ctx: AppContext, name_box: gr.Textbox) -> AdminDesk:
+    """The tab; `name_box` is this page's rater-name box, filled with the login on page load."""
     desk = AdminDesk(ctx)
     notice = gr.Markdown("### Crowd rating admin\nOnly for admins: log in as an admin to use this tab.")
     with gr.Column(visible=False) as panel:
@@ -151,7 +152,6 @@ def render(ctx: AppContext) -> AdminDesk:
                 account = gr.Textbox(label="Rater name", max_lines=1)
                 disable_button = gr.Button("Disable")
                 enable_button = gr.Button("Enable")
-    name_box = ctx.shared.get("rater_name")
     _wire(desk, locals())
     return desk
 
@@ -229,8 +229,8 @@ def _wire(desk: AdminDesk, c: dict) -> None:
             return gr.Column(visible=False), gr.Markdown(visible=True), gr.skip(), gr.skip()
         return (gr.Column(visible=True), gr.Markdown(visible=False), *tables_for(admin))
 
-    if c["name_box"] is not None:  # filled with the login name when the page loads
-        c["name_box"].change(show_if_admin, None, [c["panel"], c["notice"], *tables], api_name=False)
+    # The page's name box is filled with the login name when the page loads.
+    c["name_box"].change(show_if_admin, None, [c["panel"], c["notice"], *tables], api_name=False)
     create_inputs = [c[n] for n in ("name", "k", "checkpoints", "eval_set", "date_from", "date_to",
                                     "only_unrated", "limit", "lease", "anonymous")]
     c["refresh"].click(refresh, None, tables, api_name="crowd_admin_refresh")

@@ -14,6 +14,7 @@ from . import admin_tab, data_tab, leaderboard_tab, tasks_tab
 from .arena_tab import ArenaTab
 from .chat_tab import ChatTab
 from .context import AppContext
+from .identity import Identity, render_identity, wire_identity
 
 TITLE = "ift-chat"
 MANAGE_PAGE = "Leaderboard, tasks & data"
@@ -22,58 +23,30 @@ DEMO_BANNER = ("**Demo mode**: serving two tiny checkpoints with random weights,
                "gibberish. Put your own checkpoints in `checkpoints/` (see its README) and restart.")
 
 
-def _header(ctx: AppContext, title: str) -> None:
-    with gr.Row():
-        gr.Markdown(f"## {title}")
-        locked = ctx.config.auth_file is not None
-        ctx.shared["rater_name"] = gr.Textbox(
-            label="Your rater name", placeholder="required to rate or vote", max_lines=1,
-            scale=0, min_width=220, elem_id="rater-name", interactive=not locked,
-            info="you are logged in" if locked else "ratings and votes are saved under this name")
-    if ctx.backends.demo:
-        gr.Markdown(DEMO_BANNER, elem_id="demo-banner")
-    # The typed name survives a reload (browser localStorage); a login always wins.
-    ctx.shared["saved_name"] = saved = gr.BrowserState("", storage_key="ift-chat-rater-name")
-    ctx.shared["rater_name"].change(_keep, ctx.shared["rater_name"], saved, api_name=False, queue=False,
-                                    show_progress="hidden")
-
-
-def _keep(value):
-    return value
-
-
-def _fill_name(saved, request: gr.Request):
-    return getattr(request, "username", None) or saved or gr.Textbox()
-
-
-def _load_name(blocks: gr.Blocks, ctx: AppContext) -> None:
-    blocks.load(_fill_name, [ctx.shared["saved_name"]], [ctx.shared["rater_name"]], api_name=False,
-                concurrency_limit=None)
-
-
 def build_app(config: Config, store: Store, backends: Backends) -> gr.Blocks:
     ctx = AppContext(config, store, backends)
     runner = DialogRunner(store, backends, config.limits)
     with gr.Blocks(title=TITLE, analytics_enabled=False) as blocks:
-        _header(ctx, "ift-chat — talk to, compare and rate your checkpoints")
+        who = render_identity(config, "ift-chat — talk to, compare and rate your checkpoints")
+        _demo_banner(ctx)
         with gr.Tabs() as tabs:
             with gr.Tab("Chat", id="chat"):
-                chat = ChatTab(ctx, runner).render()
+                chat = ChatTab(ctx, runner, who.name).render()
             with gr.Tab("Arena (named)", id="arena"):
                 gr.Markdown("For blind comparisons use the [anonymous battle page](battle/).")
-                arena = ArenaTab(ctx, runner, anonymous=False).render()
-        name = ctx.shared["rater_name"]
-        _load_name(blocks, ctx)
-        _wire_url_resume(blocks, tabs, name, chat, arena)
+                arena = ArenaTab(ctx, runner, anonymous=False, rater_name=who.name).render()
+        wire_identity(blocks, who)
+        _wire_url_resume(blocks, tabs, who.saved, chat, arena)
     # A page of its own: the browser re-checks every component of a page on each streamed
     # token, and these tabs held half of them (bench/bench_ui_latency.py --floor: the chat page
     # took ~80 ms longer to show a first token with them).
     with blocks.route(MANAGE_PAGE, "/manage"):
-        gr.Markdown("## ift-chat — leaderboard, rating tasks, data, crowd admin")
+        manage_who = render_identity(config, "ift-chat — leaderboard, rating tasks, data, crowd admin")
         with gr.Tabs():
-            for label, render in _extra_tabs():
+            for label, render in _manage_tabs(ctx, manage_who):
                 with gr.Tab(label):
-                    render(ctx)
+                    render()
+        wire_identity(blocks, manage_who)
     return blocks
 
 
@@ -81,31 +54,40 @@ def build_battle_app(config: Config, store: Store, backends: Backends) -> gr.Blo
     ctx = AppContext(config, store, backends)
     runner = DialogRunner(store, backends, config.limits)
     with gr.Blocks(title=f"{TITLE} — anonymous battle", analytics_enabled=False) as blocks:
-        _header(ctx, "ift-chat — anonymous battle")
-        battle = ArenaTab(ctx, runner, anonymous=True).render()
-        name = ctx.shared["rater_name"]
-        _load_name(blocks, ctx)
+        who = render_identity(config, "ift-chat — anonymous battle")
+        _demo_banner(ctx)
+        battle = ArenaTab(ctx, runner, anonymous=True, rater_name=who.name).render()
+        wire_identity(blocks, who)
 
-        def resume(n, request: gr.Request):
-            return battle.on_load(request, n)
+        def resume(saved, request: gr.Request):
+            return battle.on_load(request, saved)
 
-        blocks.load(resume, [name], battle.load_outputs, api_name=False, concurrency_limit=None)
+        # The saved name, not the box: both load events run at once on page load.
+        blocks.load(resume, [who.saved], battle.load_outputs, api_name=False, concurrency_limit=None)
     return blocks
 
 
-def _wire_url_resume(blocks: gr.Blocks, tabs: gr.Tabs, name, chat: ChatTab, arena: ArenaTab) -> None:
-    """`?c=<id>` reopens a conversation in the tab of its mode."""
+def _demo_banner(ctx: AppContext) -> None:
+    if ctx.backends.demo:
+        gr.Markdown(DEMO_BANNER, elem_id="demo-banner")
+
+
+def _wire_url_resume(blocks: gr.Blocks, tabs: gr.Tabs, saved, chat: ChatTab, arena: ArenaTab) -> None:
+    """`?c=<id>` reopens a conversation in the tab of its mode, with the viewer's badges: it reads
+    the saved name (the name box is filled by another load event running at the same time)."""
     def resume(n, request: gr.Request):
         update = {**chat.on_load(request, n), **arena.on_load(request, n)}
         if update.get(arena.panes.conversation):
             update[tabs] = gr.Tabs(selected="arena")
         return update
 
-    blocks.load(resume, [name], [*chat.load_outputs, *arena.load_outputs, tabs], api_name=False,
+    blocks.load(resume, [saved], [*chat.load_outputs, *arena.load_outputs, tabs], api_name=False,
                 concurrency_limit=None)
 
 
-def _extra_tabs():
-    """Analysis, data and crowd tabs, each a module with `render(ctx)`."""
-    return [("Leaderboard", leaderboard_tab.render), ("Rating tasks", tasks_tab.render),
-            ("Data", data_tab.render), ("Crowd admin", admin_tab.render)]
+def _manage_tabs(ctx: AppContext, who: Identity):
+    """Analysis, data and crowd tabs of /manage, each a module with a `render`."""
+    return [("Leaderboard", lambda: leaderboard_tab.render(ctx)),
+            ("Rating tasks", lambda: tasks_tab.render(ctx, who.name)),
+            ("Data", lambda: data_tab.render(ctx)),
+            ("Crowd admin", lambda: admin_tab.render(ctx, who.name))]

@@ -21,8 +21,9 @@ HISTORY_CHOICES = [("each side continues from its own replies", "own"),
 
 
 class ArenaTab:
-    def __init__(self, ctx: AppContext, runner: DialogRunner, anonymous: bool):
+    def __init__(self, ctx: AppContext, runner: DialogRunner, anonymous: bool, rater_name: gr.Textbox):
         self.ctx, self.runner, self.anonymous = ctx, runner, anonymous
+        self.rater_name = rater_name
         self.p = "battle" if anonymous else "arena"
         self.mode = "arena-anonymous" if anonymous else "arena-named"
 
@@ -39,7 +40,8 @@ class ArenaTab:
             extra = [self.a, self.b]
         self.history = gr.Radio(HISTORY_CHOICES, value="own", label="After a vote, the next turn…")
         self.panes = ConversationPanes(self.ctx, self.runner, sides=("A", "B"), modes=(self.mode,),
-                                       api_prefix=self.p, start=self._start, anonymous=self.anonymous)
+                                       api_prefix=self.p, start=self._start, anonymous=self.anonymous,
+                                       rater_name=self.rater_name)
         self.panes.extra_inputs = [*extra, self.history]
         self.panes.render()
         with gr.Group():
@@ -54,7 +56,7 @@ class ArenaTab:
         self.panes.extra_outputs = [self.winner, self.reason, self.vote_btn, self.reveal]
         self.panes.turn_hooks.append(self._vote_row)
         self.panes.wire()
-        self.vote_btn.click(self.vote, [self.panes.conversation, self.ctx.shared["rater_name"],
+        self.vote_btn.click(self.vote, [self.panes.conversation, self.rater_name,
                                         self.winner, self.reason],
                             self.panes._outputs(), api_name=f"{self.p}_vote", concurrency_limit=None)
         self.history.input(self._set_history, [self.panes.conversation, self.history], None,

@@ -29,8 +29,8 @@ def status_markdown(ctx: AppContext) -> str:
 
 
 class ChatTab:
-    def __init__(self, ctx: AppContext, runner: DialogRunner):
-        self.ctx, self.runner = ctx, runner
+    def __init__(self, ctx: AppContext, runner: DialogRunner, rater_name: gr.Textbox):
+        self.ctx, self.runner, self.rater_name = ctx, runner, rater_name
 
     def render(self) -> "ChatTab":
         names = self.ctx.backends.names()
@@ -43,14 +43,16 @@ class ChatTab:
         with gr.Accordion("Checkpoint status", open=False):
             self.status = gr.Markdown(status_markdown(self.ctx))
         self.panes = ConversationPanes(self.ctx, self.runner, sides=("single",), modes=("chat",),
-                                       api_prefix="chat", start=self._start)
+                                       api_prefix="chat", start=self._start,
+                                       rater_name=self.rater_name)
         self.panes.extra_inputs = [self.checkpoint]
         self.panes.render().render_rating()
         self.panes.wire()
         self.checkpoint.input(self.panes.new, None, self.panes.reset_outputs, api_name=False,
                               concurrency_limit=None)
-        self.recent.input(self._resume, [self.recent, self.ctx.shared["rater_name"]],
-                          self.panes._outputs(), api_name="chat_resume", concurrency_limit=None)
+        self.recent.input(self._resume, [self.recent, self.rater_name],
+                          [*self.panes._outputs(), self.checkpoint], api_name="chat_resume",
+                          concurrency_limit=None)
         gr.Timer(5).tick(self._refresh, None, [self.checkpoint, self.status], api_name=False,
                          show_progress="hidden")
         return self
@@ -82,7 +84,10 @@ class ChatTab:
                 raise ValidationError("that is not a chat conversation")
         except IftChatError as exc:
             raise ui_error(exc) from exc
-        return self.panes.show(conversation_id, self.panes._optional_rater(request, name))
+        update = self.panes.show(conversation_id, self.panes._optional_rater(request, name))
+        # The picker follows the conversation: the next message goes to the model it shows.
+        update[self.checkpoint] = self.ctx.store.conversations.sides(conversation_id).get("single")
+        return update
 
     def _recent_choices(self) -> list[tuple[str, str]]:
         out = []

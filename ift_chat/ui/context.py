@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import gradio as gr
 
@@ -15,15 +15,13 @@ from ..store.models import Rater
 from ..crowd.auth import require_active
 
 
-@dataclass
+@dataclass(frozen=True)
 class AppContext:
     """Built once by ``build_app``; tabs read from it, never replace it."""
 
     config: Config
     store: Store
     backends: Backends
-    # Components shared across tabs (e.g. the rater-name box), filled by build_app.
-    shared: dict = field(default_factory=dict)
 
     def rater_for(self, request: gr.Request | None, typed_name: str | None) -> Rater:
         """Who is acting: the logged-in user when auth is on, else the typed name."""
@@ -33,7 +31,7 @@ class AppContext:
         if self.config.auth_file is not None:
             raise AuthError("please log in first")
         if not (typed_name or "").strip():
-            raise ValidationError("enter your rater name (top of the page) before rating or voting")
+            raise ValidationError("enter your rater name (top right of the page) before rating or voting")
         return self.store.raters.get_or_create(typed_name)
 
 

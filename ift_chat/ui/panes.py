@@ -22,8 +22,9 @@ StartFn = Callable[[Rater | None, object, str, Sequence], str]
 
 class ConversationPanes:
     def __init__(self, ctx: AppContext, runner: DialogRunner, *, sides: Sequence[str],
-                 modes: Sequence[str], api_prefix: str, start: StartFn, anonymous: bool = False):
-        self.ctx, self.runner = ctx, runner
+                 modes: Sequence[str], api_prefix: str, start: StartFn, rater_name: gr.Textbox,
+                 anonymous: bool = False):
+        self.ctx, self.runner, self.rater_name = ctx, runner, rater_name
         self.sides, self.modes, self.p = tuple(sides), tuple(modes), api_prefix
         self.start, self.anonymous = start, anonymous
         self.extra_inputs: list = []
@@ -60,7 +61,7 @@ class ConversationPanes:
 
     # -- events ------------------------------------------------------------------
     def wire(self) -> None:
-        name = self.ctx.shared["rater_name"]
+        name = self.rater_name
         base = [self.conversation, name, *self.settings.inputs[1:]]
         # A streaming turn updates only what changes while it streams (_stream_outputs): Gradio
         # 6 rebuilds every output a yield leaves out (a new component and its config, JSON
@@ -281,6 +282,12 @@ class ConversationPanes:
             conversation = self.ctx.store.conversations.get(conversation_id)
         except IftChatError:
             return {self.info: "That conversation link is not valid (unknown id)."}
-        if conversation.mode not in self.modes:
+        if conversation.mode not in self.modes and not self._shows_replay(conversation):
             return {self.info: gr.skip()}
         return self.show(conversation_id, self._optional_rater(request, name))
+
+    def _shows_replay(self, conversation) -> bool:
+        """Replays open where their sides fit: one checkpoint in Chat, an A/B replay in the Arena."""
+        if conversation.mode != "replay" or self.anonymous:
+            return False
+        return set(self.ctx.store.conversations.sides(conversation.id)) == set(self.sides)

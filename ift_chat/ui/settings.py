@@ -24,7 +24,10 @@ class SettingsPanel:
                 self.top_p = gr.Slider(0.05, 1, value=d.top_p, step=0.05, label="Top-p")
                 self.max_tokens = gr.Number(value=d.max_tokens, precision=0, minimum=1,
                                             maximum=self.limits.max_tokens_cap, label="Max new tokens")
-                self.seed = gr.Number(value=None, precision=0, minimum=0, label="Seed (blank = random)")
+                # A text box: Gradio's Number shows a blank as 0 once rendered, so every
+                # Regenerate would repeat itself.
+                self.seed = gr.Textbox(value="", label="Seed (blank = random)", max_lines=1,
+                                       elem_id="seed")
         return self
 
     @property
@@ -34,7 +37,7 @@ class SettingsPanel:
     def params(self, temperature, top_p, max_tokens, seed) -> SamplingParams:
         try:
             max_tokens = int(max_tokens) if max_tokens is not None else self.defaults.max_tokens
-            seed = int(seed) if seed not in (None, "") else None
+            seed = int(str(seed).strip()) if str(seed or "").strip() else None
         except (TypeError, ValueError):
             raise ValidationError("max tokens and seed must be whole numbers") from None
         return SamplingParams(temperature=float(temperature), top_p=float(top_p),

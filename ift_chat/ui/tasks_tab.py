@@ -96,9 +96,9 @@ def _shown(view: TaskView | None, note: str = "") -> tuple:
     return view.item_id, view_messages(view), status, system
 
 
-def render(ctx: AppContext) -> RatingDesk:
+def render(ctx: AppContext, name_box: gr.Textbox) -> RatingDesk:
+    """The tab; `name_box` is this page's rater-name box (ui/identity.py)."""
     desk = RatingDesk(ctx)
-    name_box = ctx.shared.get("rater_name") or gr.Textbox(label="Your rater name", max_lines=1)
     gr.Markdown("### Rating tasks\nRate each reply on its own: did it follow the instruction of "
                 "the **last** user turn? You will not see who wrote it or how others rated it.")
     with gr.Row():

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import datetime
-import socket
 
-import gradio as gr
 import pytest
 
 from ift_chat.crowd.auth import set_account
@@ -72,39 +70,14 @@ def tasks(store, clock) -> Tasks:
     return Tasks(store, clock)
 
 
-def crowd_blocks(ctx):
-    """The two crowd tabs in one Blocks, as the main app mounts them."""
-
-    from ift_chat.ui import admin_tab, tasks_tab
-
-    with gr.Blocks() as blocks:
-        ctx.shared["rater_name"] = gr.Textbox(label="Your rater name")
-        with gr.Tab("Tasks"):
-            tasks_tab.render(ctx)
-        with gr.Tab("Admin"):
-            admin_tab.render(ctx)
-        blocks.load(login_name, None, [ctx.shared["rater_name"]], api_name=False)
-    return blocks
-
-
-def login_name(request: gr.Request):
-    """As the main app does: the name box shows who is logged in."""
-    return getattr(request, "username", None) or ""
-
-
 @pytest.fixture
 def crowd_app(config, store, responses, admin, raters):
-    """A running loopback app with both crowd tabs and password login."""
+    """The app as `serve --auth-file` runs it (all routes, password login), on loopback; the crowd
+    tabs are on its /manage page."""
     from ift_chat.backends import Backends
     from ift_chat.crowd.auth import make_auth_check
-    from ift_chat.ui.context import AppContext
+    from tests.ui.conftest import running_app
 
     config = config.replace(auth_file=config.home / "users.txt")  # login required, as served
-    blocks = crowd_blocks(AppContext(config, store, Backends()))
-    with socket.socket() as probe:  # a free port, not Gradio's shared default 7860
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    _, url, _ = blocks.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
-                              auth=make_auth_check(store), quiet=True, ssr_mode=False)
-    yield url
-    blocks.close()
+    with running_app(config, store, Backends(), auth=make_auth_check(store)) as url:
+        yield url
