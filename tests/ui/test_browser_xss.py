@@ -78,8 +78,9 @@ class Watch:
         assert self.dialogs == [] and self.remote == [], f"{where}: {self.dialogs} {self.remote}"
 
     def click_links(self):
-        """A javascript: link runs on click: click every link inside the shown content."""
-        for link in self.page.locator(".ift-content a, .ift-content svg a").all():
+        """A javascript: link runs on click: click every link inside the shown dialogs (not the
+        page's own links, such as "log out")."""
+        for link in self.page.locator(".ift-pane a, #crowd-dialog a").all():
             try:
                 link.click(timeout=1000, force=True)
             except Exception:  # noqa: BLE001  (hidden or detached: nothing to click)
