@@ -74,9 +74,10 @@ def md_text(text) -> str:
 
 def chatbot(**kwargs) -> gr.Chatbot:
     """A Chatbot that shows message texts of ``html_message`` as they are: they are HTML from
-    ``safe_html``; the browser adds no markdown, LaTeX, custom tags or mermaid of its own."""
+    ``safe_html``; the browser adds no markdown, LaTeX, custom tags or mermaid of its own.
+    No copy/share buttons: they would copy the HTML source (select the text to copy it)."""
     return gr.Chatbot(render_markdown=False, sanitize_html=True, allow_tags=False, latex_delimiters=[],
-                      **kwargs)
+                      buttons=[], **kwargs)
 
 
 def html_message(markup: str) -> dict:

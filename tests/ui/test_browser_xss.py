@@ -78,8 +78,9 @@ class Watch:
         assert self.dialogs == [] and self.remote == [], f"{where}: {self.dialogs} {self.remote}"
 
     def click_links(self):
-        """A javascript: link runs on click: click every link inside the shown content."""
-        for link in self.page.locator(".ift-content a, .ift-content svg a").all():
+        """A javascript: link runs on click: click every link inside the shown dialogs (not the
+        page's own links, such as "log out")."""
+        for link in self.page.locator(".ift-pane a, #crowd-dialog a").all():
             try:
                 link.click(timeout=1000, force=True)
             except Exception:  # noqa: BLE001  (hidden or detached: nothing to click)
@@ -102,8 +103,14 @@ def open_page(page, url: str):
 
 
 def send(page, prefix: str, text: str):
+    """Type and send, once the input was cleared after the previous turn (a late clear would
+    empty the new text)."""
     box = page.locator(f"#{prefix}-input textarea")
+    page.wait_for_function("(s) => document.querySelector(s).value === ''", arg=f"#{prefix}-input textarea",
+                           timeout=15_000)
+    page.wait_for_timeout(300)
     box.fill(text)
+    assert box.input_value() == text
     box.press("Enter")
 
 

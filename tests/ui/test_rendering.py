@@ -29,6 +29,7 @@ def test_every_chatbot_shows_html_as_it_is(config, store):
     for bot in bots:
         assert bot.render_markdown is False and bot.sanitize_html is True
         assert not bot.allow_tags and not bot.latex_delimiters
+        assert not bot.buttons  # a copy button would copy the HTML source
 
 
 def test_stored_messages_are_sanitised_html(store):
