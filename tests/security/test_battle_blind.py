@@ -231,7 +231,7 @@ def test_a_revealed_battle_takes_no_more_votes_ratings_or_turns(battle_app, stor
                 pass
         asyncio.run(more())
     with pytest.raises(ValidationError, match="battle is over"):  # the store itself, not the page
-        turn_id = store.query("select id from turns")[0]["id"]
+        turn_id = store.query("select id from turns where conversation_id = ?", [conversation_id])[0]["id"]
         store.feedback.vote(turn_id, store.raters.by_name("ann").id, "B", anonymous=True)
 
 
