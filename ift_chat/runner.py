@@ -21,8 +21,8 @@ from .config import Limits
 from .dialog import Round, build_messages, check_no_image_tokens
 from .errors import BackendUnavailable, NotFound, ValidationError
 from .store import Store
-from .store.images import prepare_image
 from .store.conversations import BATTLE
+from .store.images import prepare_image
 from .store.models import Conversation, Turn
 
 log = logging.getLogger(__name__)

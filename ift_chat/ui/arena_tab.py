@@ -71,7 +71,8 @@ class ArenaTab:
             self.reveal_btn.click(self.end_battle, [self.panes.conversation, self.rater_name],
                                   self.panes._outputs(), api_name=f"{self.p}_reveal",
                                   concurrency_limit=None)
-        self.history.input(self._set_history, [self.panes.conversation, self.history], None,
+        self.history.input(self._set_history, [self.panes.conversation, self.history,
+                                               self.ctx.shared["rater_name"]], None,
                            api_name=False, concurrency_limit=None)
         if not self.anonymous:
             for dd in extra:
@@ -172,6 +173,13 @@ class ArenaTab:
                 f"**{md_text(sides.get('A', '?'))}**, model B was **{md_text(sides.get('B', '?'))}**. Blind votes — "
                 f"{voted}. This battle is closed: your next message starts a new one.")
 
-    def _set_history(self, conversation_id, history):
-        if conversation_id:
+    def _set_history(self, conversation_id, history, name, request: gr.Request):
+        if not conversation_id:
+            return
+        try:  # a battle's history mode is its owner's to change, until the reveal
+            rater = self.panes._optional_rater(request, name)
+            self.ctx.store.conversations.check_battle_open(conversation_id, rater.id if rater else None,
+                                                           "change it")
             self.ctx.store.conversations.set_history_mode(conversation_id, history)
+        except IftChatError as exc:
+            raise ui_error(exc) from exc

@@ -142,7 +142,7 @@ def side_response(store, side: str) -> int:
 def leaderboard(http, url) -> str:
     """The public leaderboard exactly as its Refresh button returns it (bootstrap off: exact)."""
     page = PageSession(http, url)
-    out, error, _ = page.call("leaderboard_refresh", 0, "tie", False, True, "mean", "", "", "", "", 0, [], 3, 0)
+    out, error, _ = page.call("leaderboard_refresh", 0, "tie", False, True, "mean", "", "", "", "", 0, [])
     assert not error, error
     return json.dumps(out, sort_keys=True)
 
@@ -231,7 +231,7 @@ def test_a_revealed_battle_takes_no_more_votes_ratings_or_turns(battle_app, stor
                 pass
         asyncio.run(more())
     with pytest.raises(ValidationError, match="battle is over"):  # the store itself, not the page
-        turn_id = store.query("select id from turns order by id")[0]["id"]  # the revealed battle's
+        turn_id = store.query("select id from turns where conversation_id = ?", [conversation_id])[0]["id"]
         store.feedback.vote(turn_id, store.raters.by_name("ann").id, "B", anonymous=True)
 
 
@@ -249,12 +249,18 @@ def test_only_the_owner_votes_rates_continues_or_reveals(battle_app, store):
                      lambda: reveal(eve, "eve")):
             out, error, _ = call()
             assert out is None and "belongs to another rater" in error, error
+        label = {c["id"]: c.get("props", {}).get("label") for c in eve.config["components"]}
+        history = next(d["id"] for d in eve.dependencies() for t in d["targets"]
+                       if t[1] == "input" and label.get(t[0]) == "After a vote, the next turn…")
+        out, error, _ = eve.call(history, None, "winner", "eve")  # unnamed event, by fn_index
+        assert "belongs to another rater" in error
         assert leaks(eve.everything() + owner.everything()) == []
         assert not vote(owner, "B")[1]  # the owner still can
     assert [v["winner"] for v in store.query("select winner from votes")] == ["B"]
     assert store.query("select count(*) n from ratings")[0]["n"] == 0
     assert store.query("select count(*) n from turns")[0]["n"] == 1
-    assert store.query("select revealed from conversations")[0]["revealed"] is None
+    row = store.query("select revealed, history_mode from conversations")[0]
+    assert row["revealed"] is None and row["history_mode"] == "own"
 
 
 def test_repeatable_sampling_is_neither_offered_nor_accepted_in_a_battle(battle_app, store, config):

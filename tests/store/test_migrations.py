@@ -66,3 +66,31 @@ def test_foreign_keys_enforced(tmp_path):
     db = open_database(tmp_path / "x.db")
     with pytest.raises(sqlite3.IntegrityError):
         db["turns"].insert({"conversation_id": "nope", "idx": 1, "user_text": "x", "created": "t"})
+
+
+def test_battles_from_before_the_reveal_count_as_revealed_at_their_first_vote(tmp_path):
+    """The old battle page showed the names after the first vote: the migration dates the
+    reveal there, so that vote counts and the later ones (cast knowing the names) do not."""
+    from ift_chat.leaderboard.votes import vote_counts
+    from ift_chat.store.db import Transactor
+
+    db = open_database(tmp_path / "x.db")
+    db["conversations"].transform(drop={"revealed"})  # the schema before the migration
+    db["_sqlite_migrations"].delete_where("name = ?", ["battle_add_revealed"])
+    db["raters"].insert({"id": 1, "name": "ann", "role": "rater", "created": "2026-01-01"})
+    for name in ("ck-a", "ck-b"):
+        db["checkpoints"].insert({"name": name, "first_seen": "2026-01-01"})
+    for conv, mode in (("old", "arena-anonymous"), ("unvoted", "arena-anonymous"), ("named", "arena-named")):
+        db["conversations"].insert({"id": conv, "mode": mode, "rater_id": 1, "created": "2026-01-01"})
+        db["conversation_sides"].insert_all([{"conversation_id": conv, "side": "A", "checkpoint": "ck-a"},
+                                             {"conversation_id": conv, "side": "B", "checkpoint": "ck-b"}])
+    for turn, (conv, idx, winner, at) in enumerate([("old", 1, "A", "2026-01-02"), ("old", 2, "B", "2026-01-03"),
+                                                   ("named", 1, "B", "2026-01-02")], start=1):
+        db["turns"].insert({"id": turn, "conversation_id": conv, "idx": idx, "user_text": "x",
+                            "superseded": 0, "created": at})
+        db["votes"].insert({"turn_id": turn, "rater_id": 1, "winner": winner, "anonymous": int(conv == "old"),
+                            "created": at})
+    migrations.apply(db)
+    revealed = {r["id"]: r["revealed"] for r in db.query("select id, revealed from conversations")}
+    assert revealed == {"old": "2026-01-02", "unvoted": None, "named": None}
+    assert [(r["a"], r["b"], r["winner"], r["n"]) for r in vote_counts(Transactor(db))] == [("ck-a", "ck-b", "A", 1)]

@@ -63,6 +63,8 @@ def test_three_turn_blind_battle_then_reveal_and_reload(scripted_app, page, stor
         for side in "AB":  # sides are shuffled: either reply may be on either side
             page.locator(f"#battle-chat-{side}").get_by_text(
                 re.compile(r"Reply (one|two) from the")).nth(turn - 1).wait_for()
+        if turn > 1:  # the turn's end resets the vote row (and clears the last vote's note): then vote
+            page.locator("#battle-reveal").get_by_text(f"Turn {turn - 1}: you voted").wait_for(state="detached")
         page.locator("#battle-winner").get_by_text(choice).click()
         page.locator("#battle-vote").click()
         page.locator("#battle-reveal").get_by_text(f"Turn {turn}: you voted").wait_for()
