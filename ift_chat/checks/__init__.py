@@ -13,5 +13,5 @@ from .model import CHECKER_VERSION, REVOKE, Constraint, Verdict
 from .scope import active_constraints
 from .text import warm_up
 
-__all__ = ["warm_up", "CHECKER_VERSION", "REVOKE", "Constraint", "Verdict", "detect", "active_constraints",
-           "check_reply", "summary", "explain", "record_for_response", "check_stored_response", "run_checks"]
+__all__ = ["CHECKER_VERSION", "REVOKE", "Constraint", "Verdict", "detect", "active_constraints",
+           "check_reply", "summary", "explain", "record_for_response", "check_stored_response", "run_checks", "warm_up"]
