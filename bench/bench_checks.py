@@ -137,29 +137,41 @@ def bench_live(store: Store, n: int, seed: int = 1) -> None:
         turn = store.conversations.add_turn(conv.id, instruction(rng))
         a = store.conversations.start_response(turn.id, "single", "bench-ckpt")
         b = store.conversations.start_response(turn.id, "single", "bench-ckpt")
-        t0 = time.perf_counter()
-        store.conversations.finish_response(a, text=reply, status="ok")
-        t1 = time.perf_counter()
-        with store.write():
-            store.conversations.finish_response(b, text=reply, status="ok")
-            t2, c2 = time.perf_counter(), time.thread_time()
-            verdicts = record_for_response(store, b)
-            t3, c3 = time.perf_counter(), time.thread_time()
-        t4 = time.perf_counter()
-        alone.append((t1 - t0) * 1000)
-        combined.append((t4 - t1) * 1000)
-        inner.append((t3 - t2) * 1000)
-        inner_cpu.append((c3 - c2) * 1000)
+        def plain():
+            t = time.perf_counter()
+            store.conversations.finish_response(a, text=reply, status="ok")
+            return (time.perf_counter() - t) * 1000
+
+        def checked():
+            t = time.perf_counter()
+            with store.write():
+                store.conversations.finish_response(b, text=reply, status="ok")
+                t2, c2 = time.perf_counter(), time.thread_time()
+                found = record_for_response(store, b)
+                t3, c3 = time.perf_counter(), time.thread_time()
+            return (time.perf_counter() - t) * 1000, (t3 - t2) * 1000, (c3 - c2) * 1000, found
+
+        if rng.random() < 0.5:  # alternate which goes first, so neither gets a systematic edge
+            a_ms, (b_ms, in_ms, in_cpu, verdicts) = plain(), checked()
+        else:
+            (b_ms, in_ms, in_cpu, verdicts), a_ms = checked(), plain()
+        alone.append(a_ms)
+        combined.append(b_ms)
+        inner.append(in_ms)
+        inner_cpu.append(in_cpu)
         with_rows += bool(verdicts)
-    extra = statistics.median(combined) - statistics.median(alone)
+    extra = statistics.median(b - a for a, b in zip(alone, combined))  # paired: same moment, same load
     p50 = statistics.median(inner)
     print(f"live turn, {n} replies ({with_rows} with active constraints), ms:      p50     p95")
     print(f"  A  finish_response, own commit                        {statistics.median(alone):6.2f}  {_q(alone, 95):6.2f}")
     print(f"  B  finish_response + record_for_response, one commit  {statistics.median(combined):6.2f}  {_q(combined, 95):6.2f}")
     print(f"     inside record_for_response                         {p50:6.2f}  {_q(inner, 95):6.2f}")
     print(f"     inside record_for_response, CPU time               {statistics.median(inner_cpu):6.2f}  {_q(inner_cpu, 95):6.2f}")
-    print(f"  extra of checking: B - A = {extra:.2f} ms at p50; record_for_response p50 {p50:.2f} ms   "
-          f"goal < {GOAL_LIVE_P50_MS} ms: {'met' if p50 < GOAL_LIVE_P50_MS else 'NOT met'}")
+    def met(x):
+        return "met" if x < GOAL_LIVE_P50_MS else "NOT met"
+
+    print(f"  extra of checking, goal p50 < {GOAL_LIVE_P50_MS} ms: in-process (record_for_response) {p50:.2f} ms "
+          f"{met(p50)}; with its share of the commit (median of paired B - A) {extra:.2f} ms {met(extra)}")
 
 
 def main(argv=None) -> None:

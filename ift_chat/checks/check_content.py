@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from .check_counts import counted
-from .text import NUMBER_WORDS, language_ranking, words
+from .text import NUMBER_WORDS, language_ranking, parse_number
 
 _EDGE = " \t\n\"'“”‘’*_`.!?,;:()"
 
@@ -18,7 +18,7 @@ def language(reply: str, params: dict, loose: bool) -> tuple[bool, str]:
     if best == want:
         return True, f"{want} ({prob:.0%})"
     # loose: a short reply is hard to identify; the wanted language as runner-up passes
-    passed = loose and len(words(reply)) < 8 and any(code == want for code, _ in ranking[:2])
+    passed = loose and len(reply.split()) < 8 and any(code == want for code, _ in ranking[:2])
     return passed, f"detected {best} ({prob:.0%}), need {want}"
 
 
@@ -87,6 +87,14 @@ def include_number(reply: str, params: dict, loose: bool) -> tuple[bool, str]:
     return False, f"no {parity} number" + (f" (found {', '.join(map(str, found[:3]))})" if found else "")
 
 
-CHECKERS = {"language": language, "choice": choice, "include_keywords": include_keywords,
+def number_only(reply: str, params: dict, loose: bool) -> tuple[bool, str]:
+    body = " ".join(reply.split()).lower().strip(_EDGE)
+    if re.fullmatch(r"-?\d+(?:[.,]\d+)?", body) or parse_number(body) is not None:
+        return True, f"answered {body}"
+    shown = body if len(body) <= 30 else body[:27] + "..."
+    return False, f"answered \"{shown}\", need only a number"
+
+
+CHECKERS = {"language": language, "number_only": number_only, "choice": choice, "include_keywords": include_keywords,
             "exclude_keywords": exclude_keywords, "keyword_frequency": keyword_frequency,
             "letter_frequency": letter_frequency, "include_number": include_number}

@@ -13,11 +13,12 @@ Checker = Callable[[str, dict, bool], tuple[bool, str]]
 CHECKERS: dict[str, Checker] = {**check_counts.CHECKERS, **check_format.CHECKERS, **check_content.CHECKERS}
 
 
-def loose_variants(reply: str) -> list[str]:
-    """IFEval's loose variants of a reply (the reply itself excluded)."""
+def loose_variants(reply: str, markdown: bool = True) -> list[str]:
+    """IFEval's loose variants of a reply (the reply itself excluded); markdown=False leaves
+    out the '*'-removed ones (they cannot change a reply's language)."""
     lines = reply.split("\n")
     cut = ["\n".join(lines[1:]).strip(), "\n".join(lines[:-1]).strip(), "\n".join(lines[1:-1]).strip()]
-    variants = [reply.replace("*", "")] + cut + [v.replace("*", "") for v in cut]
+    variants = ([reply.replace("*", "")] + cut + [v.replace("*", "") for v in cut]) if markdown else cut
     return [v for v in dict.fromkeys(variants) if v and v != reply]
 
 
@@ -45,7 +46,7 @@ def check_one(reply: str, constraint: Constraint) -> Verdict:
     passed, detail = check(reply, constraint.params, False)
     loose = passed or (constraint.kind in _LENIENT and check(reply, constraint.params, True)[0]) or (
         _variants_can_help(constraint) and any(
-        check(v, constraint.params, True)[0] for v in loose_variants(reply)))
+        check(v, constraint.params, True)[0] for v in loose_variants(reply, constraint.kind != "language")))
     return Verdict(constraint, passed, loose, detail)
 
 

@@ -21,6 +21,7 @@ _LANGUAGE = [re.compile(p, F) for p in (
     rf"(?:written\s+)?(?:entirely\s+|only\s+)?in\s+(?:the\s+)?{_LANG}\b",
     rf"^\s*(?:only\s+)?in\s+{_LANG}(?:\s+only)?\s*(?:please)?\s*[.!:,]",
     rf"\b(?:use|using)\s+(?:only\s+)?(?:the\s+)?{_LANG}(?:\s+language)?\s+(?:only\b|for\s+(?:your|the|all|every))",
+    rf"\btranslate\b[^.!?\n]{{0,80}}?\s+to\s+{_LANG}\b",
 )]
 _NO_LANGUAGE = re.compile(rf"\b(?:no|not\s+in)\s+{_LANG}\b", F)
 # "How do you say hello in French?" asks about French; the answer is not in French
@@ -31,6 +32,9 @@ _YES_NO = re.compile(
     rf"{OPT_Q}?(?P<a>yes|true){OPT_Q}?\s*(?:or|/)\s*{OPT_Q}?(?P<b>no|false){OPT_Q}?(?!\s+questions?)|"
     rf"\b(?:a|with\s+a|give\s+(?:me\s+)?a)\s+(?P<c>yes[/-]no|true[/-]false|yes-or-no)\s+(?:answer|reply|response)\b|"
     rf"\b(?:just|only)\s+(?:say\s+)?{OPT_Q}?(?P<d>yes){OPT_Q}?\s+or\s+{OPT_Q}?no{OPT_Q}?[.!]", F)
+_NUMBER_ONLY = re.compile(
+    r"\b(?:answer|reply|respond)\s+(?:with\s+)?(?:only\s+|just\s+)?(?:a|the)\s+(?:single\s+)?number(?!\s+of)"
+    r"(?:\s+only)?\b|\b(?:only|just)\s+(?:give\s+|say\s+|write\s+)?the\s+number(?!\s+of)\b", F)
 _OPTIONS = re.compile(r"\banswer\s+with\s+one\s+of\s+the\s+following\s+options\s*:\s*(?P<opts>[^\n]+)", F)
 
 _QUOTED = r"[\"“'‘`](?P<q>[^\"“”'‘’`\n]{1,40})[\"”'’`]"
@@ -69,6 +73,11 @@ def language(text: str) -> Iterator[Found]:
             if _NO_LANGUAGE.search(text[max(0, m.start() - 10):m.end()]) or _ASKS_ABOUT.search(text, 0, m.start()):
                 continue
             yield Found("language", {"lang": LANGUAGES[m.group("lang").lower()]}, m.start(), m.end())
+
+
+def number_only(text: str) -> Iterator[Found]:
+    for m in _NUMBER_ONLY.finditer(text):
+        yield Found("number_only", {}, m.start(), m.end())
 
 
 def choice(text: str) -> Iterator[Found]:
@@ -117,4 +126,4 @@ def numbers(text: str) -> Iterator[Found]:
         yield Found("include_number", params, m.start(), m.end())
 
 
-DETECTORS = (keywords, numbers, choice, language)
+DETECTORS = (keywords, number_only, numbers, choice, language)

@@ -66,7 +66,8 @@ _ONE_WORD = re.compile(
     r"\bone\s+word\s+(?:only|answers?|max(?:imum)?)\b", F)
 _WORDS = "words?"
 _WORD_PATTERNS = unit_patterns("words?", "word")
-_SENTENCE_PATTERNS = unit_patterns("sentences?", "sentence")
+_SENTENCE_PATTERNS = unit_patterns("sentences?", "sentence") + [
+    re.compile(rf"\b(?:write|give\s+(?:me\s+)?|answer\s+with)\s+(?:exactly\s+)?{N}\s+sentences?\b", F)]
 _ONE_SENTENCE = re.compile(
     r"\b(?:in|with|using|use)\s+(?:only\s+|just\s+|exactly\s+)?(?:one|a\s+single|1)\s+sentence\b|"
     r"\b(?:a\s+|one\s+)?(?:single|one)[- ]sentence\s+(?:answer|reply|response|summary|description)\b", F)
@@ -118,7 +119,7 @@ def paragraph_counts(text: str) -> Iterator[Found]:
 
 
 _BULLETS = [re.compile(p, F) for p in (
-    rf"(?:\b{REL}\s+)?{N}\s+(?:markdown\s+)?(?:bullet(?:ed)?(?:[- ]points?)?|bulleted\s+items)\b",
+    rf"(?:\b{REL}\s+)?{N}\s+(?:markdown\s+)?(?:bullet(?:s|[- ]points?)?|bulleted\s+items)\b",
     rf"\bbullet(?:ed)?\s+list\s+(?:of|with)\s+(?:{REL}\s+)?{N}\s+(?:items|points|entries)\b")]
 
 

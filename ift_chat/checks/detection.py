@@ -11,7 +11,7 @@ import re
 
 from . import detect_content, detect_counts, detect_format
 from .languages import LANGUAGES
-from .markers import find_revocations, is_persistent
+from .markers import Persistence, find_revocations
 from .model import REVOKE, Constraint
 from .patterns import Found
 
@@ -26,7 +26,7 @@ _CUES = {
     "start_end": ("start", "begin", "open", "end", "finish", "close", "conclude", "first word", "quot",
                   "wrap", "enclose"),
     "extras": ("p.s", "p. s", "postscript", "placeholder"), "keywords": ("word", "letter"),
-    "numbers": ("number",), "choice": ("yes", "true", "option"),
+    "numbers": ("number",), "number_only": ("number",), "choice": ("yes", "true", "option"),
 }
 _REVOKE_CUES = ("forget", "ignore", "drop", "disregard", "cancel", "no more", "normal", "freely",
                 "however you", "no longer", "don", "do not", "needn", "stop", "again", "limit", "fine",
@@ -55,14 +55,20 @@ def revocations(text: str, source_turn: int = 0) -> list[Constraint]:
     return [Constraint(REVOKE, {}, False, source_turn, f.revokes) for f in _revocations(text, text.lower())]
 
 
+# A turn stating more constraints than this is noise (or an attack on the checker's time).
+MAX_PER_DETECTOR = 40
+
+
 def _found(text: str) -> list[Found]:
     lower = text.lower()
-    taken: list[Found] = _revocations(text, lower)
+    taken: list[Found] = _revocations(text, lower)[:MAX_PER_DETECTOR]
     for run in DETECTORS:
         if not _cued(run.__name__, lower):
             continue
-        for f in run(text):
-            if not any(f.start < t.end and t.start < f.end for t in taken if t is not f):
+        for n, f in enumerate(run(text)):
+            if n >= MAX_PER_DETECTOR:
+                break
+            if not any(f.start < t.end and t.start < f.end for t in taken):
                 taken.append(f)
             elif any(t.start == f.start and t.end == f.end and t.kind == f.kind for t in taken):
                 taken.append(f)  # a range ("between 5 and 9 words") gives two bounds on one span
@@ -71,13 +77,15 @@ def _found(text: str) -> list[Found]:
 
 def detect(text: str, source_turn: int = 0) -> list[Constraint]:
     """The constraints one user turn states, in the order they appear; source_turn is the
-    0-based round they are stated in."""
-    out, seen = [], set()
-    for f in _found(text or ""):
-        c = Constraint(f.kind, f.params, persistent=f.kind != REVOKE and is_persistent(text, f.start, f.end),
-                       source_turn=source_turn, revokes=f.revokes)
-        key = (c.kind, c.params_json, c.revokes)
-        if key not in seen:
-            seen.add(key)
-            out.append(c)
-    return out
+    0-based round they are stated in. A constraint stated twice is reported once
+    (persistent if either statement is)."""
+    text = text or ""
+    persistent = Persistence(text)
+    out: dict[tuple, Constraint] = {}
+    for f in _found(text):
+        key = (f.kind, f.params_key, f.revokes)
+        if key in out and (out[key].persistent or f.kind == REVOKE):
+            continue
+        out[key] = Constraint(f.kind, f.params, persistent=f.kind != REVOKE and persistent(f.start, f.end),
+                              source_turn=source_turn, revokes=f.revokes)
+    return list(out.values())

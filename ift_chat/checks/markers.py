@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 from typing import Iterator
 
@@ -18,24 +19,46 @@ _PERSIST = re.compile(
 _BOUNDARY = re.compile(r"(?<=[.!?;])\s+|\n")
 
 
-def _clause(text: str, start: int, end: int) -> str:
-    """The sentence (or line) around text[start:end]."""
-    left = 0
-    for m in _BOUNDARY.finditer(text, 0, start):
-        left = m.end()
-    m = _BOUNDARY.search(text, end)
-    return text[left:m.start() if m else len(text)]
+class Persistence:
+    """Which spans of one text are stated persistently: in a clause (sentence or line) with a
+    persistence phrase, or in a list under a persistent heading line ("From now on:").
+    Built once per text, so each lookup is a bisect (no rescanning per constraint)."""
 
+    def __init__(self, text: str):
+        self.text = text
+        self.any = _PERSIST.search(text) is not None
+        self._clauses = [0] + [m.end() for m in _BOUNDARY.finditer(text)] if self.any else [0]
+        self._flags: dict[int, bool] = {}
+        self._lines = [0] + [m.end() for m in re.finditer(r"\n", text)] if self.any else [0]
+        self._headed: list[bool] = self._headed_lines() if self.any else []
 
-def _header(text: str, start: int) -> bool:
-    """Under a persistent heading line ("From now on, follow these rules:") in the same block."""
-    lines = text[:start].split("\n")
-    for line in reversed(lines[:-1]):
-        if not line.strip():
+    def _headed_lines(self) -> list[bool]:
+        headed, current = [], False
+        for n, start in enumerate(self._lines):
+            end = self._lines[n + 1] - 1 if n + 1 < len(self._lines) else len(self.text)
+            line = self.text[start:end]
+            headed.append(current)
+            if not line.strip():
+                current = False
+            elif line.rstrip().endswith(":"):
+                current = _PERSIST.search(line) is not None
+        return headed
+
+    def _clause_flag(self, i: int) -> bool:
+        if i not in self._flags:
+            lo = self._clauses[i]
+            hi = self._clauses[i + 1] if i + 1 < len(self._clauses) else len(self.text)
+            self._flags[i] = _PERSIST.search(self.text, lo, hi) is not None
+        return self._flags[i]
+
+    def __call__(self, start: int, end: int) -> bool:
+        if not self.any:
             return False
-        if line.rstrip().endswith(":"):
-            return bool(_PERSIST.search(line))
-    return False
+        first = bisect.bisect_right(self._clauses, start) - 1
+        last = bisect.bisect_right(self._clauses, max(start, end - 1)) - 1
+        if any(self._clause_flag(i) for i in range(first, last + 1)):
+            return True
+        return self._headed[bisect.bisect_right(self._lines, start) - 1]
 
 
 def may_persist(text: str) -> bool:
@@ -44,7 +67,7 @@ def may_persist(text: str) -> bool:
 
 
 def is_persistent(text: str, start: int, end: int) -> bool:
-    return bool(_PERSIST.search(_clause(text, start, end))) or _header(text, start)
+    return Persistence(text)(start, end)
 
 
 # -- revocations -------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Callable, Iterator
@@ -48,6 +49,10 @@ class Found:
     start: int
     end: int
     revokes: tuple[str, ...] = ()
+
+    @property
+    def params_key(self) -> str:
+        return json.dumps(self.params, sort_keys=True)
 
 
 Detector = Callable[[str], Iterator[Found]]

@@ -93,3 +93,18 @@ def test_error_replies_are_not_checked(store, config):
     asyncio.run(drain(runner.send(conv.id, "Answer in one word.")))
     assert store.query("select count(*) n from response_checks")[0]["n"] == 0
     assert store.query("select status from responses")[0]["status"] == "error"
+
+
+def test_a_failing_check_write_rolls_back_alone_and_keeps_the_reply(runner, store, monkeypatch):
+    def half_written(response_id, verdicts, version):
+        with store.write() as db:
+            db.execute("insert into response_checks (response_id, kind, params, source_turn_idx, persistent,"
+                       " passed, passed_loose, detail, version, created)"
+                       " values (?, 'one_word', '{}', 0, 0, 0, 0, 'x', ?, 'now')", [response_id, version])
+            raise RuntimeError("disk trouble after the first row")
+    monkeypatch.setattr(store.checks, "record", half_written)
+    conv = runner.start("chat", {"single": "model-b"}, rater_id=None)
+    asyncio.run(drain(runner.send(conv.id, "Answer in one word.")))
+    (reply,) = store.conversations.responses(store.conversations.turns(conv.id)[0].id)
+    assert (reply.status, reply.text) == ("ok", "Blue")  # committed, with no half of the checks
+    assert store.query("select count(*) n from response_checks")[0]["n"] == 0
