@@ -26,6 +26,7 @@ __all__ = ["VllmServer", "vllm_server", "vllm_demo_servers"]
 VLLM_TEST_CHECKPOINT = "demo-smolvlm-a"
 VLLM_CHECKPOINTS = ("demo-smolvlm-a", "demo-smolvlm-b")
 VLLM_START_TIMEOUT_S = 600
+DEMO_START_TIMEOUT_S = 1800  # the real demo model: a first start compiles it (minutes on a busy CPU)
 
 
 @dataclass
@@ -66,12 +67,12 @@ def vllm_demo_servers(real_demo_checkpoints, tmp_path_factory) -> dict:
     plans, problems = plan_servers(specs, config, gpu=False)
     assert len(plans) == 2 and not problems, problems
     started = time.monotonic()
-    supervisor = VllmSupervisor(plans, config.servers_dir, start_timeout_s=VLLM_START_TIMEOUT_S,
+    supervisor = VllmSupervisor(plans, config.servers_dir, start_timeout_s=DEMO_START_TIMEOUT_S,
                                 max_restarts=1, poll_s=0.5).start()
     try:
         start_s = {}
         for plan in plans:
-            if not supervisor.wait_ready(plan.name, VLLM_START_TIMEOUT_S):
+            if not supervisor.wait_ready(plan.name, DEMO_START_TIMEOUT_S):
                 status = supervisor.status(plan.name)
                 pytest.fail(f"vLLM did not start {plan.name}: {status.detail}\n" + "\n".join(status.log_tail))
             start_s[plan.name] = round(time.monotonic() - started, 1)
