@@ -160,15 +160,18 @@ def bench_live(store: Store, n: int, seed: int = 1) -> None:
         inner.append(in_ms)
         inner_cpu.append(in_cpu)
         with_rows += bool(verdicts)
-    extra = statistics.median(combined) - statistics.median(alone)
+    extra = statistics.median(b - a for a, b in zip(alone, combined))  # paired: same moment, same load
     p50 = statistics.median(inner)
     print(f"live turn, {n} replies ({with_rows} with active constraints), ms:      p50     p95")
     print(f"  A  finish_response, own commit                        {statistics.median(alone):6.2f}  {_q(alone, 95):6.2f}")
     print(f"  B  finish_response + record_for_response, one commit  {statistics.median(combined):6.2f}  {_q(combined, 95):6.2f}")
     print(f"     inside record_for_response                         {p50:6.2f}  {_q(inner, 95):6.2f}")
     print(f"     inside record_for_response, CPU time               {statistics.median(inner_cpu):6.2f}  {_q(inner_cpu, 95):6.2f}")
-    print(f"  extra of checking: B - A = {extra:.2f} ms at p50; record_for_response p50 {p50:.2f} ms   "
-          f"goal < {GOAL_LIVE_P50_MS} ms: {'met' if p50 < GOAL_LIVE_P50_MS else 'NOT met'}")
+    def met(x):
+        return "met" if x < GOAL_LIVE_P50_MS else "NOT met"
+
+    print(f"  extra of checking, goal p50 < {GOAL_LIVE_P50_MS} ms: in-process (record_for_response) {p50:.2f} ms "
+          f"{met(p50)}; with its share of the commit (median of paired B - A) {extra:.2f} ms {met(extra)}")
 
 
 def main(argv=None) -> None:

@@ -11,6 +11,7 @@ from .explain import explain
 from .jobs import check_stored_response, record_for_response, run_checks
 from .model import CHECKER_VERSION, REVOKE, Constraint, Verdict
 from .scope import active_constraints
+from .text import warm_up
 
 __all__ = ["CHECKER_VERSION", "REVOKE", "Constraint", "Verdict", "detect", "active_constraints",
-           "check_reply", "summary", "explain", "record_for_response", "check_stored_response", "run_checks"]
+           "check_reply", "summary", "explain", "record_for_response", "check_stored_response", "run_checks", "warm_up"]

@@ -40,8 +40,8 @@ def test_multi_turn(case_id, earlier, instruction, reply, expected):
     history = [{"user": text, "assistant": "..."} for text in earlier]
     result = explain(instruction, reply, history)
     assert _got(result, False, True) == sorted(expected, key=repr), result
-    for c in result["constraints"]:
-        assert c["persistent"] == (c["source_turn"] < len(earlier)) or c["persistent"]
+    for c in result["constraints"]:  # only persistent constraints carry over from earlier turns
+        assert c["persistent"] or c["source_turn"] == len(earlier)
 
 
 def test_there_are_at_least_150_hand_written_cases():

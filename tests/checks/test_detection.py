@@ -118,3 +118,12 @@ def test_empty_and_hostile_text():
     assert [c.kind for c in detect(long_text)] == ["one_word"]
     (v,) = check_reply("", detect("Answer in one word."))
     assert not v.passed and v.detail == "0 words, need one"
+
+
+def test_summary_is_the_badge_text():
+    from ift_chat.checks import summary
+
+    texts = ["From now on, never use commas.", "Answer in one word and in lowercase: sky color?"]
+    verdicts = check_reply("the sky is blue", active_constraints(texts))
+    assert summary(verdicts) == "2/3 — ✗ one word: 4 words, need one"
+    assert summary([]) == ""
