@@ -47,7 +47,10 @@ def style_counts(text: str) -> tuple[int, int, int, int]:
     prose = _CODE_BLOCK.sub("", text) if "```" in text else text
     headers = len(_HEADER.findall(prose)) if "#" in prose else 0
     bold = len(_BOLD.findall(prose)) if ("**" in prose or "__" in prose) else 0
-    return len(text.split()), headers, len(_LIST_ITEM.findall(prose)), bold
+    # a list item starts a line: a one-line reply that does not open with a marker has none
+    maybe_list = "\n" in prose or prose.lstrip()[:1] in tuple("-*+0123456789")
+    lists = len(_LIST_ITEM.findall(prose)) if maybe_list else 0
+    return len(text.split()), headers, lists, bold
 
 
 def style_features(counts_a: np.ndarray, counts_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

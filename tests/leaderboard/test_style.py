@@ -18,6 +18,8 @@ def test_style_counts_of_markdown():
     assert (headers, lists, bold) == (2, 5, 2)
     assert style_counts("Hello, world.") == (2, 0, 0, 0)
     assert style_counts("") == (0, 0, 0, 0) and tokens > 30
+    assert style_counts("- one item") == (3, 0, 1, 0) and style_counts("12) twelve")[2] == 1
+    assert style_counts("A red square, 2. Not a list.")[2] == 0
 
 
 def test_features_are_scaled_differences_that_flip_with_the_sides():
