@@ -15,7 +15,6 @@ import pytest
 from ift_chat.backends import Completion, SamplingParams
 from ift_chat.backends.transformers_backend import TransformersBackend
 from ift_chat.config import Limits
-
 from tests.fixtures_vllm import VLLM_START_TIMEOUT_S, per_test_timeout_paused
 
 from .conftest import collect, run

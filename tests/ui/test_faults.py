@@ -5,6 +5,7 @@ kill/restart test is in tests/backends/test_vllm_integration.py."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import subprocess
@@ -155,7 +156,7 @@ def test_a_write_lock_held_by_another_process_does_not_stall_the_app(config, sto
           f"(idle: {max(idle) * 1000:.0f} ms)")
     # Stalled, a GET waits out the rest of the lock (8.9 s seen on main). Bounds measured against
     # the same GETs without the lock, in this run: a loaded 2-core machine makes both slow.
-    median = lambda xs: sorted(xs)[len(xs) // 2]  # noqa: E731
+    median = lambda xs: sorted(xs)[len(xs) // 2]
     assert max(during) < 3.0 and median(during) < 2 * median(idle) + 0.2, (during, idle)
     assert "Saved after the lock." in json.dumps(shown["text"], default=str)
     (row,) = store.query("select status, text from responses")
@@ -276,3 +277,26 @@ def test_a_lone_surrogate_later_is_refused_clearly_and_writes_nothing(config, st
         after = {t: store.query(f"select count(*) n from {t}")[0]["n"] for t in before}
     assert words in error and "codec" not in error, error
     assert after == before
+
+
+def test_no_database_write_of_a_turn_runs_on_the_event_loop(config, store, monkeypatch):
+    """A write may wait for another process's lock: on the event loop it would stall every page."""
+    on_loop, write = [], store.write
+
+    def recording_write():
+        try:
+            asyncio.get_running_loop()
+            on_loop.append(True)
+        except RuntimeError:
+            on_loop.append(False)
+        return write()
+
+    monkeypatch.setattr(store, "write", recording_write)
+    backends = scripted_backends(store, ScriptedBackend("ckpt-a", reply="One. Two. Three.", token_delay=0.01))
+    with running_app(config, store, backends) as url:
+        client = Client(url, verbose=False)
+        send(client, "first turn by a new rater", name="newcomer", checkpoint="ckpt-a")
+        send(client, "second turn", name="newcomer", checkpoint="ckpt-a")
+        client.predict("newcomer", 0.0, 1.0, 32, 1, api_name="/chat_regenerate")
+    assert len(on_loop) >= 8  # rater, conversation, turns, responses started, saved, finished
+    assert not any(on_loop), f"{sum(on_loop)} of {len(on_loop)} writes ran on the event loop"
