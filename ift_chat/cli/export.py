@@ -51,7 +51,6 @@ def export(
     """Export rated turns as FORMAT into --out, with report.json, provenance.jsonl and an `exports` record."""
     from ..config import Config
     from ..errors import IftChatError
-    from ..store import Store
 
     try:
         if fmt == "explain":

@@ -18,7 +18,7 @@ trl = pytest.importorskip("trl")
 
 @pytest.fixture(scope="module")
 def vlm(demo_checkpoints):
-    from transformers import AutoModelForImageTextToText, AutoProcessor
+    from transformers import AutoProcessor
 
     path = demo_checkpoints[0]
     return path, AutoProcessor.from_pretrained(path)
