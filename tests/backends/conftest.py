@@ -88,7 +88,8 @@ def two_rounds(store, limits, backends, sides: dict[str, str], image: bytes, par
 def assert_two_good_rounds(rows: list[dict], sides: int = 1) -> None:
     """Every reply ok and non-empty; round 2's prompt carries round 1 (image, question, reply)."""
     assert len(rows) == 2 * sides, rows
-    assert all(r["status"] == "ok" and r["text"] and r["tokens_out"] for r in rows), rows
+    shown = [(r["idx"], r["side"], r["status"], r["error"], r["text"], r["tokens_out"]) for r in rows]
+    assert all(r["status"] == "ok" and r["text"] and r["tokens_out"] for r in rows), shown
     by_side = {}
     for row in rows:
         by_side.setdefault(row["side"], []).append(row)

@@ -62,12 +62,23 @@ def _save(path: Path, model, processor, template: str) -> Path:
     tmp = path.with_name(path.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     model.generation_config = _generation_config(processor.tokenizer)
+    _never_special(model, processor.tokenizer)
     model.save_pretrained(tmp)
     processor.save_pretrained(tmp)
     (tmp / "chat_template.jinja").write_text(template)
     shutil.rmtree(path, ignore_errors=True)
     tmp.rename(path)
     return path
+
+
+def _never_special(model, tokenizer) -> None:
+    """Zero the output rows of special tokens (EOS, image, pad): a random model's logits are near
+    ties, and a greedy reply that starts with EOS on one run but not the next is empty and flaky.
+    A zero logit is below the best of ~600 random ones, so replies run to max_tokens."""
+    import torch
+
+    with torch.no_grad():
+        model.get_output_embeddings().weight[tokenizer.all_special_ids] = 0.0
 
 
 def _llama(tokenizer, **extra):
