@@ -43,14 +43,14 @@ _LIST = rf"(?P<list>{_ITEM}(?:\s*,\s*{_ITEM}){{0,6}}?(?:,?\s+and\s+{_ITEM})?)"
 _INCLUDE = [re.compile(p, F) for p in (
     rf"\b(?:include|use|mention|contain|incorporate)\s+(?:the\s+)?(?:key)?words?\s+{_QUOTED}",
     rf"\binclude\s+(?:the\s+)?keywords?\s+{_LIST}(?=\s+in\s+(?:the|your)\s+(?:response|answer|reply)|[.\n]|$)",
-    rf"\b(?:include|use|mention|contain)\s+the\s+word\s+(?P<w>[A-Za-z][\w'\-]*)\b(?!\s+(?:count|limit))",
+    r"\b(?:include|use|mention|contain)\s+the\s+word\s+(?P<w>[A-Za-z][\w'\-]*)\b(?!\s+(?:count|limit))",
     rf"\b(?:make\s+sure\s+(?:to|you)\s+|be\s+sure\s+to\s+)(?:include|use|mention)\s+{_QUOTED}",
 )]
 _EXCLUDE = [re.compile(p, F) for p in (
     rf"\b(?:do\s+not|don'?t|never|without|avoid)\s+(?:use|using|include|including|say|saying|mention|mentioning|write|writing)?\s*"
     rf"(?:the\s+|any\s+(?:of\s+the\s+)?)?(?:key)?words?\s+{_QUOTED}",
     rf"\b(?:do\s+not|don'?t)\s+include\s+(?:the\s+)?keywords?\s+{_LIST}(?=\s+in\s+(?:the|your)\s+(?:response|answer|reply)|[.\n]|$)",
-    rf"\b(?:do\s+not|don'?t|never|without|avoid)\s+(?:use|using|say|saying|mention|mentioning)\s+the\s+word\s+(?P<w>[A-Za-z][\w'\-]*)\b",
+    r"\b(?:do\s+not|don'?t|never|without|avoid)\s+(?:use|using|say|saying|mention|mentioning)\s+the\s+word\s+(?P<w>[A-Za-z][\w'\-]*)\b",
 )]
 _TIMES = r"(?:\s+times?)?"
 _KEYWORD_FREQ = [re.compile(p, F) for p in (
@@ -63,8 +63,8 @@ _LETTER_FREQ = [re.compile(p, F) for p in (
     rf"\buse\s+the\s+letter\s+{OPT_Q}?(?P<l>[a-z]){OPT_Q}?\s+{REL}\s+{N}{_TIMES}\b",
 )]
 _NUMBER = re.compile(
-    rf"\b(?:include|mention|contain|use|state)\s+(?:at\s+least\s+one\s+|an?\s+)?(?P<parity>odd|even)\s+number\b|"
-    rf"\b(?:include|mention|contain|use)\s+the\s+number\s+(?P<num>\d+)\b", F)
+    r"\b(?:include|mention|contain|use|state)\s+(?:at\s+least\s+one\s+|an?\s+)?(?P<parity>odd|even)\s+number\b|"
+    r"\b(?:include|mention|contain|use)\s+the\s+number\s+(?P<num>\d+)\b", F)
 
 
 def language(text: str) -> Iterator[Found]:
