@@ -72,7 +72,7 @@ class ArenaTab:
                                   self.panes._outputs(), api_name=f"{self.p}_reveal",
                                   concurrency_limit=None)
         self.history.input(self._set_history, [self.panes.conversation, self.history,
-                                               self.ctx.shared["rater_name"]], None,
+                                               self.rater_name], None,
                            api_name=False, concurrency_limit=None)
         if not self.anonymous:
             for dd in extra:

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ift_chat.cli import app
-from tests.conftest import png_bytes
+from ift_chat.demo import DEMO_NAMES
 
 runner = CliRunner()
 
@@ -56,16 +56,17 @@ def test_errors_exit_1_with_a_message(world, tmp_path):
 
 @pytest.mark.slow
 def test_replay_verb_on_demo_checkpoints(store, tmp_path):
-    """`evalset import` then `replay --checkpoints a,b` with the real transformers backend."""
+    """`evalset import` then `replay --checkpoints a,b` on the demo models (real text weights; one
+    of them is text-only, so the item has no image) with the real transformers backend."""
     home = store.config.home
-    (tmp_path / "pic.png").write_bytes(png_bytes(color=(5, 50, 100)))
     (tmp_path / "set.json").write_text(json.dumps([
-        {"id": "x1", "image": "pic.png", "conversations": [
-            {"from": "human", "value": "<image>\nWhat is this?"}, {"from": "gpt", "value": "A square."},
-            {"from": "human", "value": "What color?"}, {"from": "gpt", "value": "Blue."}]}]))
+        {"id": "x1", "conversations": [
+            {"from": "human", "value": "What is a square?"}, {"from": "gpt", "value": "A shape."},
+            {"from": "human", "value": "Answer in one word: what color is the sky?"},
+            {"from": "gpt", "value": "Blue."}]}]))
     assert invoke("evalset", "import", tmp_path / "set.json", "--images", tmp_path, "--name", "demo-set",
                   "--home", home).exit_code == 0
-    result = invoke("replay", "--eval-set", "demo-set", "--checkpoints", "demo-smolvlm-a,demo-smolvlm-b",
+    result = invoke("replay", "--eval-set", "demo-set", "--checkpoints", ",".join(DEMO_NAMES),
                     "--max-tokens", "8", "--home", home, "--checkpoints-dir", tmp_path / "no-checkpoints",
                     "--backend", "transformers")
     assert result.exit_code == 0, result.output
@@ -73,8 +74,8 @@ def test_replay_verb_on_demo_checkpoints(store, tmp_path):
     rows = store.query("""select c.mode, r.side, r.checkpoint, r.status, r.tokens_out from responses r
                           join turns t on t.id = r.turn_id join conversations c on c.id = t.conversation_id""")
     assert len(rows) == 4 and {r["mode"] for r in rows} == {"replay"}
-    assert {(r["side"], r["checkpoint"]) for r in rows} in (
-        {("A", "demo-smolvlm-a"), ("B", "demo-smolvlm-b")}, {("A", "demo-smolvlm-b"), ("B", "demo-smolvlm-a")})
+    a, b = DEMO_NAMES
+    assert {(r["side"], r["checkpoint"]) for r in rows} in ({("A", a), ("B", b)}, {("A", b), ("B", a)})
     assert all(r["status"] == "ok" and r["tokens_out"] for r in rows)
 
 
