@@ -10,6 +10,7 @@ import pytest
 from ift_chat.backends import Completion
 from ift_chat.backends.transformers_backend import TransformersBackend
 from ift_chat.config import Limits
+from tests.fixtures_vllm import VLLM_STALL_TIMEOUT_S, VLLM_START_TIMEOUT_S
 
 
 @pytest.fixture(scope="session")
@@ -127,10 +128,13 @@ class TinyVllmServers:
             plans, problems = plan_servers(specs, self.config, gpu=False)
             assert len(plans) == 1 and not problems, problems
             started = time.monotonic()
-            supervisor = VllmSupervisor(plans, self.config.servers_dir, start_timeout_s=600, max_restarts=1,
+            # The same progress-based limits as the demo servers (tests/fixtures_vllm.py): a start
+            # that keeps logging or using CPU on a loaded machine is not cut off at a fixed time.
+            supervisor = VllmSupervisor(plans, self.config.servers_dir, start_timeout_s=VLLM_START_TIMEOUT_S,
+                                        stall_timeout_s=VLLM_STALL_TIMEOUT_S, max_restarts=1,
                                         poll_s=0.5).start()
             self.supervisors[base], self.plans[base] = supervisor, plans[0]
-            if not supervisor.wait_ready(base, 600):
+            if not supervisor.wait_ready(base, 2 * VLLM_START_TIMEOUT_S):
                 status = supervisor.status(base)
                 pytest.fail(f"vLLM did not start {base}: {status.detail}\n" + "\n".join(status.log_tail))
             self.start_s[base] = round(time.monotonic() - started, 1)
@@ -156,3 +160,15 @@ def tiny_vllm(tiny_checkpoints, tiny_lora, tmp_path_factory) -> TinyVllmServers:
         yield servers
     finally:
         servers.stop()
+
+
+# Started in a test's set-up, where tests/fixtures_vllm.py pauses pytest-timeout's per-test timer
+# for fixtures named vllm_* (a start under load can take longer than one test may).
+@pytest.fixture
+def vllm_tiny_blip2(tiny_vllm) -> dict:
+    return tiny_vllm.backends("tiny-blip2")
+
+
+@pytest.fixture
+def vllm_tiny_idefics3(tiny_vllm) -> dict:
+    return tiny_vllm.backends("tiny-idefics3")

@@ -23,8 +23,8 @@ pytestmark = pytest.mark.slow
 GREEDY = SamplingParams(temperature=0, max_tokens=12, seed=0)
 
 
-def test_blip2_two_rounds_on_vllm(tiny_vllm, tiny_checkpoints, store, config, make_png):
-    served = tiny_vllm.backends("tiny-blip2")
+def test_blip2_two_rounds_on_vllm(vllm_tiny_blip2, tiny_checkpoints, store, config, make_png):
+    served = vllm_tiny_blip2
     rows = two_rounds(store, config.limits, [served["tiny-blip2"]], {"single": "tiny-blip2"},
                       make_png(size=(120, 80)), GREEDY)
     assert_two_good_rounds(rows)
@@ -35,9 +35,10 @@ def test_blip2_two_rounds_on_vllm(tiny_vllm, tiny_checkpoints, store, config, ma
     assert local_rows[0]["tokens_in"] == rows[0]["tokens_in"]
 
 
-def test_idefics3_base_and_its_lora_in_one_arena_on_vllm(tiny_vllm, store, config, make_png):
+def test_idefics3_base_and_its_lora_in_one_arena_on_vllm(vllm_tiny_idefics3, tiny_vllm, store, config,
+                                                         make_png):
     """One server with --enable-lora answers for both; on the same prompt and seed they differ."""
-    served = tiny_vllm.backends("tiny-idefics3")
+    served = vllm_tiny_idefics3
     assert sorted(served) == ["tiny-idefics3", "tiny-idefics3-lora"]
     command = build_command(tiny_vllm.plans["tiny-idefics3"])
     assert "--enable-lora" in command and any(a.startswith("tiny-idefics3-lora=") for a in command)
