@@ -157,6 +157,8 @@ class VllmSupervisor:
             server.state, server.detail, server.retry_s = "ready", server.plan.base_url, FIRST_RETRY_S
             server.next_probe = time.monotonic() + self.probe_s
             return
+        if server.proc is not None and server.proc.poll() is not None:
+            return  # it died meanwhile: the exit path restarts it (shown "starting", not "down")
         if server.state == "ready":
             log.warning("vLLM server %s stopped answering /health", server.plan.name)
         server.state = "down"
