@@ -87,7 +87,7 @@ def _vllm_python() -> str:
     return python
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # its one user module; ~3 GB per server, freed after it
 def vllm_demo_servers(real_demo_checkpoints, tmp_path_factory) -> dict:
     """The real demo checkpoints on vLLM-CPU, one server per architecture (LlamaForCausalLM and
     Idefics3), started once per run: name -> client backend; "start_s" -> name -> seconds."""

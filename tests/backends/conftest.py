@@ -87,10 +87,12 @@ def two_rounds(store, limits, backends, sides: dict[str, str], image: bytes, par
 
 
 def assert_two_good_rounds(rows: list[dict], sides: int = 1) -> None:
-    """Every reply ok and non-empty; round 2's prompt carries round 1 (image, question, reply)."""
+    """Every reply ok with tokens; round 2's prompt carries round 1 (image, question, reply).
+    A random-weight model's reply can be special tokens only, which decode to "" (seen once in CI
+    for the tiny LoRA adapter: 12 tokens, no text), so the text itself may be empty."""
     assert len(rows) == 2 * sides, rows
     shown = [(r["idx"], r["side"], r["status"], r["error"], r["text"], r["tokens_out"]) for r in rows]
-    assert all(r["status"] == "ok" and r["text"] and r["tokens_out"] for r in rows), shown
+    assert all(r["status"] == "ok" and r["tokens_out"] for r in rows), shown
     by_side = {}
     for row in rows:
         by_side.setdefault(row["side"], []).append(row)
@@ -148,7 +150,9 @@ class TinyVllmServers:
             print(f"\nvLLM-CPU start-up seconds per tiny checkpoint: {self.start_s}")
 
 
-@pytest.fixture(scope="session")
+# Module scope: its users are in one module, and each vLLM-CPU server holds ~3 GB; kept for the
+# session they shared 24 GB with the demo and integration servers (a worker died in CI).
+@pytest.fixture(scope="module")
 def tiny_vllm(tiny_checkpoints, tiny_lora, tmp_path_factory) -> TinyVllmServers:
     import os
 
