@@ -19,11 +19,14 @@ TITLES = ("Who still wins in round 3+", "Rating by round", "automatic checks (so
 def test_leaderboard_tab_in_a_browser(config, store, arena, browser):
     for name in ("ck-good", "ck-bad"):
         arena.checkpoint(name)
-    for _ in range(2):
+    for n in range(2):
         turns = arena.battle("ck-good", "ck-bad", ["A", "A", "B", "A", "B"],
-                             texts=[("**Sure.**\n- a\n- b", "ok")] * 5, image_turns=[0])
+                             texts=[("**Sure.**\n- a\n- b", "ok")] * 5, image_turns=[0], reveal=n == 0)
     arena.checks(arena.reply_ids(turns[2])["A"], [("one_word", False, False)])
+    # A battle is rated by its owner before its end; the rating counts from the reveal on.
     arena.store.feedback.rate(arena.reply_ids(turns[2])["A"], arena.rater("r1"), "no")
+    arena.store.conversations.reveal(arena.store.conversations.turn(turns[0]).conversation_id,
+                                     arena.rater("r1"))
     arena.dialog("ck-bad", [["yes"], ["yes"], ["no"]])
     with running_app(config, store, Backends()) as url:
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
