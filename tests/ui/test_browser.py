@@ -74,8 +74,12 @@ def test_three_turn_blind_battle_then_reveal_and_reload(scripted_app, page, stor
     received = "\n".join(bodies)
     assert "Reply one from the" in received and "you voted" in received  # the capture sees the answers
     assert not any(s in received for s in SECRET), "a checkpoint name was sent before the reveal"
-    page.locator("#battle-reveal-btn").click()
-    page.locator("#battle-reveal").get_by_text("revealed").wait_for()
+    reveal_btn = page.locator("#battle-reveal-btn")
+    page.wait_for_function("document.querySelector('#battle-reveal-btn') && "
+                           "!document.querySelector('#battle-reveal-btn').disabled")
+    reveal_btn.click()
+    # Under load (CI on 2 busy cores) the reveal's round trip took longer than the default 30 s once.
+    page.locator("#battle-reveal").get_by_text("revealed").wait_for(timeout=90_000)
     revealed = page.locator("#battle-reveal").inner_text()
     assert all(s in revealed for s in SECRET) and "turn 3: 🤝 Tie" in revealed
     page.screenshot(path=str(ARTIFACTS / "battle-revealed.png"), full_page=True)
