@@ -6,7 +6,7 @@ memory), which is then saved with ``save_to_disk`` (``hf/``) and as Parquet
 Messages follow TRL's conversational format: content is a list of parts
 ``{"type": "image"|"text", "text": ...}`` with images in order in ``images``.
 Every row has an ``id`` and a ``provenance`` struct (export, conversation, side,
-turn / response / rating / vote ids). DPO and KTO exports also write LLaMA-Factory's
+turn / response / rating / vote / automatic-check ids). DPO and KTO exports also write LLaMA-Factory's
 copy (``llamafactory.json`` + ``dataset_info.json``, images in ``images/``).
 """
 
@@ -27,7 +27,7 @@ MESSAGES = List({"role": Value("string"), "content": List(PART)})
 IMAGES = List(Image())
 PROVENANCE = {"export": Value("int64"), "row_id": Value("string"), "conversation": Value("string"),
               "side": Value("string"), "turns": List(Value("int64")), "responses": List(Value("int64")),
-              "ratings": List(Value("int64")), "votes": List(Value("int64"))}
+              "ratings": List(Value("int64")), "votes": List(Value("int64")), "checks": List(Value("int64"))}
 
 SFT_FEATURES = Features({"id": Value("string"), "messages": MESSAGES, "images": IMAGES,
                          "checkpoint": Value("string"), "provenance": PROVENANCE})

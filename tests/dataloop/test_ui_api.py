@@ -9,7 +9,7 @@ from gradio_client import Client, handle_file
 
 from tests.conftest import png_bytes
 
-FILTERS = [[], "", "", "", None, None, 2, None, 1, True, False, True, "all", 0.1, "inline", "1.5", "", "escape"]
+FILTERS = [[], "", "", "", None, None, 2, None, 1, True, False, True, "all", 0.1, "off", False, "inline", "1.5", "", "escape"]
 
 
 def login(url, name, password):
