@@ -71,7 +71,8 @@ def test_dpo_pairs_where_one_side_passed_and_the_other_failed(checked_world, tmp
     assert all(p["source"] == "checks" and p["id"].startswith(f"x{result.id}-check-") for p in ds)
     cow = pairs[(r["re2.B"], r["re2.A"])]  # round 2: the round-1 "from now on" rule decided it
     assert cow["chosen"][0]["content"][0]["text"] == "a cow is big."
-    assert [m["content"][-1]["text"] for m in cow["prompt"] if m["role"] == "assistant"] == ["a dog is a pet."]
+    history = [m["content"][-1]["text"] for m in cow["prompt"] if m["role"] == "assistant"]
+    assert history == ["a dog is a pet."]  # the eval item's reference, as both sides saw it
     assert sorted(cow["provenance"]["checks"]) == sorted(stored_check_ids(w.store, r["re2.B"], r["re2.A"]))
     skipped = result.report["skipped"]
     assert skipped[SKIP_FAILED_CHECK] == 1  # the vote for "Apples, pears, plums." is dropped
@@ -84,7 +85,8 @@ def test_dpo_pairs_where_one_side_passed_and_the_other_failed(checked_world, tmp
 def test_kto_labels_from_the_checks_alone(checked_world, tmp_path):
     w = checked_world
     r = w.responses
-    result = run_export(w.store, "kto", tmp_path / "kto", Filters(split="all", checks="strict", checks_only=True))
+    only = Filters(split="all", checks="strict", checks_only=True)
+    result = run_export(w.store, "kto", tmp_path / "kto", only)
     ds = datasets.load_from_disk(str(result.path / "hf"))
     labels = {p["provenance"]["responses"][0]: p["label"] for p in ds}
     assert labels[r["re1.A"]] is True and labels[r["re1.B"]] is False
@@ -114,10 +116,12 @@ def test_cli_export_with_checks(checked_world, tmp_path):
     res = runner.invoke(app, ["export", "dpo", "--out", str(out), "--home", home, "--split", "all",
                               "--checks", "strict", "--checks-only"])
     assert res.exit_code == 0, res.output
-    assert "wrote 4 rows" in res.output and "automatic checks" in res.output  # votes ignored: v1 is a pair too
+    assert "wrote 4 rows" in res.output  # votes are ignored: v1 is a check pair too
+    assert "automatic checks" in res.output
     marker = json.loads((out / "report.json").read_text())
     assert marker["filters"]["checks"] == "strict" and marker["filters"]["checks_only"] is True
-    bad = runner.invoke(app, ["export", "dpo", "--out", str(tmp_path / "bad"), "--home", home, "--checks-only"])
+    bad = runner.invoke(app, ["export", "dpo", "--out", str(tmp_path / "bad"), "--home", home,
+                              "--checks-only"])
     assert bad.exit_code == 1 and "checks-only needs checks strict or loose" in bad.output
 
 
