@@ -60,7 +60,7 @@ def test_per_round_curve_screenshot(config, store, tmp_path, local_backends, bro
     assert table["followed"].between(0, 1).all() and (table["lower"] <= table["upper"]).all()
     print("\n" + table.round(2).to_string(index=False))
     with running_app(config, store, Backends()) as url:
-        page = browser.new_page(viewport={"width": 1500, "height": 1100})
+        page = browser.new_page(viewport={"width": 2300, "height": 1200})
         page.set_default_timeout(60_000)
         page.goto(url + "/manage")
         page.get_by_role("button", name="Refresh leaderboard").click()
