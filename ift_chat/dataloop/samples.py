@@ -17,6 +17,7 @@ SKIP_OWN_HISTORY = "preference pairs: arena turns whose two sides had seen diffe
                    "answer different prompts"
 SKIP_STOPPED_CORRECTION = "correction pairs: the original reply was stopped (truncated); its correction is " \
                           "used as the SFT reply instead"
+PAIR_ID_PREFIX = {"vote": "vote", "checks": "check"}  # row ids x<export>-vote-<turn>, …-check-<turn>
 SKIP_CHECKS_UNDECIDED = "check pairs: arena turns where the automatic checks did not separate the two replies " \
                         "(both passed, both failed, or a side without a verifiable constraint)"
 
@@ -78,7 +79,8 @@ def provenance(dialog: RatedDialog, turns, responses: list[RatedResponse], votes
     if ratings is None:
         ratings = [rid for r in responses for rid in r.judgement.rating_ids]
     return {"conversation": dialog.id, "side": None, "turns": [t.id for t in turns], "responses": [r.id for r in responses],
-            "ratings": list(ratings), "votes": list(votes), "checks": [c["id"] for r in responses for c in r.checks]}
+            "ratings": list(ratings), "votes": list(votes),
+            "checks": [c["id"] for r in responses for c in r.checks]}
 
 
 def history(dialog: RatedDialog, upto: int, side: str) -> list[SampleRound]:
@@ -175,7 +177,7 @@ def _same_prompt_pair(sel: Selection, dialog: RatedDialog, n: int, turn: RatedTu
     prompt = (*history(dialog, n, chosen.side), SampleRound(turn.text, turn.images))
     if sel.is_new("pair", images_of(prompt), [r.text for r in prompt], chosen.text, rejected.text):
         prov = provenance(dialog, dialog.turns[:n + 1], [chosen, rejected], votes=votes)
-        yield Pair(f"{source.removesuffix('s')}-{turn.id}", prompt, chosen.text, rejected.text, source,
+        yield Pair(f"{PAIR_ID_PREFIX[source]}-{turn.id}", prompt, chosen.text, rejected.text, source,
                    chosen.checkpoint, rejected.checkpoint, dialog.system_prompt, prov)
 
 
