@@ -44,3 +44,14 @@ class ScriptedBackend:
 
     async def aclose(self) -> None:
         pass
+
+
+def scripted_runner(store, limits, **replies: str):
+    """A DialogRunner over scripted checkpoints registered in the store: name=reply each."""
+    from ift_chat.backends import Backends
+    from ift_chat.runner import DialogRunner
+
+    backends = [ScriptedBackend(name.replace("_", "-"), reply=reply) for name, reply in replies.items()]
+    for b in backends:
+        store.checkpoints.register(b.name, backend="scripted")
+    return DialogRunner(store, Backends(backends), limits)

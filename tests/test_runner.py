@@ -10,17 +10,13 @@ import pytest
 from ift_chat.backends import Backends
 from ift_chat.errors import BackendUnavailable, ImageError, ValidationError
 from ift_chat.runner import DialogRunner, leaks_identity
-from tests.scripted_backend import ScriptedBackend
+from tests.scripted_backend import ScriptedBackend, scripted_runner
 
 
 
 @pytest.fixture
 def runner(store, config):
-    a = ScriptedBackend("model-a", reply="alpha one two three")
-    b = ScriptedBackend("model-b", reply="beta four five six")
-    for x in (a, b):
-        store.checkpoints.register(x.name, backend="scripted")
-    return DialogRunner(store, Backends([a, b]), config.limits)
+    return scripted_runner(store, config.limits, model_a="alpha one two three", model_b="beta four five six")
 
 
 async def drain(stream):

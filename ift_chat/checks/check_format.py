@@ -47,22 +47,24 @@ def _letters(reply: str, upper: bool) -> list[str]:
     return [w for w in re.findall(r"\S+", reply) if any((c.isupper() if upper else c.islower()) for c in w)]
 
 
-def lowercase(reply: str, params: dict, loose: bool) -> tuple[bool, str]:
-    if reply == reply.lower() or loose:
-        return reply == reply.lower(), "all lowercase"
-    bad = _letters(reply, upper=True)
+def _case(reply: str, upper: bool, loose: bool) -> tuple[bool, str]:
+    cased = reply.upper() if upper else reply.lower()
+    want = "all capitals" if upper else "all lowercase"
+    if reply == cased or loose:
+        return reply == cased, want
+    bad = _letters(reply, upper=not upper)
     if not bad:
-        return True, "all lowercase"
-    return False, f"{len(bad)} words with capitals, e.g. \"{_short(bad[0], 20)}\""
+        return True, want
+    other = "lowercase letters" if upper else "capitals"
+    return False, f"{len(bad)} words with {other}, e.g. \"{_short(bad[0], 20)}\""
+
+
+def lowercase(reply: str, params: dict, loose: bool) -> tuple[bool, str]:
+    return _case(reply, upper=False, loose=loose)
 
 
 def uppercase(reply: str, params: dict, loose: bool) -> tuple[bool, str]:
-    if reply == reply.upper() or loose:
-        return reply == reply.upper(), "all capitals"
-    bad = _letters(reply, upper=False)
-    if not bad:
-        return True, "all capitals"
-    return False, f"{len(bad)} words with lowercase letters, e.g. \"{_short(bad[0], 20)}\""
+    return _case(reply, upper=True, loose=loose)
 
 
 def capital_word_count(reply: str, params: dict, loose: bool) -> tuple[bool, str]:

@@ -7,7 +7,7 @@ import re
 from typing import Iterator
 
 from .languages import LANGUAGES
-from .patterns import F, N, OPT_Q, REL, Found, count
+from .patterns import F, N, OPT_Q, REL, Found, count, each
 from .text import NUMBER
 
 _LANG = "(?P<lang>" + "|".join(LANGUAGES) + ")"
@@ -76,8 +76,7 @@ def language(text: str) -> Iterator[Found]:
 
 
 def number_only(text: str) -> Iterator[Found]:
-    for m in _NUMBER_ONLY.finditer(text):
-        yield Found("number_only", {}, m.start(), m.end())
+    yield from each("number_only", _NUMBER_ONLY, text)
 
 
 def choice(text: str) -> Iterator[Found]:

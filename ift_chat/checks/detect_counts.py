@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
-from .patterns import F, N, OPT_Q, POST, REL, Found, count, find, ranges, unit_patterns, windows
+from .patterns import F, N, OPT_Q, POST, REL, Found, count, counts, each, find, ranges, unit_patterns, windows
 from .text import parse_number
 
 # -- MMMT-IF sentence rules (before the reply-level counts they contain) ----------------
@@ -44,10 +44,7 @@ _BULLET_CUE = re.compile(r"bullet", F)
 
 def sentence_rules(text: str) -> Iterator[Found]:
     spans = windows(text, _SENTENCE_CUE, 90, 120)
-    for p in _SENT_LEN:
-        for m in find(p, text, spans):
-            if f := count("sentence_length", m, "at_most"):
-                yield f
+    yield from counts("sentence_length", _SENT_LEN, text, "at_most", spans)
     for m in find(_SENT_START, text, spans):
         letter = m.group("letter") or m.group("qletter")
         params = {"letter": letter.lower()} if letter else {"capital": True}
@@ -77,8 +74,7 @@ _DIVIDER = re.compile(r"\*\*\*|markdown\s+divider", F)
 
 
 def one_word(text: str) -> Iterator[Found]:
-    for m in find(_ONE_WORD, text, windows(text, _WORD_CUE, 40, 30)):
-        yield Found("one_word", {}, m.start(), m.end())
+    yield from each("one_word", _ONE_WORD, text, windows(text, _WORD_CUE, 40, 30))
 
 
 def word_counts(text: str) -> Iterator[Found]:
@@ -100,22 +96,15 @@ def _small(m: re.Match) -> bool:
 
 def sentence_counts(text: str) -> Iterator[Found]:
     spans = windows(text, _SENTENCE_CUE)
-    for m in find(_ONE_SENTENCE, text, spans):
-        yield Found("sentence_count", {"relation": "exactly", "n": 1}, m.start(), m.end())
+    yield from each("sentence_count", _ONE_SENTENCE, text, spans, {"relation": "exactly", "n": 1})
     yield from ranges("sentence_count", text, "sentences?", spans)
-    for p in _SENTENCE_PATTERNS:
-        for m in find(p, text, spans):
-            if f := count("sentence_count", m, "exactly"):
-                yield f
+    yield from counts("sentence_count", _SENTENCE_PATTERNS, text, "exactly", spans)
 
 
 def paragraph_counts(text: str) -> Iterator[Found]:
     separator = "***" if _DIVIDER.search(text) else "blank_line"
-    spans = windows(text, _PARAGRAPH_CUE)
-    for p in _PARAGRAPH_PATTERNS:
-        for m in find(p, text, spans):
-            if f := count("paragraph_count", m, "exactly", separator=separator):
-                yield f
+    yield from counts("paragraph_count", _PARAGRAPH_PATTERNS, text, "exactly", windows(text, _PARAGRAPH_CUE),
+                      separator=separator)
 
 
 _BULLETS = [re.compile(p, F) for p in (
@@ -124,11 +113,7 @@ _BULLETS = [re.compile(p, F) for p in (
 
 
 def bullets(text: str) -> Iterator[Found]:
-    spans = windows(text, _BULLET_CUE)
-    for p in _BULLETS:
-        for m in find(p, text, spans):
-            if f := count("bullet_count", m, "exactly"):
-                yield f
+    yield from counts("bullet_count", _BULLETS, text, "exactly", windows(text, _BULLET_CUE))
 
 
 DETECTORS = (sentence_rules, one_word, word_counts, sentence_counts, paragraph_counts, bullets)

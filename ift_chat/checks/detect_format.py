@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
-from .patterns import F, N, OPT_Q, REL, Found, count
+from .patterns import F, N, OPT_Q, REL, Found, count, counts, each
 
 _RESPONSE = r"(?:(?:your|the)\s+(?:entire\s+|whole\s+|full\s+)?(?:response|answer|reply|output)|it)"
 _JSON = re.compile(
@@ -54,11 +54,6 @@ _POSTSCRIPT = re.compile(
 _PLACEHOLDERS = re.compile(rf"(?:\b{REL}\s+)?{N}\s+placeholders?\b", F)
 
 
-def _each(pattern: re.Pattern, text: str, kind: str, params=None) -> Iterator[Found]:
-    for m in pattern.finditer(text):
-        yield Found(kind, dict(params or {}), m.start(), m.end())
-
-
 def json_format(text: str) -> Iterator[Found]:
     for m in _JSON.finditer(text):
         if not _NOT_JSON.search(text[max(0, m.start() - 20):m.end()]):
@@ -69,25 +64,21 @@ def sections(text: str) -> Iterator[Found]:
     for m in _SECTIONS.finditer(text):
         if f := count("sections", m, "exactly", splitter=m.group("splitter")):
             yield f
-    for m in _HIGHLIGHT.finditer(text):
-        if f := count("highlighted_sections", m, "at_least"):
-            yield f
+    yield from counts("highlighted_sections", _HIGHLIGHT, text, "at_least")
 
 
 def title(text: str) -> Iterator[Found]:
-    yield from _each(_TITLE, text, "title")
+    yield from each("title", _TITLE, text)
 
 
 def case(text: str) -> Iterator[Found]:
-    for m in _CAPITAL_WORDS.finditer(text):
-        if f := count("capital_word_count", m, "at_least"):
-            yield f
-    yield from _each(_LOWER, text, "lowercase")
-    yield from _each(_UPPER, text, "uppercase")
+    yield from counts("capital_word_count", _CAPITAL_WORDS, text, "at_least")
+    yield from each("lowercase", _LOWER, text)
+    yield from each("uppercase", _UPPER, text)
 
 
 def commas(text: str) -> Iterator[Found]:
-    yield from _each(_NO_COMMAS, text, "no_commas")
+    yield from each("no_commas", _NO_COMMAS, text)
 
 
 def _phrase(m: re.Match) -> str:
@@ -102,16 +93,14 @@ def start_end(text: str) -> Iterator[Found]:
     for m in _ENDS.finditer(text):
         if _phrase(m):
             yield Found("ends_with", {"phrase": _phrase(m)}, m.start(), m.end())
-    yield from _each(_QUOTATION, text, "quotation")
+    yield from each("quotation", _QUOTATION, text)
 
 
 def extras(text: str) -> Iterator[Found]:
     for m in _POSTSCRIPT.finditer(text):
         marker = (m.group("marker") or "P.S").upper().replace(" ", "")
         yield Found("postscript", {"marker": marker.rstrip(".") + "."}, m.start(), m.end())
-    for m in _PLACEHOLDERS.finditer(text):
-        if f := count("placeholders", m, "at_least"):
-            yield f
+    yield from counts("placeholders", _PLACEHOLDERS, text, "at_least")
 
 
 DETECTORS = (json_format, sections, title, case, commas, start_end, extras)

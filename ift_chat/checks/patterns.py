@@ -111,3 +111,22 @@ def find(pattern: re.Pattern, text: str, spans: list[tuple[int, int]]) -> Iterat
     """pattern.finditer over the spans only (positions stay those of the whole text)."""
     for lo, hi in spans:
         yield from pattern.finditer(text, lo, hi)
+
+
+def matches(patterns: re.Pattern | list[re.Pattern], text: str, spans=None) -> Iterator[re.Match]:
+    """Every match of one pattern or of several in turn; within ``spans`` only when given."""
+    for p in patterns if isinstance(patterns, list) else [patterns]:
+        yield from find(p, text, spans) if spans is not None else p.finditer(text)
+
+
+def counts(kind: str, patterns, text: str, default: str = "exactly", spans=None, **extra) -> Iterator[Found]:
+    """A count constraint (relation, n) for every match that names a number."""
+    for m in matches(patterns, text, spans):
+        if f := count(kind, m, default, **extra):
+            yield f
+
+
+def each(kind: str, patterns, text: str, spans=None, params: dict | None = None) -> Iterator[Found]:
+    """A constraint with fixed params for every match."""
+    for m in matches(patterns, text, spans):
+        yield Found(kind, dict(params or {}), m.start(), m.end())

@@ -8,16 +8,9 @@ from typing import Optional
 
 import typer
 
-from . import app
+from .common import command_group, fail, opened_store, progress_bar
 
-checks_app = typer.Typer(help="Automatic per-turn instruction checks (verifiable constraints).",
-                         no_args_is_help=True)
-app.add_typer(checks_app, name="checks")
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(1)
+checks_app = command_group("checks", "Automatic per-turn instruction checks (verifiable constraints).")
 
 
 @checks_app.command("explain")
@@ -36,11 +29,11 @@ def explain_command(
         try:
             rounds = json.loads(history.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise _fail(f"could not read the history file {history}: {exc}") from None
+            raise fail(f"could not read the history file {history}: {exc}") from None
     try:
         result = explain(instruction, reply, rounds)
     except ValidationError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(exc) from None
     typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
 
 
@@ -53,31 +46,22 @@ def run_command(
     home: Optional[Path] = typer.Option(None, help="Data dir (env IFT_CHAT_HOME)."),
 ) -> None:
     """(Re)check stored replies; replies already checked by this checker version are skipped."""
-    from tqdm import tqdm
-
     from ..checks import CHECKER_VERSION, run_checks
     from ..config import Config
     from ..errors import IftChatError
-    from ..store import Store
 
     if sum([conversation is not None, eval_set is not None, all_]) != 1:
-        raise _fail("give exactly one of --conversation ID, --eval-set NAME, --all")
+        raise fail("give exactly one of --conversation ID, --eval-set NAME, --all")
     try:
-        store = Store(Config.from_env(home=home))
-        try:
+        with opened_store(Config.from_env(home=home)) as store:
             if eval_set is not None:
                 store.eval_sets.by_name(eval_set)  # a clear error for an unknown name
             if conversation is not None:
                 store.conversations.get(conversation)
-            with tqdm(unit="reply", desc="checks") as bar:
-                def progress(done: int, total: int) -> None:
-                    bar.total = total
-                    bar.update(done - bar.n)
+            with progress_bar("checks", "reply") as progress:
                 result = run_checks(store, conversation_id=conversation, eval_set=eval_set,
                                     force=force, on_progress=progress)
-        finally:
-            store.close()
     except IftChatError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(exc) from None
     typer.echo(f"checker {CHECKER_VERSION}: {result.checked} replies checked, {result.skipped} already "
                f"checked, {result.rows} verdicts written ({result.conversations} conversations)")

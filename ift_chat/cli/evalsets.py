@@ -9,14 +9,10 @@ from typing import List, Optional
 import typer
 
 from . import app
+from .common import command_group, fail, opened_store, progress_bar
 
-evalset_app = typer.Typer(help="Evaluation sets: import from JSONL / LLaVA JSON / MMMT-IF CSV or the built-in ifmr, list.", no_args_is_help=True)
-app.add_typer(evalset_app, name="evalset")
-
-
-def _fail(exc: Exception) -> typer.Exit:
-    typer.echo(f"error: {exc}", err=True)
-    return typer.Exit(1)
+evalset_app = command_group(
+    "evalset", "Evaluation sets: import from JSONL / LLaVA JSON / MMMT-IF CSV or the built-in ifmr, list.")
 
 
 @evalset_app.command("import")
@@ -33,27 +29,23 @@ def import_evalset(
     from ..config import Config
     from ..dataloop.imports import import_eval_set
     from ..errors import IftChatError
-    from ..store import Store
 
     if (file is None) == (builtin is None):
-        raise _fail(ValueError("give a FILE to import or --builtin NAME, not both"))
+        raise fail("give a FILE to import or --builtin NAME, not both")
     if builtin is not None and builtin != "ifmr":
-        raise _fail(ValueError(f"no built-in evaluation set {builtin!r} (there is: ifmr)"))
+        raise fail(f"no built-in evaluation set {builtin!r} (there is: ifmr)")
     if file is not None and not name:
-        raise _fail(ValueError("--name is required when importing a file"))
+        raise fail("--name is required when importing a file")
     try:
-        store = Store(Config.from_env(home=home))
-        try:
+        with opened_store(Config.from_env(home=home)) as store:
             if builtin is not None:
                 from ..dataloop.ifmr import import_builtin
 
                 result = import_builtin(store, name or builtin)
             else:
                 result = import_eval_set(store, file, images, name, description)
-        finally:
-            store.close()
     except IftChatError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     typer.echo(f"imported {result.items} items ({result.images} images) as evaluation set {result.eval_set.name!r}")
 
 
@@ -61,13 +53,11 @@ def import_evalset(
 def list_evalsets(home: Optional[Path] = typer.Option(None, help="Data dir (env IFT_CHAT_HOME).")) -> None:
     """Evaluation sets with their item counts."""
     from ..config import Config
-    from ..store import Store
 
-    store = Store(Config.from_env(home=home))
-    for row in store.query("""select s.name, s.source, count(i.id) n from eval_sets s
-                              left join eval_items i on i.eval_set_id = s.id group by s.id order by s.id"""):
-        typer.echo(f"{row['name']}\t{row['n']} items\t{row['source'] or ''}")
-    store.close()
+    with opened_store(Config.from_env(home=home)) as store:
+        for row in store.query("""select s.name, s.source, count(i.id) n from eval_sets s
+                                  left join eval_items i on i.eval_set_id = s.id group by s.id order by s.id"""):
+            typer.echo(f"{row['name']}\t{row['n']} items\t{row['source'] or ''}")
 
 
 @app.command()
@@ -88,30 +78,20 @@ def replay(
     backend: str = typer.Option("auto", help="auto | transformers | vllm"),
 ) -> None:
     """Run an evaluation set against checkpoints; results are `replay` conversations (A/B for two)."""
-    from tqdm import tqdm
-
     from ..backends import SamplingParams
     from ..config import Config
     from ..dataloop.replay import replay_eval_set
     from ..errors import IftChatError
-    from ..store import Store
 
     names = list(checkpoint) + [c.strip() for c in (checkpoints or "").split(",") if c.strip()]
     try:
         config = Config.from_env(home=home, checkpoints_dir=checkpoints_dir, backend=backend)
         params = SamplingParams(temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed)
-        store = Store(config)
-        try:
-            with tqdm(unit="round", desc=f"replay {eval_set}") as bar:
-                def progress(done: int, total: int) -> None:
-                    bar.total = total
-                    bar.update(done - bar.n)
-                result = asyncio.run(_replay(config, store, eval_set, names, params, history,
-                                             concurrency, progress, replay_eval_set, samples))
-        finally:
-            store.close()
+        with opened_store(config) as store, progress_bar(f"replay {eval_set}", "round") as progress:
+            result = asyncio.run(_replay(config, store, eval_set, names, params, history,
+                                         concurrency, progress, replay_eval_set, samples))
     except IftChatError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     typer.echo(f"{len(result.conversations)} replay conversations, {result.responses} responses "
                f"({result.errors} errors) in {result.seconds:.1f} s")
 

@@ -37,6 +37,11 @@ def export(
                                               "by image groups, so train and eval share no image."),
     eval_fraction: float = typer.Option(0.1, help="Share of image groups in the eval split."),
     split_seed: int = typer.Option(0, help="Seed of the train/eval split."),
+    checks: str = typer.Option("off", help="Automatic per-turn checks: off | strict | loose. A reply that failed "
+                                           "a stored check (`checks run`) does not pass; A/B turns without votes "
+                                           "where one reply passed and the other failed become DPO pairs."),
+    checks_only: bool = typer.Option(False, "--checks-only", help="With --checks: the checks decide alone (no "
+                                                                  "ratings or votes needed; unrated replays too)."),
     eval_set: Optional[str] = typer.Option(None, help="evalset format: dump this stored eval set instead."),
     images: str = typer.Option("inline", help="openai: inline (data: URLs) | url-prefix=https://… | relative."),
     llava_flavor: str = typer.Option("1.5", help="llava: 1.5 (image is one path; multi-image rows skipped) | next "
@@ -79,7 +84,8 @@ def _run(config, fmt: str, out: Path, force: bool, a: dict):
                       min_agreement=a["min_agreement"], min_raters=a["min_raters"], min_score=a["min_score"],
                       min_voters=a["min_voters"], use_corrections=not a["no_corrections"],
                       include_identity_leak=a["include_identity_leak"], dedup=not a["no_dedup"], split=a["split"],
-                      eval_fraction=a["eval_fraction"], split_seed=a["split_seed"])
+                      eval_fraction=a["eval_fraction"], split_seed=a["split_seed"], checks=a["checks"],
+                      checks_only=a["checks_only"])
     options = {"image_tokens_in_text": a["image_tokens_in_text"]}
     if fmt == "openai":
         options["images"] = a["images"]

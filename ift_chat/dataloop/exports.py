@@ -74,6 +74,8 @@ def run_export(store: Store, fmt: str, out: Path, filters: Filters, *, force: bo
         try:
             job = formats.ExportJob(store, selection, target, ImageCopier(store, target), DataReport(), options,
                                     export_id, progress)
+            if filters.checks != "off":
+                job.choices["automatic_checks"] = checks_choice(filters)
             try:
                 count = spec.write(job)
             finally:
@@ -97,6 +99,18 @@ def run_export(store: Store, fmt: str, out: Path, filters: Filters, *, force: bo
             raise
     log.info("exported %d %s rows to %s", count, fmt, final)
     return ExportResult(export_id, final, fmt, count, digest, report)
+
+
+def checks_choice(filters: Filters) -> str:
+    """report.json's line on how the stored automatic checks (response_checks) were used."""
+    verdict = f"{filters.checks} verdicts (IFEval {filters.checks}) of the stored automatic checks"
+    if filters.checks_only:
+        return (f"{verdict} decide alone: SFT rounds and KTO labels need every round to carry a verifiable "
+                "constraint; preference pairs are same-prompt A/B turns where one reply passed every active "
+                "constraint and the other failed one; ratings, votes and corrections are not used")
+    return (f"{verdict} filter the rated data: a reply that failed one is no SFT round, no desirable KTO "
+            "example and no chosen reply; A/B turns without votes where one reply passed and the other "
+            "failed become preference pairs (source \"checks\")")
 
 
 def _reserve(store: Store, spec: Format, fmt: str, out: Path, filters: Filters, options: dict,

@@ -6,7 +6,7 @@ memory), which is then saved with ``save_to_disk`` (``hf/``) and as Parquet
 Messages follow TRL's conversational format: content is a list of parts
 ``{"type": "image"|"text", "text": ...}`` with images in order in ``images``.
 Every row has an ``id`` and a ``provenance`` struct (export, conversation, side,
-turn / response / rating / vote ids). DPO and KTO exports also write LLaMA-Factory's
+turn / response / rating / vote / automatic-check ids). DPO and KTO exports also write LLaMA-Factory's
 copy (``llamafactory.json`` + ``dataset_info.json``, images in ``images/``).
 """
 
@@ -27,7 +27,7 @@ MESSAGES = List({"role": Value("string"), "content": List(PART)})
 IMAGES = List(Image())
 PROVENANCE = {"export": Value("int64"), "row_id": Value("string"), "conversation": Value("string"),
               "side": Value("string"), "turns": List(Value("int64")), "responses": List(Value("int64")),
-              "ratings": List(Value("int64")), "votes": List(Value("int64"))}
+              "ratings": List(Value("int64")), "votes": List(Value("int64")), "checks": List(Value("int64"))}
 
 SFT_FEATURES = Features({"id": Value("string"), "messages": MESSAGES, "images": IMAGES,
                          "checkpoint": Value("string"), "provenance": PROVENANCE})
@@ -76,34 +76,31 @@ def sft_rows(job: ExportJob) -> Iterator[dict]:
                "images": embedded(s.rounds, job.images), "checkpoint": s.checkpoint, "provenance": in_row(meta)}
 
 
-def dpo_rows(job: ExportJob) -> Iterator[dict]:
-    side = SideFile(job, "preference")
+def _rows_and_side_file(job: ExportJob, kind: str, items,
+                        columns: Callable[[object], dict]) -> Iterator[dict]:
+    """Rows of prompted items (pairs, KTO examples), each also in LLaMA-Factory's side file."""
+    side = SideFile(job, kind)
     try:
-        for p in job.pairs():
-            rid, meta = job.trace(p.id, p.provenance)
-            side.add(p, rid, meta)
-            yield {"id": rid, "prompt": conversation(p.prompt, p.system_prompt),
-                   "chosen": [text_message("assistant", p.chosen)],
-                   "rejected": [text_message("assistant", p.rejected)],
-                   "images": embedded(p.prompt, job.images), "source": p.source,
-                   "chosen_checkpoint": p.chosen_checkpoint, "rejected_checkpoint": p.rejected_checkpoint,
-                   "provenance": in_row(meta)}
+        for item in items:
+            rid, meta = job.trace(item.id, item.provenance)
+            side.add(item, rid, meta)
+            yield {"id": rid, "prompt": conversation(item.prompt, item.system_prompt), **columns(item),
+                   "images": embedded(item.prompt, job.images), "provenance": in_row(meta)}
     finally:
         side.close()
+
+
+def dpo_rows(job: ExportJob) -> Iterator[dict]:
+    return _rows_and_side_file(job, "preference", job.pairs(), lambda p: {
+        "chosen": [text_message("assistant", p.chosen)],
+        "rejected": [text_message("assistant", p.rejected)], "source": p.source,
+        "chosen_checkpoint": p.chosen_checkpoint, "rejected_checkpoint": p.rejected_checkpoint})
 
 
 def kto_rows(job: ExportJob) -> Iterator[dict]:
-    side = SideFile(job, "unpaired")
-    try:
-        for u in job.unpaired():
-            rid, meta = job.trace(u.id, u.provenance)
-            side.add(u, rid, meta)
-            yield {"id": rid, "prompt": conversation(u.prompt, u.system_prompt),
-                   "completion": [text_message("assistant", u.completion)], "label": u.label,
-                   "images": embedded(u.prompt, job.images), "checkpoint": u.checkpoint,
-                   "provenance": in_row(meta)}
-    finally:
-        side.close()
+    return _rows_and_side_file(job, "unpaired", job.unpaired(), lambda u: {
+        "completion": [text_message("assistant", u.completion)], "label": u.label,
+        "checkpoint": u.checkpoint})
 
 
 def write_dataset(job: ExportJob, features: Features, rows: Callable[[ExportJob], Iterator[dict]]) -> int:

@@ -1,10 +1,11 @@
 """Where every exported row came from: row ids, the ``provenance.jsonl`` sidecar, ``export explain``.
 
 A row id is ``x<export id>-<source>``, with source one of ``sft-<conversation>-<side>``,
-``eval-<conversation>-<side>``, ``vote-<turn id>``, ``correction-<response id>``,
+``eval-<conversation>-<side>``, ``vote-<turn id>``, ``check-<turn id>`` (a pair the automatic
+checks decided), ``correction-<response id>``,
 ``response-<response id>`` or ``item-<eval item id>``. Every export also writes
 ``provenance.jsonl``: line N describes row N of the main file (conversation, turn,
-response, rating and vote ids), so even formats without a place for metadata
+response, rating, vote and automatic-check ids), so even formats without a place for metadata
 (OpenAI's) can be traced; formats that have one carry the same dict in the row.
 """
 
@@ -17,7 +18,7 @@ from pathlib import Path
 from ..errors import NotFound, ValidationError
 from ..store.db import Transactor
 
-ROW_ID_RE = re.compile(r"^x(\d+)-(sft|eval|vote|correction|response|item)-(.+)$")
+ROW_ID_RE = re.compile(r"^x(\d+)-(sft|eval|vote|check|correction|response|item)-(.+)$")
 SIDECAR = "provenance.jsonl"
 
 
@@ -78,8 +79,10 @@ def explain(store: Transactor, rid: str) -> dict:
     marks = lambda ids: ",".join("?" * len(ids))  # noqa: E731
     turns, responses = _ids(entry.get("turns")), _ids(entry.get("responses"))
     ratings, votes = _ids(entry.get("ratings")), _ids(entry.get("votes"))
+    checks = _ids(entry.get("checks"))
     out = {"row_id": rid, "row": entry.get("row"), "export": export, "provenance": entry,
-           "conversation": None, "turns": [], "responses": [], "ratings": [], "votes": [], "eval_item": None}
+           "checks_filter": _checks_filter(export), "conversation": None, "turns": [], "responses": [],
+           "ratings": [], "votes": [], "checks": [], "eval_item": None}
     if entry.get("conversation"):
         conv = store.query("select id, mode, created, system_prompt, history_mode, eval_item_id, title "
                            "from conversations where id = ?", [entry["conversation"]])
@@ -101,11 +104,26 @@ def explain(store: Transactor, rid: str) -> dict:
         out["votes"] = store.query(
             f"""select v.id, v.turn_id, r.name rater, v.winner, v.anonymous from votes v
                 join raters r on r.id = v.rater_id where v.id in ({marks(votes)})""", votes)
+    if checks:  # rows replaced by a later `checks run` are gone: listed as missing
+        found = {c["id"]: c for c in store.query(
+            f"""select id, response_id, kind, params, source_turn_idx, persistent, passed, passed_loose, detail,
+                       version from response_checks where id in ({marks(checks)})""", checks)}
+        out["checks"] = [found.get(i, {"id": i, "missing": True}) for i in checks]
     if entry.get("eval_item"):
         item = store.query("select id, eval_set_id, idx, external_id from eval_items where id = ?",
                            [entry["eval_item"]])
         out["eval_item"] = item[0] if item else None
     return out
+
+
+def _checks_filter(export: dict) -> dict | None:
+    """How the export used the automatic checks (None: it did not)."""
+    try:
+        filters = json.loads(export.get("filters") or "{}")
+    except ValueError:
+        return None
+    mode = filters.get("checks", "off")
+    return None if mode == "off" else {"checks": mode, "checks_only": bool(filters.get("checks_only"))}
 
 
 def _short(text: str | None, n: int = 70) -> str:
@@ -129,7 +147,7 @@ def explanation_text(e: dict) -> str:
         lines.append(f"  turn {t['id']} (round {t['idx']}): {_short(t['user_text'])!r}")
     kind = ROW_ID_RE.match(e["row_id"]).group(2)
     order = e["provenance"].get("responses") or []
-    roles = {"vote": ["chosen", "rejected"], "correction": ["rejected; its correction is chosen"]}.get(kind, [])
+    roles = {"vote": ["chosen", "rejected"], "check": ["chosen", "rejected"], "correction": ["rejected; its correction is chosen"]}.get(kind, [])
     role_of = dict(zip(order, roles))
     for r in sorted(e["responses"], key=lambda r: order.index(r["id"]) if r["id"] in order else 0):
         role = f" [{role_of[r['id']]}]" if r["id"] in role_of else ""
@@ -142,6 +160,18 @@ def explanation_text(e: dict) -> str:
     for v in e["votes"]:
         lines.append(f"  vote {v['id']} on turn {v['turn_id']} by {v['rater']}: {v['winner']}"
                      + (" (anonymous)" if v["anonymous"] else ""))
+    if e.get("checks_filter"):
+        f = e["checks_filter"]
+        lines.append(f"selected with the automatic checks ({f['checks']}"
+                     + (", alone: no ratings or votes needed)" if f["checks_only"] else ", besides the ratings)"))
+    for c in e.get("checks") or []:
+        if c.get("missing"):
+            lines.append(f"  check {c['id']}: no longer stored (re-checked since the export)")
+            continue
+        verdict = "passed" if c["passed"] else ("passed loose only" if c["passed_loose"] else "failed")
+        lines.append(f"  check {c['id']} of response {c['response_id']}: {c['kind']} {c['params']} "
+                     f"(from round {c['source_turn_idx']}{', persistent' if c['persistent'] else ''}) "
+                     f"{verdict}: {_short(c['detail'], 60)!r} [checker {c['version']}]")
     if e.get("eval_item"):
         i = e["eval_item"]
         lines.append(f"eval item {i['id']} (set {i['eval_set_id']}, #{i['idx']}, id {i['external_id']})")

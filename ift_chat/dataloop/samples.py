@@ -10,13 +10,16 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from .select import RatedDialog, RatedResponse, RatedTurn, Selection
+from .select import SKIP_FAILED_CHECK, RatedDialog, RatedResponse, RatedTurn, Selection
 
 SKIP_OWN_HISTORY = "preference pairs: arena turns whose two sides had seen different histories (own-history " \
                    "arena from round 2 on, or no earlier winner to continue from): chosen and rejected would " \
                    "answer different prompts"
 SKIP_STOPPED_CORRECTION = "correction pairs: the original reply was stopped (truncated); its correction is " \
                           "used as the SFT reply instead"
+PAIR_ID_PREFIX = {"vote": "vote", "checks": "check"}  # row ids x<export>-vote-<turn>, …-check-<turn>
+SKIP_CHECKS_UNDECIDED = "check pairs: arena turns where the automatic checks did not separate the two replies " \
+                        "(both passed, both failed, or a side without a verifiable constraint)"
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,7 @@ class Pair:
     prompt: tuple[SampleRound, ...]
     chosen: str
     rejected: str
-    source: str  # vote | correction
+    source: str  # vote | correction | checks
     chosen_checkpoint: str
     rejected_checkpoint: str
     system_prompt: str = ""
@@ -76,7 +79,8 @@ def provenance(dialog: RatedDialog, turns, responses: list[RatedResponse], votes
     if ratings is None:
         ratings = [rid for r in responses for rid in r.judgement.rating_ids]
     return {"conversation": dialog.id, "side": None, "turns": [t.id for t in turns], "responses": [r.id for r in responses],
-            "ratings": list(ratings), "votes": list(votes)}
+            "ratings": list(ratings), "votes": list(votes),
+            "checks": [c["id"] for r in responses for c in r.checks]}
 
 
 def history(dialog: RatedDialog, upto: int, side: str) -> list[SampleRound]:
@@ -133,18 +137,48 @@ def sft_samples(sel: Selection) -> Iterator[Sample]:
 
 def preference_pairs(sel: Selection) -> Iterator[Pair]:
     """Arena turns with a majority winner A or B (ties and both-bad never make a pair),
-    then corrected responses (the correction chosen over the original)."""
+    then corrected responses (the correction chosen over the original); with ``checks`` on,
+    also arena turns nobody voted on where one reply passed every automatic check and the
+    other failed one (``checks_only``: those alone)."""
+    f = sel.filters
     for dialog in sel.dialogs_in_split():
         for n, turn in enumerate(dialog.turns):
-            yield from _vote_pair(sel, dialog, n, turn)
-            if sel.filters.use_corrections:
-                yield from _correction_pairs(sel, dialog, n, turn)
+            if not f.checks_only:
+                yield from _vote_pair(sel, dialog, n, turn)
+                if f.use_corrections:
+                    yield from _correction_pairs(sel, dialog, n, turn)
+            if f.checks != "off" and (f.checks_only or not turn.winners):
+                yield from _check_pair(sel, dialog, n, turn)
 
 
 def same_history(dialog: RatedDialog, n: int) -> bool:
     """Did sides A and B see the same earlier rounds? Always in round 1, and in winner-continued
     arenas or replays with references; in own-history arenas only while their replies were equal."""
     return history(dialog, n, "A") == history(dialog, n, "B")
+
+
+def _pair_allowed(sel: Selection, chosen: RatedResponse | None, rejected: RatedResponse | None) -> bool:
+    """Both replies final and within the filters (one of the checkpoints, one in the task set)."""
+    if not (chosen and rejected and chosen.ok and rejected.ok):
+        return False
+    f = sel.filters
+    if not f.include_identity_leak and (chosen.identity_leak or rejected.identity_leak):
+        return False
+    if f.checkpoints and not {chosen.checkpoint, rejected.checkpoint} & set(f.checkpoints):
+        return False
+    return sel.task_set_id is None or chosen.in_task_set or rejected.in_task_set
+
+
+def _same_prompt_pair(sel: Selection, dialog: RatedDialog, n: int, turn: RatedTurn, chosen: RatedResponse,
+                      rejected: RatedResponse, source: str, votes=()) -> Iterator[Pair]:
+    if not same_history(dialog, n):
+        sel.skipped[SKIP_OWN_HISTORY] += 1
+        return
+    prompt = (*history(dialog, n, chosen.side), SampleRound(turn.text, turn.images))
+    if sel.is_new("pair", images_of(prompt), [r.text for r in prompt], chosen.text, rejected.text):
+        prov = provenance(dialog, dialog.turns[:n + 1], [chosen, rejected], votes=votes)
+        yield Pair(f"{PAIR_ID_PREFIX[source]}-{turn.id}", prompt, chosen.text, rejected.text, source,
+                   chosen.checkpoint, rejected.checkpoint, dialog.system_prompt, prov)
 
 
 def _vote_pair(sel: Selection, dialog: RatedDialog, n: int, turn: RatedTurn) -> Iterator[Pair]:
@@ -156,23 +190,26 @@ def _vote_pair(sel: Selection, dialog: RatedDialog, n: int, turn: RatedTurn) -> 
     if sel.filters.min_agreement is not None and count / len(turn.winners) < sel.filters.min_agreement:
         return
     chosen, rejected = turn.responses.get(winner), turn.responses.get("B" if winner == "A" else "A")
-    if not (chosen and rejected and chosen.ok and rejected.ok):
+    if not _pair_allowed(sel, chosen, rejected):
         return
-    f = sel.filters
-    if not f.include_identity_leak and (chosen.identity_leak or rejected.identity_leak):
+    if sel.check_passed(chosen) is False:
+        sel.skipped[SKIP_FAILED_CHECK] += 1
         return
-    if f.checkpoints and not {chosen.checkpoint, rejected.checkpoint} & set(f.checkpoints):
+    yield from _same_prompt_pair(sel, dialog, n, turn, chosen, rejected, "vote", turn.vote_ids)
+
+
+def _check_pair(sel: Selection, dialog: RatedDialog, n: int, turn: RatedTurn) -> Iterator[Pair]:
+    """The reply that passed every active constraint over the one that failed one; both answer
+    the same prompt, so both were checked against the same constraints."""
+    a, b = turn.responses.get("A"), turn.responses.get("B")
+    if not _pair_allowed(sel, a, b):
         return
-    if sel.task_set_id is not None and not (chosen.in_task_set or rejected.in_task_set):
+    passed = sel.check_passed(a), sel.check_passed(b)
+    if None in passed or passed[0] == passed[1]:
+        sel.skipped[SKIP_CHECKS_UNDECIDED] += 1
         return
-    if not same_history(dialog, n):
-        sel.skipped[SKIP_OWN_HISTORY] += 1
-        return
-    prompt = (*history(dialog, n, winner), SampleRound(turn.text, turn.images))
-    if sel.is_new("pair", images_of(prompt), [r.text for r in prompt], chosen.text, rejected.text):
-        prov = provenance(dialog, dialog.turns[:n + 1], [chosen, rejected], votes=turn.vote_ids)
-        yield Pair(f"vote-{turn.id}", prompt, chosen.text, rejected.text, "vote",
-                   chosen.checkpoint, rejected.checkpoint, dialog.system_prompt, prov)
+    chosen, rejected = (a, b) if passed[0] else (b, a)
+    yield from _same_prompt_pair(sel, dialog, n, turn, chosen, rejected, "checks")
 
 
 def _correction_pairs(sel: Selection, dialog: RatedDialog, n: int, turn: RatedTurn) -> Iterator[Pair]:
@@ -192,13 +229,13 @@ def _correction_pairs(sel: Selection, dialog: RatedDialog, n: int, turn: RatedTu
 
 
 def unpaired_examples(sel: Selection) -> Iterator[Unpaired]:
-    """KTO: responses with a trusted majority yes (desirable) or no (undesirable)."""
+    """KTO: responses with a trusted majority yes (desirable) or no (undesirable); with
+    ``checks`` on, a desirable one must not fail an automatic check (``checks_only``: the
+    checks give the label: passed every active constraint or failed one)."""
     for dialog in sel.dialogs_in_split():
         for n, turn in enumerate(dialog.turns):
             for side, resp in sorted(turn.responses.items()):
-                if not sel.eligible(resp) or not sel.trusted(resp.judgement):
-                    continue
-                label = {"yes": True, "no": False}.get(resp.judgement.majority)
+                label = _kto_label(sel, resp)
                 if label is None or not resp.text.strip():
                     continue
                 prompt = (*history(dialog, n, side), SampleRound(turn.text, turn.images))
@@ -206,3 +243,17 @@ def unpaired_examples(sel: Selection) -> Iterator[Unpaired]:
                     prov = provenance(dialog, dialog.turns[:n + 1], [resp])
                     yield Unpaired(f"response-{resp.id}", prompt, resp.text, label, resp.checkpoint,
                                    dialog.system_prompt, {**prov, "side": side})
+
+
+def _kto_label(sel: Selection, resp: RatedResponse) -> bool | None:
+    if not sel.eligible(resp):
+        return None
+    if sel.filters.checks_only:
+        return sel.check_passed(resp)
+    if not sel.trusted(resp.judgement):
+        return None
+    label = {"yes": True, "no": False}.get(resp.judgement.majority)
+    if label is True and sel.check_passed(resp) is False:
+        sel.skipped[SKIP_FAILED_CHECK] += 1
+        return None
+    return label

@@ -20,8 +20,11 @@ from ..store.db import Transactor
 
 BATCH_CONVERSATIONS = 200
 SPLITS = ("default", "all", "train", "eval")
+CHECK_MODES = ("off", "strict", "loose")  # which stored automatic verdict (response_checks) decides
 # ``default``: eval sets come from the eval split, training formats from the train split,
 # so the default eval set never overlaps the default training set.
+SKIP_FAILED_CHECK = "replies the raters passed but an automatic check failed (--checks): SFT dialogs end " \
+                    "before them, KTO leaves them out, vote pairs with such a chosen reply are dropped"
 DEFAULT_SPLIT = {"sft": "train", "preference": "train", "unpaired": "train", "evalset": "eval"}
 
 
@@ -45,6 +48,8 @@ class Filters:
     split: str = "default"  # default | all | train | eval (by image: no image lands in both)
     eval_fraction: float = 0.1
     split_seed: int = 0
+    checks: str = "off"  # off | strict | loose: a reply failing a stored automatic check does not pass
+    checks_only: bool = False  # the automatic checks decide alone (no ratings or votes needed)
 
     def validate(self) -> "Filters":
         for name in ("since", "until"):
@@ -64,6 +69,10 @@ class Filters:
             raise ValidationError("min_raters and min_voters must be at least 1")
         if self.split not in SPLITS:
             raise ValidationError(f"split must be one of {', '.join(SPLITS)}, not {self.split!r}")
+        if self.checks not in CHECK_MODES:
+            raise ValidationError(f"checks must be one of {', '.join(CHECK_MODES)}, not {self.checks!r}")
+        if self.checks_only and self.checks == "off":
+            raise ValidationError("checks-only needs checks strict or loose (which verdict decides)")
         return self
 
     def for_kind(self, kind: str) -> "Filters":
@@ -122,6 +131,7 @@ class RatedResponse:
     judgement: Judgement
     status: str = "ok"  # ok | stopped | error | ...
     created: str = ""  # when it started: what earlier votes it could have been continued from
+    checks: tuple[dict, ...] = ()  # stored automatic verdicts (loaded when Filters.checks is on)
 
 
 @dataclass(frozen=True)
@@ -222,7 +232,9 @@ class Selection:
         references = {r["id"]: [x.get("reference") for x in json.loads(r["rounds"])] for r in self.store.query(
             f"""select e.id, e.rounds from eval_items e join conversations c on c.eval_item_id = e.id
                 where c.id in ({marks})""", ids)}
-        return _assemble(rows, images, ratings, winners, references, self.excluded)
+        checks = (self.store.checks.for_responses(r["rid"] for r in rows if r["rid"] is not None)
+                  if self.filters.checks != "off" else {})
+        return _assemble(rows, images, ratings, winners, references, self.excluded, checks)
 
     # -- which responses count ---------------------------------------------------
     def eligible(self, resp: RatedResponse | None, stopped_ok: bool = False) -> bool:
@@ -236,8 +248,19 @@ class Selection:
         f = self.filters
         return j.n >= f.min_raters and (f.min_agreement is None or j.agreement >= f.min_agreement)
 
+    def check_passed(self, resp: RatedResponse | None) -> bool | None:
+        """Did the reply pass every stored automatic check (strict or loose, per ``checks``)?
+        None when checks are off or its turn carried no verifiable constraint."""
+        if self.filters.checks == "off" or resp is None or not resp.checks:
+            return None
+        key = "passed" if self.filters.checks == "strict" else "passed_loose"
+        return all(c[key] for c in resp.checks)
+
     def sft_reply(self, resp: RatedResponse | None) -> str | None:
         """The reply to train on (correction or the model's), or None if the turn fails."""
+        if self.filters.checks_only:
+            ok = self.eligible(resp) and self.check_passed(resp) is True and resp.text.strip()
+            return resp.text if ok else None
         j = resp.judgement if resp is not None else None
         if self.filters.use_corrections and j and j.corrected and self.eligible(resp, stopped_ok=True):
             if resp.status == "stopped":  # the rater finished what Stop cut off: train on that
@@ -248,6 +271,9 @@ class Selection:
         if not self.trusted(j) or j.majority != "yes" or not resp.text.strip():
             return None
         if self.filters.min_score is not None and (j.mean_score is None or j.mean_score < self.filters.min_score):
+            return None
+        if self.check_passed(resp) is False:
+            self.skipped[SKIP_FAILED_CHECK] += 1
             return None
         return resp.text
 
@@ -285,7 +311,7 @@ def _judgement(ratings: list[dict]) -> Judgement:
         correction_id=corrected[-1]["id"] if corrected else None)
 
 
-def _assemble(rows, images, ratings, winners, references, excluded) -> list[RatedDialog]:
+def _assemble(rows, images, ratings, winners, references, excluded, checks) -> list[RatedDialog]:
     dialogs: dict[str, dict] = {}
     for row in rows:
         d = dialogs.setdefault(row["conv"], {"created": row["created"], "system": row["system_prompt"] or "",
@@ -298,7 +324,7 @@ def _assemble(rows, images, ratings, winners, references, excluded) -> list[Rate
                 id=row["rid"], side=row["side"], checkpoint=row["checkpoint"], text=row["text"] or "",
                 ok=row["status"] == "ok", status=row["status"] or "", identity_leak=bool(row["identity_leak"]),
                 in_task_set=bool(row["in_task"]), judgement=_judgement(ratings.get(row["rid"], [])),
-                created=row["resp_created"] or "")
+                created=row["resp_created"] or "", checks=tuple(checks.get(row["rid"], ())))
     def turn(tid: int, t: dict) -> RatedTurn:
         votes = winners.get(tid, [])
         trusted = [(w, vid) for rater, w, vid, _ in votes if rater not in excluded]

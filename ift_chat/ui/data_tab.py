@@ -21,7 +21,7 @@ from ..dataloop.imports import ImportResult, import_eval_set
 from ..dataloop.outdir import named_export_dir
 from ..dataloop.replay import REPLAY_HISTORY_MODES, ReplayResult, replay_eval_set, wait_ready
 from ..dataloop.report import report_markdown
-from ..dataloop.select import SPLITS, Filters
+from ..dataloop.select import CHECK_MODES, SPLITS, Filters
 from ..errors import IftChatError, PermissionDenied, ValidationError
 from ..store.models import Rater
 from .context import AppContext, ui_error
@@ -106,14 +106,15 @@ class DataDesk:
 
 def filters_from(checkpoints, since, until, task_set, min_gold_accuracy, min_agreement, min_raters,
                  min_score, min_voters, use_corrections, include_identity_leak, dedup, split,
-                 eval_fraction) -> Filters:
+                 eval_fraction, checks="off", checks_only=False) -> Filters:
     return Filters(
         checkpoints=tuple(checkpoints or ()), since=_blank(since), until=_blank(until),
         task_set=_blank(task_set), min_gold_accuracy=_number(min_gold_accuracy),
         min_agreement=_number(min_agreement), min_raters=_number(min_raters, int) or 2,
         min_score=_number(min_score), min_voters=_number(min_voters, int) or 1,
         use_corrections=bool(use_corrections), include_identity_leak=bool(include_identity_leak),
-        dedup=bool(dedup), split=split or "default", eval_fraction=_number(eval_fraction) or 0.1)
+        dedup=bool(dedup), split=split or "default", eval_fraction=_number(eval_fraction) or 0.1,
+        checks=checks or "off", checks_only=bool(checks_only))
 
 
 def _guarded(handler):
@@ -175,6 +176,11 @@ def render(ctx: AppContext) -> DataDesk:
             export_eval_set = gr.Dropdown(["", *_eval_set_names(ctx)], value="", allow_custom_value=True,
                                           label="evalset format: dump this stored set instead")
         with gr.Row():
+            checks = gr.Radio(list(CHECK_MODES), value="off", label="Automatic checks (a reply that failed one "
+                              "does not pass; A/B turns without votes where one reply passed and one failed "
+                              "become pairs)")
+            checks_only = gr.Checkbox(label="Checks alone decide (no ratings or votes needed)", value=False)
+        with gr.Row():
             images_mode = gr.Textbox(label="openai images: inline | relative | url-prefix=https://…",
                                      value="inline", max_lines=1)
             llava_flavor = gr.Radio(["1.5", "next"], value="1.5",
@@ -218,17 +224,17 @@ def _wire(desk: DataDesk, c: dict) -> None:
     filter_inputs = [c[n] for n in ("checkpoints", "since", "until", "task_set", "min_gold_accuracy",
                                     "min_agreement", "min_raters", "min_score", "min_voters",
                                     "use_corrections", "include_identity_leak", "dedup", "split",
-                                    "eval_fraction")]
+                                    "eval_fraction", "checks", "checks_only")]
 
     @_guarded
     def export(fmt, name, force, export_eval_set, checkpoints, since, until, task_set, min_gold_accuracy,
                min_agreement, min_raters, min_score, min_voters, use_corrections, include_identity_leak,
-               dedup, split, eval_fraction, images_mode, llava_flavor, image_placement, image_tokens,
-               request: gr.Request):
+               dedup, split, eval_fraction, checks, checks_only, images_mode, llava_flavor, image_placement,
+               image_tokens, request: gr.Request):
         admin = desk.admin(request)
         filters = filters_from(checkpoints, since, until, task_set, min_gold_accuracy, min_agreement,
                                min_raters, min_score, min_voters, use_corrections, include_identity_leak,
-                               dedup, split, eval_fraction)
+                               dedup, split, eval_fraction, checks, checks_only)
         options = {"images": _blank(images_mode), "llava_flavor": llava_flavor,
                    "image_placement": _blank(image_placement), "image_tokens_in_text": image_tokens}
         result = desk.export(admin, fmt, name, force, filters, _blank(export_eval_set), options)

@@ -10,16 +10,12 @@ import pytest
 from ift_chat import checks
 from ift_chat.backends import Backends
 from ift_chat.runner import DialogRunner
-from tests.scripted_backend import ScriptedBackend
+from tests.scripted_backend import ScriptedBackend, scripted_runner
 
 
 @pytest.fixture
 def runner(store, config):
-    a = ScriptedBackend("model-a", reply="The sky is a color.")
-    b = ScriptedBackend("model-b", reply="Blue")
-    for x in (a, b):
-        store.checkpoints.register(x.name, backend="scripted")
-    return DialogRunner(store, Backends([a, b]), config.limits)
+    return scripted_runner(store, config.limits, model_a="The sky is a color.", model_b="Blue")
 
 
 async def drain(stream):

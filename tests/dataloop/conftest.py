@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass, field
 
 import pytest
@@ -233,3 +234,57 @@ def data_app(config, store, world):
                               auth=make_auth_check(store), quiet=True, ssr_mode=False)
     yield url
     blocks.close()
+
+
+def build_checked_world(store, tmp_path) -> World:
+    """Replies whose stored automatic checks (real detection and checking, recorded through
+    store.checks.record by the runner's hook) disagree with the raters, and unrated A/B turns
+    where one reply passed and the other failed: an own-history arena, a winner arena with a
+    vote for the reply that broke the rule, a strict-only failure, and a replay of an eval item
+    (references as history) whose round-1 rule persists into round 2."""
+    from ift_chat.checks import record_for_response
+    from ift_chat.dataloop.imports import import_eval_set
+
+    w = World(store)
+    for name in ("r1", "r2"):
+        w.raters[name] = store.raters.create(name).id
+    for ckpt in ("ckpt-a", "ckpt-b"):
+        store.checkpoints.register(ckpt)
+    conv = store.conversations.create
+    w.convs["ab"] = conv("arena-named", sides={"A": "ckpt-a", "B": "ckpt-b"}).id
+    add_turn(w, "ab", "ab1", "Answer in one word: what color is the sky?", [],
+             {"A": "Blue.", "B": "The sky is blue today."})
+    add_turn(w, "ab", "ab2", "Do not use any commas. Name two fruits.", [],
+             {"A": "Apples and pears.", "B": "Apples, pears."})
+    for key in ("ab1.A", "ab1.B", "ab2.A"):
+        rate(w, key, r1="yes", r2="yes")  # the raters missed B's five words
+    w.convs["voted"] = conv("arena-named", sides={"A": "ckpt-a", "B": "ckpt-b"}, history_mode="winner").id
+    add_turn(w, "voted", "v1", "Do not use any commas. Name three fruits.", [],
+             {"A": "Apples, pears, plums.", "B": "Apples and pears and plums."})
+    for r in ("r1", "r2"):
+        store.feedback.vote(w.turns["v1"], w.raters[r], "A", anonymous=False)
+    w.convs["loose"] = conv("chat", sides={"single": "ckpt-b"}).id
+    add_turn(w, "loose", "lo1", "Reply in all lowercase letters. What is a cat?", [],
+             {"single": "Sure:\na cat is a small animal."})  # strict fails ("Sure:"), loose passes
+    rate(w, "lo1.single", r1="yes", r2="yes")
+    w.convs["unrated"] = conv("chat", sides={"single": "ckpt-a"}).id
+    add_turn(w, "unrated", "un1", "Answer in one word: the capital of France?", [], {"single": "Paris."})
+    w.convs["free"] = conv("chat", sides={"single": "ckpt-a"}).id
+    add_turn(w, "free", "fr1", "Tell me about cats.", [], {"single": "Cats are small."})
+    path = tmp_path / "rules.jsonl"
+    path.write_text(json.dumps({"id": "rules", "rounds": [
+        {"text": "From now on, answer in all lowercase letters. What is a dog?", "reference": "a dog is a pet."},
+        {"text": "What is a cow?", "reference": "a cow is big."}]}) + "\n")
+    item = store.eval_sets.items(import_eval_set(store, path, None, "rules").eval_set.id)[0]
+    w.convs["replay"] = conv("replay", sides={"A": "ckpt-a", "B": "ckpt-b"}, eval_item_id=item.id,
+                             history_mode="reference").id
+    add_turn(w, "replay", "re1", item.rounds[0]["text"], [], {"A": "a dog is a pet.", "B": "A dog is a pet."})
+    add_turn(w, "replay", "re2", item.rounds[1]["text"], [], {"A": "A cow is big.", "B": "a cow is big."})
+    for rid in w.responses.values():
+        record_for_response(store, rid)
+    return w
+
+
+@pytest.fixture
+def checked_world(store, tmp_path) -> World:
+    return build_checked_world(store, tmp_path)

@@ -91,3 +91,15 @@ def test_kto_trainer_trains_on_kto_export(trainer_world, vlm, tmp_path):
     trainer = trl.KTOTrainer(model=model(path), args=args(trl.KTOConfig, tmp_path, max_length=512),
                              train_dataset=ds, processing_class=processor)
     assert one_step(trainer) > 0
+
+
+def test_dpo_trainer_trains_on_check_based_pairs(checked_world, vlm, tmp_path):
+    """Pairs decided by the automatic checks alone (unrated, unvoted A/B turns) load and train."""
+    path, processor = vlm
+    result = run_export(checked_world.store, "dpo", tmp_path / "checks",
+                        Filters(split="all", checks="strict", checks_only=True))
+    ds = datasets.load_from_disk(str(result.path / "hf"))
+    assert set(ds["source"]) == {"checks"} and len(ds) >= 2
+    trainer = trl.DPOTrainer(model=model(path), args=args(trl.DPOConfig, tmp_path, max_length=512),
+                             train_dataset=ds, processing_class=processor)
+    assert one_step(trainer) > 0

@@ -9,7 +9,7 @@ from gradio_client import Client, handle_file
 
 from tests.conftest import png_bytes
 
-FILTERS = [[], "", "", "", None, None, 2, None, 1, True, False, True, "all", 0.1, "inline", "1.5", "", "escape"]
+FILTERS = [[], "", "", "", None, None, 2, None, 1, True, False, True, "all", 0.1, "off", False, "inline", "1.5", "", "escape"]
 
 
 def login(url, name, password):
@@ -69,3 +69,21 @@ def test_admin_exports_imports_and_replays(data_app, store, tmp_path):
         boss.predict(handle_file(str(tmp_path / "set.jsonl")), [], "ui-set-2", str(tmp_path / "nowhere"),
                      api_name="/data_import")
     assert count(store, "eval_sets") == 1
+
+
+def test_admin_exports_filtered_on_the_automatic_checks(data_app, store, world):
+    from ift_chat.checks import record_for_response
+
+    for rid in world.responses.values():
+        record_for_response(store, rid)
+    assert store.checks.for_response(world.responses["c7t2.single"])[0]["passed"] == 0  # "DUPLICATE red."
+    boss = login(data_app, "boss", "admin-password")
+    strict = FILTERS[:14] + ["strict", False] + FILTERS[16:]
+    message, _ = boss.predict("sharegpt", "checked", False, "", *strict, api_name="/data_export")
+    rows = json.loads((store.config.home / "exports" / "checked" / "data.json").read_text())
+    c7 = [r for r in rows if r["metadata"]["conversation"] == world.convs["c7"]]
+    assert [len(r["messages"]) for r in c7] == [2]  # ends before its two-word "one word" reply
+    assert "automatic checks" in message and "Skipped 1" in message
+    with pytest.raises(Exception, match="checks-only needs"):
+        boss.predict("sharegpt", "bad", False, "", *(FILTERS[:14] + ["off", True] + FILTERS[16:]),
+                     api_name="/data_export")

@@ -11,8 +11,6 @@ import time
 import pytest
 
 from ift_chat.backends import Backends, Completion, SamplingParams
-from ift_chat.backends.transformers_backend import TransformersBackend
-from ift_chat.config import Limits
 from ift_chat.dataloop import ifmr
 from ift_chat.dataloop.imports import import_eval_set
 from ift_chat.dataloop.replay import replay_eval_set
@@ -69,13 +67,6 @@ async def _reply(backend, messages) -> tuple[Completion, float]:
         if isinstance(item, Completion):
             return item, time.monotonic() - started
     raise AssertionError("no completion")
-
-
-@pytest.fixture(scope="module")
-def local_backends(real_demo_checkpoints):
-    backends = [TransformersBackend(p.name, p, Limits()).load() for p in real_demo_checkpoints]
-    yield Backends(backends)
-    asyncio.run(Backends(backends).aclose())
 
 
 def test_conversion_is_cached_and_keeps_smollm2_shapes(real_demo_checkpoints):

@@ -47,6 +47,14 @@ def running_app(config, store, backends: Backends, auth=None):
         yield url
 
 
+def log_in(page, url: str, name: str, password: str, path: str = "/manage") -> None:
+    """Open a page of an app served with a login and send the login form."""
+    page.goto(url + path)
+    page.get_by_label("username").fill(name)
+    page.get_by_label("password").fill(password)
+    page.get_by_role("button", name="Login").click()
+
+
 def scripted_backends(store, *specs: ScriptedBackend) -> Backends:
     for b in specs:
         store.checkpoints.register(b.name, backend="scripted")

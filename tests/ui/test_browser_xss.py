@@ -26,7 +26,7 @@ from ift_chat.crowd.tasks import Tasks
 from tests.conftest import ARTIFACTS
 from tests.scripted_backend import ScriptedBackend
 from tests.security.xss_vectors import EVIL, JOINED, VECTORS
-from tests.ui.conftest import free_port, running_app, scripted_backends
+from tests.ui.conftest import free_port, log_in, running_app, scripted_backends
 
 pytestmark = pytest.mark.slow
 
@@ -186,28 +186,27 @@ def test_resume_labels_and_error_toasts(config, store, page):
         watch.assert_inert("toast-name")
 
 
+def _send_and_watch(page, watch: Watch, prefix: str, rater: str, label: str) -> None:
+    """Name the rater, send the joined vectors, wait for both panes, check nothing ran."""
+    page.locator("#rater-name textarea, #rater-name input").first.fill(rater)
+    send(page, prefix, JOINED)
+    for side in "AB":
+        page.locator(f"#{prefix}-chat-{side}").get_by_text("V12").nth(1).wait_for()
+    page.wait_for_timeout(1000)
+    mark_content(page)
+    watch.assert_inert(label)
+
+
 def test_battle_and_named_arena(config, store, page):
     backends = scripted_backends(store, EchoBackend("echo-a"), EchoBackend("echo-b"))
     watch = Watch(page)
     with running_app(config, store, backends) as url:
         open_page(page, url + "/battle/")
-        page.locator("#rater-name textarea, #rater-name input").first.fill("battle-rater")
-        send(page, "battle", JOINED)
-        for side in "AB":
-            page.locator(f"#battle-chat-{side}").get_by_text("V12").nth(1).wait_for()
-        page.wait_for_timeout(1000)
-        mark_content(page)
-        watch.assert_inert("battle")
+        _send_and_watch(page, watch, "battle", "battle-rater", "battle")
         # The named arena on the main page: the same panes, names shown.
         open_page(page, url + "/")
         page.get_by_role("tab", name="Arena (named)").click()
-        page.locator("#rater-name textarea, #rater-name input").first.fill("arena-rater")
-        send(page, "arena", JOINED)
-        for side in "AB":
-            page.locator(f"#arena-chat-{side}").get_by_text("V12").nth(1).wait_for()
-        page.wait_for_timeout(1000)
-        mark_content(page)
-        watch.assert_inert("named-arena")
+        _send_and_watch(page, watch, "arena", "arena-rater", "named-arena")
 
 
 class HostileServer:
@@ -285,10 +284,7 @@ def test_rating_tasks(config, store, page):
     backends = scripted_backends(store, ScriptedBackend("ckpt-served"))
     watch = Watch(page)
     with running_app(config, store, backends, auth=make_auth_check(store)) as url:
-        page.goto(url + "/manage")
-        page.get_by_label("username").fill("boss")
-        page.get_by_label("password").fill("admin-password")
-        page.get_by_role("button", name="Login").click()
+        log_in(page, url, "boss", "admin-password")
         page.get_by_role("tab", name="Rating tasks").click()
         page.get_by_role("button", name="Next task").wait_for()
         page.wait_for_timeout(1500)

@@ -10,7 +10,7 @@ import pytest
 from ift_chat.crowd.tasks import Tasks
 from tests.crowd.conftest import add_dialog
 from tests.scripted_backend import ScriptedBackend
-from tests.ui.conftest import running_app, scripted_backends
+from tests.ui.conftest import log_in, running_app, scripted_backends
 from tests.ui.test_browser import open_page, send_message, wait_for
 
 pytestmark = pytest.mark.slow
@@ -113,10 +113,7 @@ def test_an_export_with_the_forms_defaults_runs_from_manage(config, store, page)
         for rater_id in raters:
             store.feedback.rate(response_id, rater_id, "yes")
     with running_app(config, store, backends, auth=make_auth_check(store)) as url:
-        page.goto(url + "/manage")
-        page.get_by_label("username").fill("boss")
-        page.get_by_label("password").fill("admin-password")
-        page.get_by_role("button", name="Login").click()
+        log_in(page, url, "boss", "admin-password")
         page.get_by_role("tab", name="Data").click()
         page.get_by_label("Export name (folder)").fill("from-defaults")
         page.get_by_role("button", name="Export", exact=True).click()
