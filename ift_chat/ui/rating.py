@@ -196,7 +196,7 @@ class RatingPanel:
             raise ui_error(exc) from exc
         verdict = FOLLOWED_FEEDBACK[rating.followed]
         note = (f"✔ Saved **{verdict}** for {self._label(response_id)} as **{md_text(rater.name)}**. "
-                "Details below save as you change them.")
+                "Score, tags, comment and correction (this form) save as you change them.")
         return {self.reply: gr.Dropdown(choices=self.choices(conversation_id, self._sides(conversation_id)),
                                         value=response_id),
                 **self._form(rating), self.saved: note, **rerender(response_id, rater)}
