@@ -160,9 +160,10 @@ class RatingPanel:
         for turn in conversations.turns(conversation_id, include_superseded=True):
             for r in conversations.responses(turn.id, include_superseded=True):
                 if r.status != "pending":
-                    rows.append((turn.idx, bool(turn.superseded or r.superseded), r.side, r.id))
+                    rows.append((turn.idx, not (turn.superseded or r.superseded), r.side, r.id))
         out = []  # per turn the earlier (superseded) replies first: the latest reply stays last
-        for idx, earlier, side, rid in sorted(rows):
+        for idx, current, side, rid in sorted(rows):
+            earlier = not current
             suffix = f" · {side_labels[side]}" if len(side_labels) > 1 else ""
             out.append((f"Turn {idx}{' · earlier reply' if earlier else ''}{suffix}", rid))
         return out

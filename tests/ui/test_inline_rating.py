@@ -127,6 +127,7 @@ def test_regenerate_keeps_both_replies_visible_and_rateable(config, store, page)
         chat.get_by_text("Azure.").wait_for()
         chat.get_by_text("Earlier reply 2 of 3").wait_for()
         chat.get_by_text("superseded (its message was edited)").first.wait_for()
+        wait_for(lambda: page.locator("#chat-reply input").input_value() == "Turn 1")  # the latest reply
         page.screenshot(path=str(ARTIFACTS / "chat-edited-branches.png"))
     assert ratings(store) == [(1, 1, "no", None, None), (1, 1, "yes", None, None)]
     assert store.query("select count(*) n from responses")[0]["n"] == 3
