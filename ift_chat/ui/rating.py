@@ -198,13 +198,9 @@ class RatingPanel:
         verdict = FOLLOWED_FEEDBACK[rating.followed]
         note = (f"✔ Saved **{verdict}** for {self._label(response_id)} as **{md_text(rater.name)}**. "
                 "Score, tags, comment and correction (this form) save as you change them.")
-        return {self.reply: gr.Dropdown(choices=self.choices(conversation_id, self._sides(conversation_id)),
-                                        value=response_id),
-                **self._form(rating), self.saved: note, **rerender(response_id, rater)}
-
-    def _sides(self, conversation_id: str) -> dict[str, str]:
-        sides = self.ctx.store.conversations.sides(conversation_id)
-        return {side: f"Model {side}" for side in sides} if len(sides) > 1 else {"single": ""}
+        # The choices (every reply, earlier ones too) were set with the panes: pick this one.
+        return {self.reply: gr.Dropdown(value=response_id), **self._form(rating), self.saved: note,
+                **rerender(response_id, rater)}
 
     def _form(self, r: Rating) -> dict:
         return {self.followed: r.followed, self.score: r.score, self.tags: r.tags,

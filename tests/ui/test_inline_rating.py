@@ -72,6 +72,8 @@ def test_one_click_rates_the_reply_and_the_details_follow_it(config, store, page
         assert page.locator("#chat-score input:checked").get_attribute("value") in ("4", 4)
         selected = page.locator("#chat-chat-single .extra-feedback-option[style*='bold']")
         wait_for(lambda: selected.all_inner_texts() == ["Followed", "Not followed"])
+        page.locator("#chat-chat-single").scroll_into_view_if_needed()
+        page.evaluate("window.scrollBy(0, -120)")  # the pane and the form beside it, with the picker
         page.screenshot(path=str(ARTIFACTS / "chat-inline-rating.png"))
 
         # Reopened by its link, the page selects this rater's verdicts again.
