@@ -188,8 +188,8 @@ class RatingPanel:
             rating = rater_rating(self.ctx.store, response_id, rater.id)
             followed = FEEDBACK_FOLLOWED.get(liked) if isinstance(liked, str) else None
             if followed is not None:
-                kept = (dict(score=rating.score, tags=rating.tags, comment=rating.comment,
-                             corrected_text=rating.corrected_text) if rating else {})
+                kept = ({"score": rating.score, "tags": rating.tags, "comment": rating.comment,
+                         "corrected_text": rating.corrected_text} if rating else {})
                 rating = self.ctx.store.feedback.rate(response_id, rater.id, followed, **kept)
             elif rating is None:
                 raise ValidationError("choose Followed, Partially or Not followed")

@@ -60,10 +60,10 @@ def test_keyboard_rating_with_progress_and_local_lease_time(config, store, brows
                 page.locator("#crowd-dialog").click()  # focus out of any text box
                 page.keyboard.press(verdict)
                 page.keyboard.press(score)
-                wait_for(lambda: page.locator(f"#crowd-followed input[value='{value}']").is_checked())
+                wait_for(lambda v=value: page.locator(f"#crowd-followed input[value='{v}']").is_checked())
                 assert page.locator(f"#crowd-score input[value='{score}']").is_checked()
                 page.keyboard.press("Enter")
-                wait_for(lambda: store.query("select count(*) n from ratings")[0]["n"] == n + 1)
+                wait_for(lambda n=n: store.query("select count(*) n from ratings")[0]["n"] == n + 1)
                 if n < 2:
                     status.get_by_text(f"{2 - n} of 3 left").wait_for()
             page.get_by_text("Nothing left for you to rate here").wait_for()
