@@ -3,7 +3,7 @@
 The app as `serve` builds it (scripted models, a temp data dir), Debian chromium through
 Playwright. For the chat and the named arena, after a 3-turn dialog, it rates the latest turn
 and then turn 1 twice: with the verdict buttons on the reply (inline) and with the form
-(the old way: scroll to it, pick the reply in its dropdown, click the verdict). It scrolls only
+(the old way: scroll to it, pick the reply in its dropdown, click the verdict; beside the chat, below the arena). It scrolls only
 when the next target is off screen, counts every click, sums every scroll (page and panes)
 and checks that each rating was stored. Goal: 1 click, no scroll.
 
@@ -12,6 +12,7 @@ and checks that each rating was stored. Goal: 1 click, no scroll.
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 import tempfile
@@ -92,10 +93,11 @@ def measure(page, store: Store, prefix: str, pane: str, sides: int) -> list[tupl
         rows.append((label, meter.clicks, meter.scroll))
     meter = Meter(page)  # the form: choose turn 1's reply in the dropdown, then the verdict
     meter.click(page.locator(f"#{prefix}-reply input"))
-    meter.click(page.get_by_role("option", name="Turn 1" + (" · Model A" if sides > 1 else ""), exact=True))
+    first = re.compile(r"^Turn 1 · Model A" if sides > 1 else r"^Turn 1$")  # named arena: "Model A: <name>"
+    meter.click(page.get_by_role("option", name=first))
     meter.click(page.locator(f"#{prefix}-followed").get_by_text("No", exact=True))
     page.wait_for_timeout(1000)
-    rows.append(("form below, turn 1 of 3", meter.clicks, meter.scroll))
+    rows.append(("form (pick + verdict), turn 1", meter.clicks, meter.scroll))
     return rows
 
 
@@ -125,7 +127,7 @@ def main() -> None:
     print("Rating one turn on a 1400x1000 window (goal: 1 click, no scroll):")
     for where, rows in results.items():
         for label, clicks, scroll in rows:
-            print(f"  {where:5}  {label:26} {clicks} click{'s' if clicks > 1 else ' '}  scroll {scroll:6.0f} px")
+            print(f"  {where:5}  {label:30} {clicks} click{'s' if clicks > 1 else ' '}  scroll {scroll:6.0f} px")
 
 
 if __name__ == "__main__":
