@@ -15,10 +15,11 @@ from .arena_tab import ArenaTab
 from .chat_tab import ChatTab
 from .context import AppContext
 from .identity import Identity, render_identity, wire_identity
+from .rating import RATE_CSS
 
 TITLE = "ift-chat"
 MANAGE_PAGE = "Leaderboard, tasks & data"
-CSS = ".ift-pane .message-wrap { font-size: 0.95rem; }"
+CSS = ".ift-pane .message-wrap { font-size: 0.95rem; }" + RATE_CSS
 DEMO_BANNER = (
     "**Demo mode**: two checkpoints with the real weights of SmolLM2-135M-Instruct, a very small "
     "text model. `smollm2-135m-instruct` is text only and refuses images; `smolvlm-smollm2-randvision` "

@@ -13,8 +13,8 @@ from ..errors import IftChatError, ValidationError
 from ..runner import DialogRunner, Snapshot
 from ..store.models import Rater
 from .context import AppContext, ui_error
-from .rating import RatingPanel
-from .render import chat_messages, chatbot, live_message, names_hidden
+from .rating import FEEDBACK_OPTIONS, RatingPanel, feedback_values
+from .render import chat_messages, chatbot, live_message, names_hidden, pane_messages
 from .settings import SettingsPanel
 
 # start(rater, params, system_prompt, extra values) -> new conversation id
@@ -37,12 +37,15 @@ class ConversationPanes:
     def render(self) -> "ConversationPanes":
         self.conversation = gr.State(None)
         self.editing = gr.State(False)
+        self.rating = None
         with gr.Row(equal_height=True):
-            self.chatbots = {side: chatbot(
-                label=self._default_label(side), height=440,
-                elem_id=f"{self.p}-chat-{side}", elem_classes=["ift-pane"],
-                placeholder="Upload an image and ask something about it.")
-                for side in self.sides}
+            if self.sides == ("single",):  # one pane: the rating details sit beside it
+                with gr.Column(scale=3):
+                    self.chatbots = {"single": self._chatbot("single")}
+                with gr.Column(scale=2):
+                    self.render_rating()
+            else:
+                self.chatbots = {side: self._chatbot(side) for side in self.sides}
         self.input = gr.MultimodalTextbox(
             file_types=["image"], file_count="multiple", sources=["upload"],
             placeholder="Type a message; attach or drop images with the clip (several allowed)…",
@@ -56,8 +59,16 @@ class ConversationPanes:
         self.settings = SettingsPanel(self.ctx.config.limits, blind=self.anonymous).render()
         return self
 
+    def _chatbot(self, side: str) -> gr.Chatbot:
+        # One bubble per message: each reply (earlier ones too) gets its own verdict buttons.
+        return chatbot(label=self._default_label(side), height=440, elem_id=f"{self.p}-chat-{side}",
+                       elem_classes=["ift-pane", "ift-rate"], feedback_options=FEEDBACK_OPTIONS,
+                       group_consecutive_messages=False,
+                       placeholder="Upload an image and ask something about it.")
+
     def render_rating(self) -> "ConversationPanes":
-        self.rating = RatingPanel(self.ctx, self.p).render()
+        if self.rating is None:
+            self.rating = RatingPanel(self.ctx, self.p).render()
         return self
 
     # -- events ------------------------------------------------------------------
@@ -94,6 +105,12 @@ class ConversationPanes:
         self.new_btn.click(self.new, None, self.reset_outputs, api_name=f"{self.p}_new",
                            concurrency_limit=None)
         self.rating.wire(name, self.conversation, list(self.chatbots.values()), self._rerender_for)
+        rated = [self.rating.reply, *self.rating.fields, self.rating.saved, *self.chatbots.values()]
+        for side, bot in self.chatbots.items():
+            bot.like(self._like(side), [self.conversation, name], rated, api_name=False,
+                     show_progress="hidden", concurrency_limit=None
+                     ).failure(self.restore, [self.conversation, name], list(self.chatbots.values()),
+                               api_name=False, show_progress="hidden", concurrency_limit=None)
 
     def _outputs(self) -> list:
         """Everything `show` sets (not the input: a resumed conversation keeps what is typed)."""
@@ -209,10 +226,31 @@ class ConversationPanes:
         update = {self.conversation: conversation_id, self.editing: False,
                   self.info: self._link(conversation_id) if conversation_id else ""}
         for side, bot in self.chatbots.items():
-            update[bot] = gr.Chatbot(value=chat_messages(self.ctx.store, conversation_id, side, rater_id),
-                                     label=labels[side])
+            update[bot] = self._pane(conversation_id, side, rater_id, label=labels[side])
         update.update(self._after_update(conversation_id, labels))
         return update
+
+    def _pane(self, conversation_id: str | None, side: str, rater_id: int | None, **props) -> gr.Chatbot:
+        """A pane's messages with this rater's verdict selected under each rated reply."""
+        pairs = pane_messages(self.ctx.store, conversation_id, side, rater_id)
+        return gr.Chatbot(value=[m for m, _ in pairs],
+                          feedback_value=feedback_values(self.ctx.store, pairs, rater_id), **props)
+
+    def _like(self, side: str):
+        """A verdict button under message `index` of this side's pane: the reply at that index."""
+        def like(conversation_id, name, data: gr.LikeData, request: gr.Request):
+            index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
+            pairs = pane_messages(self.ctx.store, conversation_id, side) if conversation_id else []
+            response = pairs[index][1] if isinstance(index, int) and 0 <= index < len(pairs) else None
+            return self.rating.rate_inline(response, data.liked, name, conversation_id, request,
+                                           self._rerender_for)
+        return like
+
+    def restore(self, conversation_id, name, request: gr.Request):
+        """After a refused click: the panes as stored (the browser had selected the button)."""
+        rater = self._optional_rater(request, name)
+        return {bot: self._pane(conversation_id, side, rater.id if rater else None)
+                for side, bot in self.chatbots.items()}
 
     def _after_update(self, conversation_id: str | None, labels: dict[str, str]) -> dict:
         choices = self.rating.choices(conversation_id, labels)
@@ -240,8 +278,7 @@ class ConversationPanes:
     def _rerender_for(self, response_id: int, rater: Rater) -> dict:
         response = self.ctx.store.conversations.response(response_id)
         conversation_id = self.ctx.store.conversations.turn(response.turn_id).conversation_id
-        return {bot: chat_messages(self.ctx.store, conversation_id, side, rater.id)
-                for side, bot in self.chatbots.items()}
+        return {bot: self._pane(conversation_id, side, rater.id) for side, bot in self.chatbots.items()}
 
     def side_labels(self, conversation_id: str | None, rater: Rater | None) -> dict[str, str]:
         if not conversation_id:

@@ -1,15 +1,53 @@
-"""Per-turn instruction-following rating: saved as soon as it is given, editable later."""
+"""Per-turn instruction-following rating: saved as soon as it is given, editable later.
+
+The verdict is one click on the message itself (the Chatbot's feedback options); the form
+(score, tags, comment, correction) then targets that reply, prefilled with its rating.
+"""
 
 from __future__ import annotations
 
 import gradio as gr
 
-from ..errors import IftChatError, ValidationError
-from ..store.models import ERROR_TAGS, FOLLOWED, TAG_LABELS, Rating
+from ..errors import IftChatError, NotFound, ValidationError
+from ..store import Store
+from ..store.models import ERROR_TAGS, FOLLOWED, TAG_LABELS, Rating, Response
 from .context import AppContext, ui_error
 from .render import md_text
 
 FOLLOWED_CHOICES = list(zip(("Yes", "Partially", "No"), FOLLOWED))
+# The buttons under every reply; their labels are what the Chatbot's like event reports.
+FEEDBACK_OPTIONS = ("Followed", "Partially", "Not followed")
+FEEDBACK_FOLLOWED = dict(zip(FEEDBACK_OPTIONS, FOLLOWED))
+FOLLOWED_FEEDBACK = dict(zip(FOLLOWED, FEEDBACK_OPTIONS))
+# Gradio puts options other than Like/Dislike in a menu behind a flag icon that opens on
+# hover: shown here as a row of buttons under the reply instead (one click, nothing hidden).
+RATE_CSS = """
+.ift-rate .extra-feedback > :not(.extra-feedback-options) { display: none; }
+.ift-rate .extra-feedback .extra-feedback-options { display: flex; position: static; flex-direction: row;
+  padding: 0; }
+.ift-rate .extra-feedback-option { font-size: var(--text-sm); padding: 1px 8px; cursor: pointer; }
+.ift-rate .extra-feedback-option[style*="bold"] { border-color: var(--color-accent);
+  background: var(--color-accent-soft); }
+"""
+
+
+def rater_rating(store: Store, response_id: int, rater_id: int | None) -> Rating | None:
+    if rater_id is None:
+        return None
+    try:
+        return store.feedback.rating(response_id, rater_id)
+    except NotFound:
+        return None
+
+
+def feedback_values(store: Store, pairs: list[tuple[dict, Response | None]], rater_id: int | None) -> list:
+    """The selected verdict button of each assistant message (this rater's rating), in order."""
+    out = []
+    for message, response in pairs:
+        if message["role"] == "assistant":
+            rating = rater_rating(store, response.id, rater_id) if response is not None else None
+            out.append(FOLLOWED_FEEDBACK.get(rating.followed) if rating else None)
+    return out
 
 
 class RatingPanel:
@@ -109,33 +147,64 @@ class RatingPanel:
             rater = self.ctx.rater_for(request, name)
         except IftChatError:
             return blank
-        rows = self.ctx.store.query("select * from ratings where response_id = ? and rater_id = ?",
-                                    [response_id, rater.id])
-        if not rows:
+        rating = rater_rating(self.ctx.store, response_id, rater.id)
+        if rating is None:
             return blank
-        r = Rating.from_row(rows[0])
-        return {self.followed: r.followed, self.score: r.score, self.tags: r.tags,
-                self.comment: r.comment or "", self.corrected: r.corrected_text or "",
-                self.saved: f"Your saved rating of {self._label(response_id)}."}
+        return {**self._form(rating), self.saved: f"Your saved rating of {self._label(response_id)}."}
 
     def choices(self, conversation_id: str | None, side_labels: dict[str, str]) -> list[tuple[str, int]]:
         """(label, response id) of every current reply; labels never name a checkpoint."""
         if not conversation_id:
             return []
-        out = []
-        for turn in self.ctx.store.conversations.turns(conversation_id):
-            for r in self.ctx.store.conversations.responses(turn.id):
-                if r.status == "pending":
-                    continue
-                suffix = f" · {side_labels[r.side]}" if len(side_labels) > 1 else ""
-                out.append((f"Turn {turn.idx}{suffix}", r.id))
+        conversations, rows = self.ctx.store.conversations, []
+        for turn in conversations.turns(conversation_id, include_superseded=True):
+            for r in conversations.responses(turn.id, include_superseded=True):
+                if r.status != "pending":
+                    rows.append((turn.idx, not (turn.superseded or r.superseded), r.side, r.id))
+        out = []  # per turn the earlier (superseded) replies first: the latest reply stays last
+        for idx, current, side, rid in sorted(rows):
+            earlier = not current
+            suffix = f" · {side_labels[side]}" if len(side_labels) > 1 else ""
+            out.append((f"Turn {idx}{' · earlier reply' if earlier else ''}{suffix}", rid))
         return out
 
     def _label(self, response_id) -> str:
         r = self.ctx.store.conversations.response(int(response_id))
         turn = self.ctx.store.conversations.turn(r.turn_id)
-        return f"turn {turn.idx}" + ("" if r.side == "single" else f", model {r.side}")
+        earlier = ", earlier reply" if r.superseded or turn.superseded else ""
+        return f"turn {turn.idx}{earlier}" + ("" if r.side == "single" else f", model {r.side}")
 
+    # -- one click on the message -------------------------------------------------
+    def rate_inline(self, response: Response | None, liked, name, conversation_id, request,
+                    rerender) -> dict:
+        """A verdict button under a reply: store it (keeping the rater's score, tags, comment
+        and correction of that reply) and point the form at that reply, prefilled. Clicking the
+        selected verdict again (Gradio reports it as unselected) keeps it and opens the form."""
+        try:
+            if response is None or response.status == "pending":
+                raise ValidationError("rate a reply once it is complete")
+            response_id = self._check_reply(response.id, conversation_id)
+            rater = self.ctx.rater_for(request, name)
+            rating = rater_rating(self.ctx.store, response_id, rater.id)
+            followed = FEEDBACK_FOLLOWED.get(liked) if isinstance(liked, str) else None
+            if followed is not None:
+                kept = ({"score": rating.score, "tags": rating.tags, "comment": rating.comment,
+                         "corrected_text": rating.corrected_text} if rating else {})
+                rating = self.ctx.store.feedback.rate(response_id, rater.id, followed, **kept)
+            elif rating is None:
+                raise ValidationError("choose Followed, Partially or Not followed")
+        except IftChatError as exc:
+            raise ui_error(exc) from exc
+        verdict = FOLLOWED_FEEDBACK[rating.followed]
+        note = (f"✔ Saved **{verdict}** for {self._label(response_id)} as **{md_text(rater.name)}**. "
+                "Score, tags, comment and correction (this form) save as you change them.")
+        # The choices (every reply, earlier ones too) were set with the panes: pick this one.
+        return {self.reply: gr.Dropdown(value=response_id), **self._form(rating), self.saved: note,
+                **rerender(response_id, rater)}
+
+    def _form(self, r: Rating) -> dict:
+        return {self.followed: r.followed, self.score: r.score, self.tags: r.tags,
+                self.comment: r.comment or "", self.corrected: r.corrected_text or ""}
 
     def blank(self, choices: list, value) -> dict:
         """After a turn: offer the new replies, pick the latest, clear the form."""

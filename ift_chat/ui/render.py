@@ -167,25 +167,77 @@ def user_message(store: Store, turn: Turn) -> dict:
 def chat_messages(store: Store, conversation_id: str | None, side: str, rater_id: int | None = None,
                   live: dict[str, str] | None = None, live_turn: int | None = None) -> list[dict]:
     """One pane's messages from the DB; `live` overrides the streaming turn's text."""
+    return [message for message, _ in pane_messages(store, conversation_id, side, rater_id, live, live_turn)]
+
+
+def pane_messages(store: Store, conversation_id: str | None, side: str, rater_id: int | None = None,
+                  live: dict[str, str] | None = None,
+                  live_turn: int | None = None) -> list[tuple[dict, Response | None]]:
+    """(message, the reply it shows or None) for one pane, in the Chatbot's order. Replies
+    superseded by Regenerate or by an edit of their message stay, collapsed and marked, just
+    before the turn's current reply ("earlier reply 1 of 2"): they can still be read and rated."""
     if not conversation_id:
         return []
     hidden: list[bool] = []  # decided once, and only if an error is shown
-    messages = []
-    for turn in store.conversations.turns(conversation_id):
-        messages.append(user_message(store, turn))
-        if live is not None and turn.id == live_turn:
-            messages.append(live_message(live.get(side, "")))
-            continue
-        response = _side_response(store, turn, side)
-        if response is not None:
-            error = response.error
-            if error and response.status == "error":
-                hidden = hidden or [names_hidden(store, conversation_id, rater_id)]
-                error = redact_identities(store, conversation_id, error) if hidden[0] else error
-            messages.append({"role": "assistant", "content": [html_message(reply_html(
-                response.text, response.status, error, rating_badge(_rating(store, response, rater_id)),
-                auto_badge(store.checks.for_response(response.id))))]})
-    return messages
+    every = store.conversations.turns(conversation_id, include_superseded=True)
+    edited: dict[int, list[Turn]] = {}
+    for turn in every:
+        if turn.superseded:
+            edited.setdefault(turn.idx, []).append(turn)
+    out: list[tuple[dict, Response | None]] = []
+    for turn in (t for t in every if not t.superseded):
+        out.append((user_message(store, turn), None))
+        replies = [(t, r) for t in edited.pop(turn.idx, []) for r in _side_responses(store, t, side)]
+        replies += [(turn, r) for r in _side_responses(store, turn, side)]
+        current = replies.pop() if replies and not replies[-1][1].superseded else None
+        streaming = live is not None and turn.id == live_turn
+        total = len(replies) + (1 if current or streaming else 0)
+        for n, (source, response) in enumerate(replies, start=1):
+            out.append((_earlier_message(store, conversation_id, source, response, rater_id, hidden,
+                                         f"{n} of {total}"), response))
+        if streaming:
+            out.append((live_message(live.get(side, "")), None))
+        elif current is not None:
+            note = f"reply {total} of {total} (latest)" if total > 1 else ""
+            out.append((_reply_message(store, conversation_id, current[1], rater_id, hidden, note),
+                        current[1]))
+    for turns in edited.values():  # an edit whose new message never got stored
+        for source in turns:
+            for response in _side_responses(store, source, side):
+                out.append((_earlier_message(store, conversation_id, source, response, rater_id,
+                                             hidden, "1 of 1"), response))
+    return out
+
+
+def _reply_message(store: Store, conversation_id: str, response: Response, rater_id: int | None,
+                   hidden: list[bool], note: str = "") -> dict:
+    error = response.error
+    if error and response.status == "error":
+        if not hidden:
+            hidden.append(names_hidden(store, conversation_id, rater_id))
+        error = redact_identities(store, conversation_id, error) if hidden[0] else error
+    rating = _rating(store, response, rater_id)
+    markup = reply_html(response.text, response.status, error, rating_badge(rating),
+                        auto_badge(store.checks.for_response(response.id)))
+    if note:
+        markup = clean_html(f"<p><em>{text_html(note)}</em></p>{markup}")
+    return {"role": "assistant", "content": [html_message(markup)]}
+
+
+def _earlier_message(store: Store, conversation_id: str, turn: Turn, response: Response,
+                     rater_id: int | None, hidden: list[bool], position: str) -> dict:
+    """A superseded reply as a collapsed block titled with why it was superseded and its rating."""
+    message = _reply_message(store, conversation_id, response, rater_id, hidden)
+    why = "its message was edited" if turn.superseded else "regenerated"
+    title = f"↩ Earlier reply {position} · superseded ({why})"
+    badge = rating_badge(_rating(store, response, rater_id))
+    if badge:
+        title += f" · rated: {badge}"
+    if turn.superseded:  # the reply answered another text: show which
+        asked = f"<p><em>It answered the earlier message:</em></p><blockquote>{safe_html(turn.user_text)}</blockquote>"
+        message["content"] = [html_message(clean_html(asked + message["content"][0]["text"]))]
+    message["metadata"] = {"title": title, "status": "done"}
+    return message
 
 
 def live_message(text: str) -> dict:
@@ -193,9 +245,9 @@ def live_message(text: str) -> dict:
     return {"role": "assistant", "content": [html_message(safe_html(text) or "…")]}
 
 
-def _side_response(store: Store, turn: Turn, side: str) -> Response | None:
-    found = [r for r in store.conversations.responses(turn.id) if r.side == side]
-    return found[-1] if found else None
+def _side_responses(store: Store, turn: Turn, side: str) -> list[Response]:
+    """This side's replies to a turn, oldest first, superseded ones included."""
+    return [r for r in store.conversations.responses(turn.id, include_superseded=True) if r.side == side]
 
 
 def _rating(store: Store, response: Response, rater_id: int | None) -> Rating | None:

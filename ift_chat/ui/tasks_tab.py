@@ -7,10 +7,13 @@ re-checks who is acting; a rater can only submit items leased to them.
 
 from __future__ import annotations
 
+import re
+
 import gradio as gr
 
-from ..crowd.auth import require_active
+from ..crowd.auth import require_active, stamp
 from ..crowd.limits import RateLimiter, Sessions
+from ..crowd.progress import RaterProgress, rater_progress
 from ..crowd.tasks import Tasks
 from ..crowd.view import TaskView
 from ..errors import IftChatError, NotFound, ValidationError
@@ -21,6 +24,44 @@ from .render import chatbot, html_message, md_text, safe_html
 FOLLOWED_CHOICES = list(zip(("Yes", "Partially", "No"), FOLLOWED))
 ANY_SET = ""
 DONE_TEXT = "Nothing left for you to rate here. Thank you! Pick another task set or come back later."
+KEYS_TEXT = ("Keys (outside text boxes): **Y** / **P** / **N** followed · **1**–**5** quality · "
+             "**Enter** submit and next")
+_ISO = re.compile(r"^[0-9:.T+-]+$")
+# The lease ends at a UTC instant; the browser shows it in the viewer's own time zone. The same
+# element listens for the raters' keys, on the page, while this tab is on screen and the focus is
+# not in a text field (typing a comment must not rate).
+LEASE_TEMPLATE = '<span class="ift-lease" data-iso="${value}"></span>'
+TASK_KEYS_JS = """
+const show = () => {
+  const span = element.querySelector('.ift-lease');
+  const iso = span && span.dataset.iso;
+  if (!span) return;
+  span.textContent = iso ? 'Your hold on this item ends at ' + new Date(iso).toLocaleTimeString(
+    [], {hour: '2-digit', minute: '2-digit'}) + ' (your local time).' : '';
+};
+show();
+watch('value', show);
+if (!window.iftTaskKeys) {
+  window.iftTaskKeys = true;
+  const verdicts = {y: 'yes', p: 'partial', n: 'no'};
+  document.addEventListener('keydown', (event) => {
+    const submit = document.getElementById('crowd-submit');
+    if (!submit || submit.offsetParent === null || event.ctrlKey || event.metaKey || event.altKey) return;
+    const t = event.target;
+    const typing = t && (t.isContentEditable || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT'
+      || (t.tagName === 'INPUT' && !['radio', 'checkbox', 'button', 'submit'].includes(t.type)));
+    if (typing) return;
+    const key = event.key.toLowerCase();
+    let target = null;
+    if (key in verdicts) target = document.querySelector(`#crowd-followed input[value="${verdicts[key]}"]`);
+    else if (/^[1-5]$/.test(key)) target = document.querySelector(`#crowd-score input[value="${key}"]`);
+    else if (event.key === 'Enter') target = submit;
+    if (!target) return;
+    event.preventDefault();
+    target.click();
+  });
+}
+"""
 
 
 def view_messages(view: TaskView) -> list[dict]:
@@ -51,6 +92,10 @@ class RatingDesk:
         rater = require_active(self.ctx.rater_for(request, typed_name))
         self.sessions.touch(getattr(request, "session_hash", None), rater.id)
         return rater
+
+    def progress(self, rater: Rater, view: TaskView) -> RaterProgress:
+        task_set = self.tasks.get_set(view.task_set_id)
+        return rater_progress(self.ctx.store, task_set.id, task_set.k, rater.id, stamp(self.tasks.clock()))
 
     def set_choices(self) -> list[tuple[str, str]]:
         return [(f"{s.name} ({s.k} ratings per item)", s.name) for s in self.tasks.sets("open")]
@@ -85,15 +130,17 @@ class RatingDesk:
                 return None, f"✔ Saved. No next task: {exc}. "
 
 
-def _shown(view: TaskView | None, note: str = "") -> tuple:
-    """Outputs (item id, chatbot, status, system prompt) for a view or for 'nothing left'."""
+def _shown(view: TaskView | None, note: str = "", progress: RaterProgress | None = None) -> tuple:
+    """Outputs (item id, chatbot, status, system prompt, lease end) for a view or for 'nothing left'."""
     if view is None:
-        return 0, [], f"{md_text(note)}{DONE_TEXT}", ""
+        return 0, [], f"{md_text(note)}{DONE_TEXT}", "", ""
     author = f" · reply by **{md_text(view.checkpoint)}**" if view.checkpoint else ""
-    status = (f"{md_text(note)}**{md_text(view.task_set_name)}** · item #{view.item_id}{author} · "
-              f"rate the **last reply**; your hold on it ends at {view.expires_at[11:16]} UTC")
+    left = f" · **{progress.text}**" if progress else ""
+    status = (f"{md_text(note)}**{md_text(view.task_set_name)}** · item #{view.item_id}{author}{left} · "
+              "rate the **last reply**")  # the hold's end: in the lease element, in local time
     system = view.system_prompt or ""  # a plain-text box
-    return view.item_id, view_messages(view), status, system
+    lease = view.expires_at if _ISO.match(view.expires_at or "") else ""
+    return view.item_id, view_messages(view), status, system, lease
 
 
 def render(ctx: AppContext, name_box: gr.Textbox) -> RatingDesk:
@@ -106,21 +153,26 @@ def render(ctx: AppContext, name_box: gr.Textbox) -> RatingDesk:
                                  value=ANY_SET, allow_custom_value=True, scale=3)
         refresh = gr.Button("↻", scale=0, min_width=40)
         next_button = gr.Button("Next task", variant="primary", scale=1)
-    status = gr.Markdown("")
+    status = gr.Markdown("", elem_id="crowd-status")
+    lease = gr.HTML("", html_template=LEASE_TEMPLATE, js_on_load=TASK_KEYS_JS, elem_id="crowd-lease")
     system = gr.Textbox(label="System prompt of the dialog", interactive=False, lines=1, max_lines=8,
                         elem_id="crowd-system")
     item_id = gr.Number(value=0, visible=False, precision=0, label="task item")
     dialog = chatbot(label="Dialog to rate", height=420, elem_id="crowd-dialog")
     with gr.Row():
-        followed = gr.Radio(FOLLOWED_CHOICES, label="Instruction of the last turn followed?", value=None)
-        score = gr.Radio([1, 2, 3, 4, 5], label="Quality 1-5 (optional)", value=None)
+        followed = gr.Radio(FOLLOWED_CHOICES, label="Instruction of the last turn followed? (Y / P / N)",
+                            value=None, elem_id="crowd-followed")
+        score = gr.Radio([1, 2, 3, 4, 5], label="Quality 1-5 (optional; keys 1-5)", value=None,
+                         elem_id="crowd-score")
     tags = gr.CheckboxGroup([(TAG_LABELS[t], t) for t in ERROR_TAGS], label="Errors", value=[])
     with gr.Row():
         comment = gr.Textbox(label="Comment", lines=1, max_lines=4)
         corrected = gr.Textbox(label="Corrected reply (optional)", lines=2, max_lines=12)
-    submit_button = gr.Button("Submit and next", variant="primary")
+    with gr.Row():
+        submit_button = gr.Button("Submit and next (Enter)", variant="primary", elem_id="crowd-submit")
+        gr.Markdown(KEYS_TEXT)
     fields = [followed, score, tags, comment, corrected]
-    shown = [item_id, dialog, status, system]
+    shown = [item_id, dialog, status, system, lease]
     cleared = (None, None, [], "", "")
 
     def on_refresh():
@@ -129,7 +181,8 @@ def render(ctx: AppContext, name_box: gr.Textbox) -> RatingDesk:
     def on_next(set_name, typed_name, request: gr.Request):
         try:
             rater = desk.rater(request, typed_name)
-            return (*_shown(desk.next_view(rater, set_name or None)), *cleared)
+            view = desk.next_view(rater, set_name or None)
+            return (*_shown(view, progress=view and desk.progress(rater, view)), *cleared)
         except IftChatError as exc:
             raise ui_error(exc) from exc
 
@@ -137,9 +190,10 @@ def render(ctx: AppContext, name_box: gr.Textbox) -> RatingDesk:
         try:
             rater = desk.rater(request, typed_name)
             view, note = desk.submit_and_next(rater, current, set_name or None, f, s, t, c, x)
+            progress = view and desk.progress(rater, view)
         except IftChatError as exc:
             raise ui_error(exc) from exc
-        return (*_shown(view, note), *cleared)
+        return (*_shown(view, note, progress), *cleared)
 
     refresh.click(on_refresh, None, [set_choice], api_name="crowd_task_sets")
     # The store runs one statement at a time behind one lock, so more handler threads
