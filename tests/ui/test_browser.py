@@ -112,6 +112,28 @@ def wait_for(condition, timeout=30.0):
         time.sleep(0.2)
 
 
+def track_requests(page) -> set:
+    """The page's requests still open (queue joins and their event streams included; not
+    Gradio's heartbeat, which stays open for the page's life)."""
+    open_requests: set = set()
+    page.on("request", lambda r: "/heartbeat/" not in r.url and open_requests.add(r))
+    page.on("requestfinished", lambda r: open_requests.discard(r))
+    page.on("requestfailed", lambda r: open_requests.discard(r))
+    return open_requests
+
+
+def wait_for_quiet(page, open_requests: set, quiet_s: float = 0.7, timeout: float = 60.0):
+    """Until no request has been open for `quiet_s`: every queued event and its follow-ups ran."""
+    deadline, quiet_since = time.monotonic() + timeout, None
+    while True:
+        now = time.monotonic()
+        quiet_since = (quiet_since or now) if not open_requests else None
+        if quiet_since is not None and now - quiet_since >= quiet_s:
+            return
+        assert now < deadline, f"requests still open: {[r.url for r in open_requests]}"
+        page.wait_for_timeout(100)  # Playwright delivers the page's events while it waits
+
+
 def test_app_restart_during_an_arena_turn(config, store, page):
     """Turn 1 voted; the app dies while turn 2 streams; after a restart the battle reopens by
     URL with the partial replies marked, the vote of turn 1 kept, and turn 2 can still be voted."""
@@ -167,7 +189,12 @@ def test_chat_session_clicked_through(config, store, page, tmp_path, make_png):
     images[1].write_bytes(make_png(size=(40, 40), color=(10, 10, 220)))
     chat = page.locator("#chat-chat-single")
 
+    in_flight = track_requests(page)
+
     def rate(choice: str, round_: int):
+        # The form targets the latest reply once the turn's after-step has run: under load that
+        # came seconds after the text showed, and a click before it rated the superseded reply.
+        wait_for_quiet(page, in_flight)
         page.locator("#chat-followed").get_by_text(choice, exact=True).click()
         page.locator("#chat-rating-saved").get_by_text(f"Turn {round_}").wait_for()
 
