@@ -78,7 +78,7 @@ class Gate:
     threshold: float
     overall: Stat
     confusion: dict  # judge label -> human label -> count
-    per_round: dict = field(default_factory=dict)  # round (1-based) -> Stat
+    per_round: dict = field(default_factory=dict)  # round (turn idx, from 1) -> Stat
     per_tag: dict = field(default_factory=dict)  # tag -> Stat (binary: tagged or not)
     human_ties: int = 0  # replies left out: people split evenly
     self_preference: dict = field(default_factory=dict)
@@ -132,7 +132,7 @@ def gate_from_rows(rater: str, rows: list[dict], threshold: float = DEFAULT_THRE
         confusion[j][h] += 1
     by_round: dict[int, list[dict]] = defaultdict(list)
     for r in kept:
-        by_round[r["round"] + 1].append(r)
+        by_round[r["round"]].append(r)
     per_round = {n: _stat([r["judge_followed"] for r in rs], [r["human"] for r in rs], FOLLOWED, True, n)
                  for n, rs in sorted(by_round.items())}
     per_tag = {}
@@ -169,7 +169,7 @@ def gate(store, rater_name: str, threshold: float = DEFAULT_THRESHOLD, policy: s
 def conversation_scores(verdicts: list[dict]) -> list[dict]:
     """Per conversation side: mean and MT-Bench-101's minimum over turns of the judge's score
     (its 1-5 score when given, else followed yes 5 / partial 3 / no 1) and the first round
-    (1-based) that was not fully followed. Unparsable and failed verdicts are left out."""
+    (turn idx, from 1) that was not fully followed. Unparsable and failed verdicts are left out."""
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for v in verdicts:
         if v["status"] == "ok":
@@ -179,7 +179,7 @@ def conversation_scores(verdicts: list[dict]) -> list[dict]:
         rows.sort(key=lambda r: r["round"])
         scores = [r["score"] if r["score"] is not None else {"yes": 5, "partial": 3, "no": 1}[r["followed"]]
                   for r in rows]
-        broke = next((r["round"] + 1 for r in rows if r["followed"] != "yes"), None)
+        broke = next((r["round"] for r in rows if r["followed"] != "yes"), None)
         out.append({"conversation_id": conversation, "side": side, "checkpoint": checkpoint,
                     "turns": len(rows), "mean": float(np.mean(scores)), "min": min(scores),
                     "first_break_round": broke})

@@ -58,7 +58,10 @@ class JudgeSpec:
 
     @property
     def rubric_hash(self) -> str:
-        text = "\n\x00".join([PARSER_VERSION, self.rubric, self.pairwise_rubric])
+        """Of the rubrics and of what the judge is (model, images or not): change any of them
+        and its verdicts belong to another rater, so old and new verdicts never mix."""
+        what = f"{self.checkpoint or ''}|{self.url or ''}|{self.model or ''}|{int(self.multimodal)}"
+        text = "\n\x00".join([PARSER_VERSION, self.rubric, self.pairwise_rubric, what])
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
     @property

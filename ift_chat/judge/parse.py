@@ -19,7 +19,7 @@ MAX_REASON = 300
 _FOLLOWED_RE = re.compile(r"\b(?:followed|verdict|instruction[ _]followed)\s*[\"']?\s*[:=]\s*[\"']?"
                           r"(yes|partially|partial|no)\b", re.I)
 _BARE_RE = re.compile(r"^\W*(yes|partially|no)\b", re.I)
-_SCORE_RE = re.compile(r"\bscore\s*[\"']?\s*[:=]\s*[\"']?([1-5])(?![\d.])", re.I)
+_SCORE_RE = re.compile(r"\bscore\s*[\"']?\s*[:=]\s*[\"']?([1-5])(?!\d|\.\d)", re.I)
 _REASON_RE = re.compile(r"\breason\s*[\"']?\s*[:=]\s*[\"']?([^\n\"]+)", re.I)
 _WINNER_RE = re.compile(r"\b(?:winner|better)\s*[\"']?\s*[:=]\s*[\"']?\s*(?:reply\s+)?(A|B|tie)\b", re.I)
 _BRACKET_RE = re.compile(r"\[\[\s*(A|B|tie|C)\s*\]\]", re.I)

@@ -98,6 +98,8 @@ def _prompt(rubric: str, parts: list[dict], counts: list[int]) -> Prompt:
 def with_reference(turns: list[dict], rounds: list[dict] | None) -> list[dict] | None:
     """The turns with every earlier reply replaced by the eval item's reference reply
     (MT-Bench-101 style), or None when the item has no reference for one of them."""
+    if len(turns) <= 1:  # a first turn has no history to replace
+        return turns
     if not rounds or len(rounds) < len(turns):
         return None
     out = []

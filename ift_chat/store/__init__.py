@@ -25,4 +25,4 @@ class Store(Transactor):
         self.feedback = Feedback(self)
         self.eval_sets = EvalSets(self)
         self.checks = Checks(self)
-        self.judges = Judges(self)
+        self.judges = Judges(self, config.images_dir)

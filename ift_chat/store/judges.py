@@ -8,6 +8,7 @@ and crowd agreement (which read ``ratings``) stay human-only unless a caller ask
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Iterable
 
 from ..errors import NotFound, ValidationError
@@ -38,8 +39,9 @@ def _scope(scope: str) -> str:
 
 
 class Judges:
-    def __init__(self, tx: Transactor):
+    def __init__(self, tx: Transactor, images_root: Path):
         self.tx = tx
+        self.images_root = Path(images_root)
 
     # -- judge raters ---------------------------------------------------------------------
     def ensure_rater(self, rater_name: str, *, judge_name: str, rubric_hash: str,
@@ -123,7 +125,7 @@ class Judges:
         for row in self.tx.query(
                 f"""select ti.turn_id, i.path from turn_images ti join images i on i.sha256 = ti.image_sha256
                     where ti.turn_id in ({', '.join('?' * len(ids))}) order by ti.turn_id, ti.position""", ids):
-            out.setdefault(row["turn_id"], []).append(row["path"])
+            out.setdefault(row["turn_id"], []).append(str(self.images_root / row["path"]))
         return out
 
     def eval_rounds(self, eval_item_id: int | None) -> list[dict] | None:
