@@ -43,7 +43,8 @@ def cohen_kappa(a: list, b: list, labels) -> float | None:
 
 def alpha_pair(a: list[str], b: list[str]) -> float | None:
     matrix = np.array([[FOLLOWED_RANK[x] for x in a], [FOLLOWED_RANK[y] for y in b]], float)
-    return ordinal_alpha(matrix, range(len(FOLLOWED))) if a else None
+    with np.errstate(invalid="ignore", divide="ignore"):  # a resample with one value: undefined
+        return ordinal_alpha(matrix, range(len(FOLLOWED))) if a else None
 
 
 def bootstrap(a: list, b: list, stat, n: int = BOOTSTRAP, seed: int = 0, ci: float = 0.95):
