@@ -135,23 +135,30 @@ class Judges:
         return json.loads(rows[0]["rounds"]) if rows else None
 
     # -- writing verdicts -----------------------------------------------------------------
-    def record_verdict(self, response_id: int, rater_id: int, policy: str, values: dict) -> None:
-        """Insert or replace (``--force``, or an error being retried) one verdict row."""
-        row = {k: values.get(k) for k in VERDICT_COLUMNS}
-        row["tags"] = json.dumps(list(values.get("tags") or []))
+    def record_verdicts(self, items: list[tuple[int, int, str, dict]]) -> None:
+        """(response id, rater id, policy, values) rows in one transaction; an existing row of
+        the same key (``--force``, or an error being retried) is replaced."""
+        stamp = now()
+        rows = [{"response_id": rid, "rater_id": rater, "history_policy": policy, "created": stamp,
+                 **{k: values.get(k) for k in VERDICT_COLUMNS},
+                 "tags": json.dumps(list(values.get("tags") or []))} for rid, rater, policy, values in items]
         with self.tx.write() as db:
-            db.execute("delete from judge_verdicts where response_id = ? and rater_id = ? "
-                       "and history_policy = ?", [response_id, rater_id, policy])
-            db["judge_verdicts"].insert({"response_id": response_id, "rater_id": rater_id,
-                                         "history_policy": policy, "created": now(), **row})
+            db.conn.executemany("delete from judge_verdicts where response_id = ? and rater_id = ? "
+                                "and history_policy = ?", [(r["response_id"], r["rater_id"], r["history_policy"])
+                                                           for r in rows])
+            db["judge_verdicts"].insert_all(rows)
 
-    def record_pair(self, turn_id: int, rater_id: int, policy: str, values: dict) -> None:
-        row = {k: values.get(k) for k in PAIR_COLUMNS}
+    def record_verdict(self, response_id: int, rater_id: int, policy: str, values: dict) -> None:
+        self.record_verdicts([(response_id, rater_id, policy, values)])
+
+    def record_pairs(self, items: list[tuple[int, int, str, dict]]) -> None:
+        stamp = now()
+        rows = [{"turn_id": tid, "rater_id": rater, "history_policy": policy, "created": stamp,
+                 **{k: values.get(k) for k in PAIR_COLUMNS}} for tid, rater, policy, values in items]
         with self.tx.write() as db:
-            db.execute("delete from judge_pairs where turn_id = ? and rater_id = ? and history_policy = ?",
-                       [turn_id, rater_id, policy])
-            db["judge_pairs"].insert({"turn_id": turn_id, "rater_id": rater_id, "history_policy": policy,
-                                      "created": now(), **row})
+            db.conn.executemany("delete from judge_pairs where turn_id = ? and rater_id = ? and history_policy = ?",
+                                [(r["turn_id"], r["rater_id"], r["history_policy"]) for r in rows])
+            db["judge_pairs"].insert_all(rows)
 
     # -- reading verdicts -----------------------------------------------------------------
     def verdicts(self, rater_id: int) -> list[dict]:
