@@ -42,6 +42,8 @@ class JudgeServer:
         self.mode: str | None = None  # overrides the model field's behaviour
         self.requests: list[dict] = []
         self.headers: list[dict] = []
+        self.in_flight = self.max_in_flight = 0
+        self.delay_s = 0.0  # before the first chunk of every reply
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}/v1"
         app = Starlette(routes=[Route("/v1/chat/completions", self.chat, methods=["POST"]),
@@ -87,12 +89,16 @@ class JudgeServer:
         return StreamingResponse(self.events(body), media_type="text/event-stream")
 
     async def events(self, body: dict):
-        if self.behaviour(body) == "hang":
-            await asyncio.sleep(30)
-        out = self.output(body)
-        step = max(1, len(out) // self.pieces)
-        for start in range(0, len(out), step):
-            yield chunk(out[start:start + step])
-        yield chunk(finish="stop")
-        yield chunk(usage={"prompt_tokens": 50, "completion_tokens": 20, "total_tokens": 70})
-        yield "data: [DONE]\n\n"
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(30 if self.behaviour(body) == "hang" else self.delay_s)
+            out = self.output(body)
+            step = max(1, len(out) // self.pieces)
+            for start in range(0, len(out), step):
+                yield chunk(out[start:start + step])
+            yield chunk(finish="stop")
+            yield chunk(usage={"prompt_tokens": 50, "completion_tokens": 20, "total_tokens": 70})
+            yield "data: [DONE]\n\n"
+        finally:
+            self.in_flight -= 1

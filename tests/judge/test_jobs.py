@@ -187,3 +187,28 @@ def test_a_missing_key_variable_is_a_clear_error(jstore, judge_server, monkeypat
     spec = spec_for(judge_server, api_key_env="NOPE_KEY")
     with pytest.raises(ValidationError, match="NOPE_KEY"):
         judge_backend(spec, None, jstore.config.limits)
+
+
+def test_concurrency_is_bounded_and_a_stopped_job_resumes(jstore, judge_server):
+    import threading
+
+    judge_server.default, judge_server.delay_s = GOOD, 0.05
+    for n in range(4):
+        add_dialog(jstore, "ckpt-a", [(f"q{n}", f"r{n}"), (f"q{n}b", f"r{n}b"), (f"q{n}c", f"r{n}c")])
+    spec = spec_for(judge_server)  # concurrency 3
+    stop = threading.Event()
+    seen = []
+
+    def progress(done, total):
+        seen.append((done, total))
+        if done >= 3:
+            stop.set()
+    backend = judge_backend(spec, None, jstore.config.limits)
+    first = asyncio.run(run_job(jstore, backend, spec, scope="all", on_progress=progress, stop=stop))
+    assert first.stopped and 3 <= first.judged < 12 and seen[0] == (0, 12)
+    stored = jstore.query("select count(*) n from judge_verdicts")[0]["n"]
+    assert stored == first.judged  # every verdict asked for was written
+    rest = run(jstore, spec)
+    assert (rest.judged, rest.skipped) == (12 - first.judged, first.judged)
+    assert jstore.query("select count(*) n from judge_verdicts")[0]["n"] == 12
+    assert 2 <= judge_server.max_in_flight <= 3
