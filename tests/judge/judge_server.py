@@ -13,16 +13,11 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import threading
-import time
 
-import uvicorn
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, StreamingResponse
-from starlette.routing import Route
 
-from tests.backends.openai_stub import _free_port, chunk
+from tests.backends.openai_stub import StubServer, chunk
 
 GRADED = re.compile(r"BEGIN REPLY TO GRADE \(turn \d+\)\n(.*)\nEND REPLY TO GRADE", re.S)
 PAIR = re.compile(r"BEGIN REPLY A\n(.*)\nEND REPLY A\nBEGIN REPLY B\n(.*)\nEND REPLY B", re.S)
@@ -35,35 +30,17 @@ def user_text(body: dict) -> str:
     return "".join(p.get("text", "") for p in content if p.get("type") == "text")
 
 
-class JudgeServer:
+class JudgeServer(StubServer):
+    """StubServer's HTTP plumbing (start, stop, /v1/models) with a judge's chat endpoint."""
+
     def __init__(self, answers: dict[str, str] | None = None, default: str = "I cannot tell.",
                  good: tuple[str, ...] = (), pieces: int = 3):
+        super().__init__()
         self.answers, self.default, self.good, self.pieces = dict(answers or {}), default, good, pieces
         self.mode: str | None = None  # overrides the model field's behaviour
-        self.requests: list[dict] = []
         self.headers: list[dict] = []
         self.in_flight = self.max_in_flight = 0
         self.delay_s = 0.0  # before the first chunk of every reply
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}/v1"
-        app = Starlette(routes=[Route("/v1/chat/completions", self.chat, methods=["POST"]),
-                                Route("/v1/models", self.models, methods=["GET"])])
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="error"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def start(self) -> "JudgeServer":
-        self.thread.start()
-        deadline = time.time() + 10
-        while not self.server.started and time.time() < deadline:
-            time.sleep(0.02)
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(5)
-
-    async def models(self, request: Request):
-        return JSONResponse({"object": "list", "data": [{"id": "judge", "object": "model"}]})
 
     def behaviour(self, body: dict) -> str:
         return self.mode or body["model"]
