@@ -167,6 +167,26 @@ def gate(store, rater_name: str, threshold: float = DEFAULT_THRESHOLD, policy: s
     return gate_from_rows(rater_name, rows, threshold, info["checkpoint"])
 
 
+@dataclass(frozen=True)
+class JudgedCurve:
+    """A judge's per-round following curve, never without its agreement beside it."""
+
+    gate: Gate
+    table: object  # pandas DataFrame: checkpoint, round, responses, followed, lower, upper
+
+
+def judge_curve(store, rater_name: str, threshold: float = DEFAULT_THRESHOLD) -> JudgedCurve:
+    """Opt-in: the leaderboard's per-round table (``following.by_round``) from one judge's
+    verdicts instead of people's, returned together with that judge's gate."""
+    import pandas as pd
+
+    from ..leaderboard.following import RATING_COLUMNS, by_round
+
+    info = store.judges.rater(rater_name)
+    frame = pd.DataFrame(store.judges.as_ratings(info["rater_id"]), columns=RATING_COLUMNS)
+    return JudgedCurve(gate(store, rater_name, threshold), by_round(frame))
+
+
 def conversation_scores(verdicts: list[dict]) -> list[dict]:
     """Per conversation side: mean and MT-Bench-101's minimum over turns of the judge's score
     (its 1-5 score when given, else followed yes 5 / partial 3 / no 1) and the first round

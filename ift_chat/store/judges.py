@@ -183,6 +183,16 @@ class Judges:
                where v.rater_id = ? and v.history_policy = ? and v.status = 'ok'
                group by v.id order by v.response_id""", [rater_id, policy])
 
+    def as_ratings(self, rater_id: int, policy: str = "own") -> list[dict]:
+        """A judge's parsed verdicts in the leaderboard's rating columns (response_id, checkpoint,
+        round, rater_id, followed, tags), for a caller that opted in to this judge."""
+        return self.tx.query(f"""
+            select r.id as response_id, r.checkpoint, t.idx as round, v.rater_id, v.followed, v.tags
+            from judge_verdicts v join responses r on r.id = v.response_id
+            join turns t on t.id = r.turn_id join conversations c on c.id = t.conversation_id
+            where v.rater_id = ? and v.history_policy = ? and v.status = 'ok' and {_ELIGIBLE}
+            order by r.id""", [rater_id, policy])
+
     def pairs(self, rater_id: int) -> list[dict]:
         return self.tx.query("select * from judge_pairs where rater_id = ? order by turn_id", [rater_id])
 

@@ -119,3 +119,16 @@ def test_judge_verdicts_never_reach_human_only_readers(rated):
     rater_ids = {r["rater_id"] for r in before[0]}
     judge_id = store.judges.rater(spec.rater_name)["rater_id"]
     assert judge_id not in rater_ids and len(rater_ids) == 2
+
+
+def test_opt_in_judge_curve_comes_with_its_gate(rated):
+    from ift_chat.judge.agreement import judge_curve
+
+    store, spec, ids = rated
+    judge(store, spec)
+    result = judge_curve(store, spec.rater_name)
+    assert result.gate.label.startswith("trusted") and result.gate.overall.n == 5
+    table = result.table.set_index(["checkpoint", "round"])["followed"].to_dict()
+    # ckpt-a: r1 yes, r2 yes, r3 no; ckpt-b: round 1 r4 no and r6 yes, round 2 r5 partial
+    assert table == {("ckpt-a", 1): 1.0, ("ckpt-a", 2): 1.0, ("ckpt-a", 3): 0.0,
+                     ("ckpt-b", 1): 0.5, ("ckpt-b", 2): 0.5}
