@@ -45,7 +45,7 @@ def load_registry(path: Path) -> dict[str, dict]:
         data = tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ValidationError(f"{path} is not valid TOML: {exc}") from None
-    unknown_top = set(data) - {"checkpoints"}
+    unknown_top = set(data) - {"checkpoints", "judges"}  # [judges.*]: ift_chat/judge/config.py
     if unknown_top:
         raise ValidationError(f"{path}: unknown section(s) {', '.join(sorted(unknown_top))}; "
                               "put each checkpoint under [checkpoints.<name>]")

@@ -14,6 +14,7 @@ from . import evalsets, export  # noqa: E402,F401
 from . import checkpoints  # noqa: E402,F401
 from . import leaderboard  # noqa: E402,F401
 from . import checks  # noqa: E402,F401
+from . import judge  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -9,6 +9,7 @@ from .db import Transactor, open_database
 from .evalsets import EvalSets
 from .feedback import Checkpoints, Feedback, Raters
 from .images import ImageStore, PreparedImage, prepare_image
+from .judges import Judges
 
 __all__ = ["Store", "PreparedImage", "prepare_image"]
 
@@ -24,3 +25,4 @@ class Store(Transactor):
         self.feedback = Feedback(self)
         self.eval_sets = EvalSets(self)
         self.checks = Checks(self)
+        self.judges = Judges(self, config.images_dir)

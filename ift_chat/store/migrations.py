@@ -206,3 +206,34 @@ def checkpoints_add_served_identity(db):
 def eval_items_system_prompt(db):
     # An eval item's system prompt (imported or exported with the item); replays run with it.
     db["eval_items"].add_column("system_prompt", str)
+
+
+@migrations()
+def create_judge_verdicts(db):
+    # Judges (ift_chat/judge) are raters of their own kind: a raters row named
+    # "judge:<name>@<rubric hash>" with kind 'judge' (disabled: nobody logs in as one).
+    # Their verdicts live in their own tables, so every human rating query stays human-only.
+    db["raters"].add_column("kind", str, not_null_default="human")
+    db["judge_raters"].create(
+        {"rater_id": int, "judge_name": str, "rubric_hash": str, "checkpoint": str, "model": str,
+         "url": str, "multimodal": int, "created": str},
+        pk="rater_id", foreign_keys=[("rater_id", "raters", "id")],
+        not_null={"judge_name", "rubric_hash", "multimodal", "created"})
+    # followed NULL: unparsable (raw_output kept) or error (re-asked on the next run)
+    db["judge_verdicts"].create(
+        {"id": int, "response_id": int, "rater_id": int, "history_policy": str, "status": str,
+         "parse": str, "followed": str, "score": int, "tags": str, "reason": str,
+         "raw_output": str, "error": str, "images_sent": int, "images_hidden": int,
+         "latency_ms": float, "created": str},
+        pk="id", foreign_keys=[("response_id", "responses", "id"), ("rater_id", "raters", "id")],
+        not_null={"response_id", "rater_id", "history_policy", "status", "created"},
+        defaults={"tags": "[]", "images_sent": 0, "images_hidden": 0})
+    db["judge_verdicts"].create_index(["response_id", "rater_id", "history_policy"], unique=True)
+    # One arena turn judged in both orders; winner is kept only when both orders agree.
+    db["judge_pairs"].create(
+        {"id": int, "turn_id": int, "rater_id": int, "history_policy": str, "status": str,
+         "winner_ab": str, "winner_ba": str, "winner": str, "consistent": int,
+         "raw_ab": str, "raw_ba": str, "error": str, "created": str},
+        pk="id", foreign_keys=[("turn_id", "turns", "id"), ("rater_id", "raters", "id")],
+        not_null={"turn_id", "rater_id", "history_policy", "status", "created"})
+    db["judge_pairs"].create_index(["turn_id", "rater_id", "history_policy"], unique=True)

@@ -31,6 +31,9 @@ ADMIN_CALLS = {
     "/crowd_admin_invite": ("admin", 24, 1),
     "/crowd_admin_disable": ("boss",),
     "/crowd_admin_enable": ("rater9",),
+    "/judge_run": ("j", "all", "", "own", False, False),
+    "/judge_refresh": (),
+    "/judge_detail": ("judge:j@0",),
 }
 
 

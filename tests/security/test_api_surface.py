@@ -20,7 +20,8 @@ MAIN = {*(f"/chat_{e}" for e in PANES), "/chat_resume", *(f"/arena_{e}" for e in
         "/leaderboard_refresh", "/crowd_task_sets", "/crowd_next", "/crowd_submit",
         *(f"/crowd_admin_{e}" for e in ("refresh", "create", "agreement", "close", "gold", "invite",
                                         "disable", "enable")),
-        "/data_export", "/data_exports", "/data_import", "/data_replay"}
+        "/data_export", "/data_exports", "/data_import", "/data_replay",
+        "/judge_run", "/judge_refresh", "/judge_detail"}
 BATTLE = {*(f"/battle_{e}" for e in PANES), "/battle_vote", "/battle_reveal"}
 
 

@@ -2,7 +2,8 @@ from ift_chat.store.db import open_database
 from ift_chat.store.migrations import migrations
 
 EXPECTED = {
-    "raters": {"id": int, "name": str, "role": str, "password_hash": str, "disabled": int, "created": str},
+    "raters": {"id": int, "name": str, "role": str, "password_hash": str, "disabled": int, "created": str,
+               "kind": str},
     "checkpoints": {"name": str, "source": str, "backend": str, "architecture": str,
                     "fingerprint": str, "base": str, "first_seen": str, "model": str,
                     "display_name": str},
@@ -32,6 +33,15 @@ EXPECTED = {
     "response_checks": {"id": int, "response_id": int, "kind": str, "params": str,
                         "source_turn_idx": int, "persistent": int, "passed": int, "passed_loose": int,
                         "detail": str, "version": str, "created": str},
+    "judge_raters": {"rater_id": int, "judge_name": str, "rubric_hash": str, "checkpoint": str, "model": str,
+                     "url": str, "multimodal": int, "created": str},
+    "judge_verdicts": {"id": int, "response_id": int, "rater_id": int, "history_policy": str, "status": str,
+                       "parse": str, "followed": str, "score": int, "tags": str, "reason": str,
+                       "raw_output": str, "error": str, "images_sent": int, "images_hidden": int,
+                       "latency_ms": float, "created": str},
+    "judge_pairs": {"id": int, "turn_id": int, "rater_id": int, "history_policy": str, "status": str,
+                    "winner_ab": str, "winner_ba": str, "winner": str, "consistent": int, "raw_ab": str,
+                    "raw_ba": str, "error": str, "created": str},
 }
 
 
