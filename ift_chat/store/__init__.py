@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..config import Config
+from .browse import Browse
 from .checks import Checks
 from .conversations import Conversations
 from .db import Transactor, open_database
@@ -24,3 +25,4 @@ class Store(Transactor):
         self.feedback = Feedback(self)
         self.eval_sets = EvalSets(self)
         self.checks = Checks(self)
+        self.browse = Browse(self)  # read models of the conversation browser and replay results
