@@ -117,7 +117,7 @@ def _vote_text(votes: list[dict], sides: dict[str, str]) -> str:
 def run_results(store: Store, run: ReplayRun) -> list[dict]:
     """One row per (item, sample, round): the item's index, round, user text and reference,
     then per checkpoint its reply, human ratings and automatic checks, the votes (A/B runs,
-    winners by checkpoint name) and the conversation ids to open."""
+    winners by checkpoint name) and the conversations to open ({id: their checkpoints})."""
     meta = {r["id"]: r for r in store.browse.replay_conversations() if r["id"] in set(run.conversations)}
     rounds = store.browse.replay_rounds(run.conversations)
     ratings = store.browse.ratings_of([r["response_id"] for r in rounds])
@@ -135,9 +135,8 @@ def run_results(store: Store, run: ReplayRun) -> list[dict]:
             "item": conv["item_idx"], "title": conv["title"] or "", "round": r["idx"],
             "user_text": r["user_text"],
             "reference": (references[item][r["idx"] - 1] if r["idx"] <= len(references[item]) else None) or "",
-            "replies": {}, "votes": "", "conversations": []})
-        if r["conversation_id"] not in row["conversations"]:
-            row["conversations"].append(r["conversation_id"])
+            "replies": {}, "votes": "", "conversations": {}})
+        row["conversations"][r["conversation_id"]] = " vs ".join(conv["sides"].values())
         if r["response_id"] is not None:
             text = r["text"] if r["status"] != "error" else f"⚠️ error: {r['error'] or 'unknown'}"
             row["replies"][r["checkpoint"]] = {

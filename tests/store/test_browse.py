@@ -177,7 +177,7 @@ def test_run_results_per_item_and_round(replayed):
     assert rows[1]["user_text"] == "And grass?" and rows[1]["reference"] == "Green"
     assert rows[0]["replies"]["ckpt-a"]["text"] == "Blue"
     assert rows[0]["replies"]["ckpt-b"]["text"] == "The grass is very green indeed"
-    conv = rows[0]["conversations"][0]
+    conv = next(iter(rows[0]["conversations"]))
     turn = store.conversations.turns(conv)[0]
     responses = {r.checkpoint: r for r in store.conversations.responses(turn.id)}
     store.feedback.rate(responses["ckpt-b"].id, ann.id, "no", tags=["ignored_instruction"], comment="long")
