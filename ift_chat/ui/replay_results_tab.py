@@ -27,7 +27,7 @@ def results_table(run: ReplayRun, rows: list[dict]) -> tuple[pd.DataFrame, list[
     """One row per item and round: the prompt, the reference, per checkpoint reply / ratings /
     checks, the votes, and links to the item's conversation(s); with the column datatypes."""
     columns = ["open", "item", "round", "user message", "reference"]
-    for name in run.checkpoints:
+    for name in run.checkpoints:  # alphabetical: a run's sides swap from item to item
         columns += [f"{name} reply", f"{name} ratings", f"{name} checks"]
     columns.append("votes")
     out = []
@@ -68,7 +68,7 @@ def render(ctx: AppContext) -> None:
     note = gr.Markdown("", elem_id="replay-note")
     summary = gr.Dataframe(headers=SUMMARY_COLUMNS, interactive=False, label="Per checkpoint",
                            elem_id="replay-summary")
-    results = gr.Dataframe(interactive=False, wrap=True, label="Per item and round", elem_id="replay-results",
+    results = gr.Dataframe(headers=["open", "item", "round", "user message", "reference", "votes"], interactive=False, wrap=True, label="Per item and round", elem_id="replay-results",
                            max_height=900)
 
     def runs():

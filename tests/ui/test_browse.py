@@ -6,8 +6,8 @@ names never reaching the page, and a replay run's results with links to vote the
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 import datetime
-import json
 import re
 import zoneinfo
 
@@ -100,12 +100,24 @@ def open_tab(page, url: str, tab: str):
     page.get_by_role("tab", name=tab).click()
 
 
-def rows(page) -> list[str]:
-    return page.locator("#browse-results tbody tr").all_inner_texts()
+# Gradio 6's Dataframe draws its rows as grid cells (data-row, data-col); a hidden sizing table
+# repeats the first rows.
+ROWS_JS = """(id) => { const rows = {};
+  for (const c of document.querySelectorAll(`#${id} [role=gridcell][data-row]`))
+    (rows[c.dataset.row] = rows[c.dataset.row] || []).push(c.innerText.trim());
+  return Object.keys(rows).sort((a, b) => a - b).map(k => rows[k].join(' | ')); }"""
 
 
-def wait_rows(page, n: int):
-    page.wait_for_function(f"document.querySelectorAll('#browse-results tbody tr').length === {n}", timeout=30_000)
+def rows(page, table: str = "browse-results") -> list[str]:
+    return page.evaluate(ROWS_JS, table)
+
+
+def wait_rows(page, n: int, table: str = "browse-results"):
+    page.wait_for_function(f"({ROWS_JS})('{table}').length === {n}", timeout=30_000)
+
+
+def cell(page, row: int, col: int, table: str = "browse-results"):
+    return page.locator(f"#{table} [role=gridcell][data-row='{row}'][data-col='{col}']")
 
 
 def search(page, **boxes):
@@ -174,14 +186,14 @@ def test_browser_filters_preview_and_open(world, browser):
         # The blind battle's preview: its replies, every name redacted
         search(page, text="Say hello")
         wait_rows(page, 1)
-        page.locator("#browse-results tbody tr td").nth(2).click()
-        page.locator("#browse-preview").get_by_text("hello from me").wait_for()
+        cell(page, 0, 2).click()
+        page.locator("#browse-preview").get_by_text("hello from me").first.wait_for()
         preview = page.locator("#browse-preview").inner_html() + page.locator("#browse-preview-header").inner_html()
         assert "Model A" in page.locator("#browse-preview").inner_text()
         assert not any(name in preview for name in HIDDEN) and "[hidden until the reveal]" in preview
         assert not any(n in page.locator("#browse-results").inner_html() for n in HIDDEN)
         page.screenshot(path=str(ARTIFACTS / "browse-blind-preview.png"), full_page=True)
-        assert page.locator("#browse-results a").first.get_attribute("href") == f"battle/?c={world['blind']}"
+        assert cell(page, 0, 0).locator("a").get_attribute("href") == f"battle/?c={world['blind']}"
         page.wait_for_timeout(1000)
         about = _messages_about(bodies, "Say hello")
         assert about and not any(name in m for m in about for name in HIDDEN), "a name was sent with the battle"
@@ -189,14 +201,16 @@ def test_browser_filters_preview_and_open(world, browser):
         # Open the chat conversation on the main page
         search(page, text="Describe")
         wait_rows(page, 1)
-        page.locator("#browse-results tbody tr td").nth(2).click()
-        page.locator("#browse-preview").get_by_text("Now one word").wait_for()
+        cell(page, 0, 2).click()
+        page.locator("#browse-preview").get_by_text("Now one word").first.wait_for()
         assert page.evaluate("window.__xss") is None
-        page.locator("#browse-results a").first.click()
-        page.wait_for_url(re.compile(rf"/\?c={world['chat']}$"))
-        page.locator("#chat-chat-single").get_by_text("Now one word").wait_for()
-        page.screenshot(path=str(ARTIFACTS / "browse-opened-chat.png"), full_page=True)
-        assert page.evaluate("window.__xss") is None
+        with context.expect_page() as opened:  # links open in a new tab: the filters stay
+            cell(page, 0, 0).locator("a").click()
+        chat = opened.value
+        chat.wait_for_url(re.compile(rf"/\?c={world['chat']}$"))
+        chat.locator("#chat-chat-single").get_by_text("Now one word").first.wait_for()
+        chat.screenshot(path=str(ARTIFACTS / "browse-opened-chat.png"), full_page=True)
+        assert chat.evaluate("window.__xss") is None
     finally:
         page.screenshot(path=str(ARTIFACTS / "end-test_browser_filters_preview_and_open.png"), full_page=True)
         context.close()
@@ -211,8 +225,9 @@ def replay_app(config, store):
         ("w1", [{"text": "Answer in one word: sky colour?", "images": [], "reference": "Blue"},
                 {"text": "And the grass?", "images": [], "reference": "Green"}]),
         ("w2", [{"text": "Answer in one word: snow colour?", "images": [], "reference": "White"}])])
-    result = asyncio.run(replay_eval_set(store, backends, "words", ["ckpt-short", "ckpt-long"],
-                                         SamplingParams(temperature=0.0)))
+    replay = replay_eval_set(store, backends, "words", ["ckpt-short", "ckpt-long"], SamplingParams(temperature=0.0))
+    with ThreadPoolExecutor(1) as pool:  # Playwright's sync API keeps a loop running in this thread
+        result = pool.submit(asyncio.run, replay).result()
     with running_app(config, store, backends) as url:
         yield url, store, result
 
@@ -222,7 +237,7 @@ def test_replay_results_view_and_vote_there(replay_app, page):
     url, store, result = replay_app
     open_tab(page, url, "Replay results")
     page.locator("#replay-run input").click()
-    page.get_by_role("option", name=re.compile("words · ckpt-short vs ckpt-long")).click()
+    page.get_by_role("option", name=re.compile("words · ckpt-long vs ckpt-short")).click()
     page.locator("#replay-show").click()
     table = page.locator("#replay-results")
     table.get_by_text("And the grass?").wait_for()
@@ -231,16 +246,17 @@ def test_replay_results_view_and_vote_there(replay_app, page):
         assert expected in text, expected
     assert "<img src=x" in text and page.evaluate("window.__xss") is None
     assert page.locator("#replay-results img").count() == 0
-    assert len(page.locator("#replay-results tbody tr").all()) == 3
+    wait_rows(page, 3, "replay-results")
     assert "ckpt-short" in page.locator("#replay-summary").inner_text()
     page.screenshot(path=str(ARTIFACTS / "replay-results.png"), full_page=True)
 
     # Vote on the first round there, then the results show it by checkpoint name
-    first = page.locator("#replay-results tbody tr").first
-    href = first.locator("a").first.get_attribute("href")
-    conversation_id = href.split("?c=")[1]
+    link = cell(page, 0, 0, "replay-results").locator("a")
+    conversation_id = link.get_attribute("href").split("?c=")[1]
     assert conversation_id in result.conversations
-    page.goto(url + "/" + href.lstrip("./"))
+    with page.context.expect_page() as opened:
+        link.click()
+    page = opened.value
     page.locator("#rater-name textarea, #rater-name input").first.fill("voter")
     page.locator("#arena-chat-A").get_by_text(re.compile("Blue|The sky")).first.wait_for()
     page.locator("#arena-winner").get_by_text("A is better").click()
@@ -252,7 +268,9 @@ def test_replay_results_view_and_vote_there(replay_app, page):
     on_a = store.conversations.sides(conversation_id)["A"]
     open_tab(page, url, "Replay results")
     page.locator("#replay-run input").click()
-    page.get_by_role("option", name=re.compile("words · ckpt-short vs ckpt-long")).click()
+    page.get_by_role("option", name=re.compile("words · ckpt-long vs ckpt-short")).click()
     page.locator("#replay-show").click()
-    page.locator("#replay-results").get_by_text(f"voter: {on_a}").wait_for()
+    page.wait_for_function(f"({ROWS_JS})('replay-results').join(' ').includes('voter: ' + {on_a!r})")
+    votes = [r.split(" | ")[-1] for r in rows(page, "replay-results")]
+    assert votes == ["", f"voter: {on_a}", ""]  # the arena votes on the item's last round
     page.screenshot(path=str(ARTIFACTS / "replay-results-voted.png"), full_page=True)
