@@ -29,8 +29,9 @@ PANES = 4  # preview panes: a conversation's sides (single, A, B, C, D: at most 
 COLUMNS = ["open", "created", "mode", "checkpoints", "rounds", "first message", "ratings", "votes",
            "owner", "eval set", "title"]
 DATATYPES = ["markdown", *["str"] * (len(COLUMNS) - 1)]
+WIDTHS = ["70px", "140px", "130px", "190px", "70px", "320px", "120px", "70px", "100px", "100px", "160px"]
 _ID = re.compile(r"^[0-9a-f]{32}$")
-_LINK_ID = re.compile(r"\?c=([0-9a-f]{32})\)")
+LINK_ID = re.compile(r"\?c=([0-9a-f]{32})\)")  # the ids in a cell's links
 TZ_JS = "() => Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC'"
 # Run before the search: an empty time zone box takes the browser's own.
 BROWSER_TZ_JS = """(...args) => { const n = args.length - 1;
@@ -171,8 +172,8 @@ def _choices(ctx: AppContext) -> tuple[list, list, list, list]:
 
 def render(ctx: AppContext) -> None:
     modes, checkpoints, eval_sets, raters = _choices(ctx)
-    gr.Markdown("All conversations, newest first. Filter, then **Search**; click a row to preview it, "
-                "or **open** to continue, rate or vote on it.")
+    gr.Markdown("All conversations, newest first. Filter, then **Search**; click a row to preview it "
+                "read-only, then **open** it to continue, rate or vote on it.")
     with gr.Row():
         mode = gr.Dropdown(modes, multiselect=True, label="Mode (any if empty)", elem_id="browse-mode")
         checkpoint = gr.Dropdown(checkpoints, value=ANY, label="Checkpoint", elem_id="browse-checkpoint")
@@ -193,7 +194,7 @@ def render(ctx: AppContext) -> None:
         text = gr.Textbox(label="Text (messages, replies, titles)", max_lines=1, elem_id="browse-text")
     button = gr.Button("Search", variant="primary", elem_id="browse-search")
     summary = gr.Markdown("", elem_id="browse-summary")
-    results = gr.Dataframe(headers=COLUMNS, datatype=DATATYPES, interactive=False,
+    results = gr.Dataframe(headers=COLUMNS, datatype=DATATYPES, column_widths=WIDTHS, interactive=False,
                            wrap=True, label="Conversations (click a row to preview)", elem_id="browse-results")
     header = gr.Markdown("", elem_id="browse-preview-header")
     with gr.Row(elem_id="browse-preview"):
@@ -206,7 +207,7 @@ def render(ctx: AppContext) -> None:
             raise ui_error(exc) from None
 
     def pick(evt: gr.SelectData):
-        found = _LINK_ID.search(str((evt.row_value or [""])[0]))
+        found = LINK_ID.search(str((evt.row_value or [""])[0]))
         if not found:
             return [gr.skip()] * (PANES + 1)
         try:

@@ -204,9 +204,16 @@ def test_browser_filters_preview_and_open(world, browser):
         cell(page, 0, 2).click()
         page.locator("#browse-preview").get_by_text("Now one word").first.wait_for()
         assert page.evaluate("window.__xss") is None
-        with context.expect_page() as opened:  # links open in a new tab: the filters stay
-            cell(page, 0, 0).locator("a").click()
-        chat = opened.value
+        link = page.locator("#browse-preview-header a")  # the preview's link (the table's is alike)
+        assert link.get_attribute("href") == f"./?c={world['chat']}"
+        assert cell(page, 0, 0).locator("a").get_attribute("href") == f"./?c={world['chat']}"
+        if link.get_attribute("target") == "_blank":
+            with context.expect_page() as opened:
+                link.click()
+            chat = opened.value
+        else:
+            link.click()
+            chat = page
         chat.wait_for_url(re.compile(rf"/\?c={world['chat']}$"))
         chat.locator("#chat-chat-single").get_by_text("Now one word").first.wait_for()
         chat.screenshot(path=str(ARTIFACTS / "browse-opened-chat.png"), full_page=True)
@@ -251,12 +258,17 @@ def test_replay_results_view_and_vote_there(replay_app, page):
     page.screenshot(path=str(ARTIFACTS / "replay-results.png"), full_page=True)
 
     # Vote on the first round there, then the results show it by checkpoint name
-    link = cell(page, 0, 0, "replay-results").locator("a")
-    conversation_id = link.get_attribute("href").split("?c=")[1]
+    conversation_id = cell(page, 0, 0, "replay-results").locator("a").get_attribute("href").split("?c=")[1]
     assert conversation_id in result.conversations
-    with page.context.expect_page() as opened:
+    cell(page, 0, 3, "replay-results").click()  # a row: its item's link, one click away
+    link = page.locator("#replay-open a")
+    assert link.get_attribute("href") == f"./?c={conversation_id}" and "item #1" in link.inner_text()
+    if link.get_attribute("target") == "_blank":
+        with page.context.expect_page() as opened:
+            link.click()
+        page = opened.value
+    else:
         link.click()
-    page = opened.value
     page.locator("#rater-name textarea, #rater-name input").first.fill("voter")
     page.locator("#arena-chat-A").get_by_text(re.compile("Blue|The sky")).first.wait_for()
     page.locator("#arena-winner").get_by_text("A is better").click()
