@@ -114,6 +114,12 @@ def _vote_text(votes: list[dict], sides: dict[str, str]) -> str:
     return "; ".join(f"{v['rater']}: {names.get(v['winner'], v['winner'])}" for v in votes)
 
 
+def _reply(r: dict, ratings: list[dict], checks: list[dict]) -> dict:
+    text = r["text"] if r["status"] != "error" else f"⚠️ error: {r['error'] or 'unknown'}"
+    return {"text": text, "side": r["side"], "ratings": _rating_text(ratings), "checks": _checks_text(checks),
+            "verdicts": [g["followed"] for g in ratings], "passed": _all_passed(checks)}
+
+
 def run_results(store: Store, run: ReplayRun) -> list[dict]:
     """One row per (item, sample, round): the item's index, round, user text and reference,
     then per checkpoint its reply, human ratings and automatic checks, the votes (A/B runs,
@@ -138,12 +144,8 @@ def run_results(store: Store, run: ReplayRun) -> list[dict]:
             "replies": {}, "votes": "", "conversations": {}})
         row["conversations"][r["conversation_id"]] = " vs ".join(conv["sides"].values())
         if r["response_id"] is not None:
-            text = r["text"] if r["status"] != "error" else f"⚠️ error: {r['error'] or 'unknown'}"
-            row["replies"][r["checkpoint"]] = {
-                "text": text, "side": r["side"], "ratings": _rating_text(ratings.get(r["response_id"], [])),
-                "checks": _checks_text(checks.get(r["response_id"], [])),
-                "verdicts": [g["followed"] for g in ratings.get(r["response_id"], [])],
-                "passed": _all_passed(checks.get(r["response_id"], []))}
+            row["replies"][r["checkpoint"]] = _reply(r, ratings.get(r["response_id"], []),
+                                                     checks.get(r["response_id"], []))
         if run.paired and votes.get(r["turn_id"]):
             row["votes"] = _vote_text(votes[r["turn_id"]], conv["sides"])
     return [rows[k] for k in sorted(rows)]

@@ -169,7 +169,7 @@ def test_replay_runs_group_a_run_and_split_a_rerun(replayed):
 
 
 def test_run_results_per_item_and_round(replayed):
-    store, first = replayed
+    store, _ = replayed
     run = find_run(store, replay_runs(store)[0].id)
     ann = store.raters.get_or_create("ann")
     rows = run_results(store, run)

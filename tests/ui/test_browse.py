@@ -6,10 +6,10 @@ names never reaching the page, and a replay run's results with links to vote the
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
 import datetime
 import re
 import zoneinfo
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
