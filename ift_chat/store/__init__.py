@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..config import Config
+from .browse import Browse
 from .checks import Checks
 from .conversations import Conversations
 from .db import Transactor, open_database
@@ -26,3 +27,4 @@ class Store(Transactor):
         self.eval_sets = EvalSets(self)
         self.checks = Checks(self)
         self.judges = Judges(self, config.images_dir)
+        self.browse = Browse(self)  # read models of the conversation browser and replay results

@@ -10,7 +10,7 @@ from ..backends import Backends
 from ..config import Config
 from ..runner import DialogRunner
 from ..store import Store
-from . import admin_tab, data_tab, judge_tab, leaderboard_tab, tasks_tab
+from . import admin_tab, browse_tab, data_tab, judge_tab, leaderboard_tab, replay_results_tab, tasks_tab
 from .arena_tab import ArenaTab
 from .chat_tab import ChatTab
 from .context import AppContext
@@ -97,6 +97,8 @@ def _manage_tabs(ctx: AppContext, who: Identity):
     """Analysis, data and crowd tabs of /manage, each a module with a `render`."""
     return [("Leaderboard", lambda: leaderboard_tab.render(ctx)),
             ("Rating tasks", lambda: tasks_tab.render(ctx, who.name)),
+            ("Conversations", lambda: browse_tab.render(ctx)),
+            ("Replay results", lambda: replay_results_tab.render(ctx)),
             ("Data", lambda: data_tab.render(ctx)),
             ("Crowd admin", lambda: admin_tab.render(ctx, who.name)),
             ("Judges", lambda: judge_tab.render(ctx))]
