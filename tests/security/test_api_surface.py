@@ -21,7 +21,7 @@ MAIN = {*(f"/chat_{e}" for e in PANES), "/chat_resume", *(f"/arena_{e}" for e in
         *(f"/crowd_admin_{e}" for e in ("refresh", "create", "agreement", "close", "gold", "invite",
                                         "disable", "enable")),
         "/data_export", "/data_exports", "/data_import", "/data_replay",
-        "/judge_run", "/judge_refresh", "/judge_detail"}
+        "/judge_run", "/judge_refresh", "/judge_detail", "/browse_conversations", "/replay_results"}
 BATTLE = {*(f"/battle_{e}" for e in PANES), "/battle_vote", "/battle_reveal"}
 
 
