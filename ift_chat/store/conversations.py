@@ -7,13 +7,14 @@ import uuid
 from typing import Iterable, Sequence
 
 from ..config import Limits
+from ..dialog import HISTORY_POLICIES
 from ..errors import NotFound, PermissionDenied, ValidationError
 from .db import Transactor, check_text, now
 from .images import ImageStore, PreparedImage
 from .models import MODES, STATUSES, Conversation, Response, Turn
 
 SIDE_NAMES = ("single", "A", "B", "C", "D")
-HISTORY_MODES = (None, "own", "winner", "reference", "self")
+HISTORY_MODES = HISTORY_POLICIES
 BATTLE = "arena-anonymous"
 
 
@@ -163,11 +164,23 @@ class Conversations:
         return Turn.from_row({**rows[0], "images": tuple(r["image_sha256"] for r in shas)})
 
     def turns(self, conversation_id: str, include_superseded: bool = False) -> list[Turn]:
-        sql = "select id from turns where conversation_id = ?"
-        if not include_superseded:
-            sql += " and superseded = 0"
-        ids = self.tx.query(sql + " order by idx, id", [conversation_id])
-        return [self.turn(r["id"]) for r in ids]
+        """The conversation's turns in order, with their images: two queries, however many turns."""
+        live = "" if include_superseded else " and t.superseded = 0"
+        with self.tx.read():  # one connection for both: the images belong to the turns read
+            rows = self.tx.query(f"select t.* from turns t where t.conversation_id = ?{live} order by t.idx, t.id",
+                                 [conversation_id])
+            shas: dict[int, list[str]] = {}
+            for r in self.tx.query(f"""select ti.turn_id, ti.image_sha256 from turn_images ti
+                                       join turns t on t.id = ti.turn_id where t.conversation_id = ?{live}
+                                       order by ti.turn_id, ti.position""", [conversation_id]):
+                shas.setdefault(r["turn_id"], []).append(r["image_sha256"])
+        return [Turn.from_row({**r, "images": tuple(shas.get(r["id"], ()))}) for r in rows]
+
+    def last_turn(self, conversation_id: str) -> Turn | None:
+        """The latest live turn (None before the first): two queries."""
+        rows = self.tx.query("""select id from turns where conversation_id = ? and superseded = 0
+                                order by idx desc, id desc limit 1""", [conversation_id])
+        return self.turn(rows[0]["id"]) if rows else None
 
     def supersede_turn(self, turn_id: int) -> None:
         """Editing the last user turn: the old turn and its responses stay, marked superseded."""
