@@ -156,8 +156,8 @@ class ConversationPanes:
             update = self._live(conversation_id, snapshot, rater, frames)
             update.update({self.conversation: conversation_id, self.editing: False, self.info: link})
             yield update
-        shown = self.show(conversation_id, rater)
-        yield {out: shown[out] for out in self._stream_outputs() if out in shown}
+        # The panes only: the rating form and the vote row follow in after_turn.
+        yield self._panes_update(conversation_id, rater, self._dialog(conversation_id, rater))
 
     def _take_input(self, message):
         """Clear the input as a turn starts, unless the message will surely be refused (then it
@@ -173,7 +173,8 @@ class ConversationPanes:
     def after_turn(self, conversation_id, name, request: gr.Request):
         """Once a turn is in: the rating form offers its replies, the hooks (vote row) open."""
         rater = self._optional_rater(request, name)
-        update = self._after_update(conversation_id, self.side_labels(conversation_id, rater))
+        dialog = self._dialog(conversation_id, rater)
+        update = self._after_update(conversation_id, self.side_labels(conversation_id, rater, dialog), dialog)
         return {out: update[out] for out in self._after_outputs() if out in update}
 
     def _hooks_after_turn(self, conversation_id):
@@ -204,18 +205,27 @@ class ConversationPanes:
     # -- rendering ---------------------------------------------------------------
     def show(self, conversation_id: str | None, rater: Rater | None) -> dict:
         """Everything the panes show for a stored conversation (None = empty)."""
-        rater_id = rater.id if rater else None
-        labels = self.side_labels(conversation_id, rater)
+        dialog = self._dialog(conversation_id, rater)
+        update = self._panes_update(conversation_id, rater, dialog)
+        update.update(self._after_update(conversation_id, self.side_labels(conversation_id, rater, dialog),
+                                         dialog))
+        return update
+
+    def _dialog(self, conversation_id: str | None, rater: Rater | None):
+        """The conversation as this rater sees it: one read for every pane, label and choice."""
+        return self.ctx.store.dialogs.load(conversation_id, rater.id if rater else None) if conversation_id else None
+
+    def _panes_update(self, conversation_id: str | None, rater: Rater | None, dialog) -> dict:
+        labels = self.side_labels(conversation_id, rater, dialog)
         update = {self.conversation: conversation_id, self.editing: False,
                   self.info: self._link(conversation_id) if conversation_id else ""}
         for side, bot in self.chatbots.items():
-            update[bot] = gr.Chatbot(value=chat_messages(self.ctx.store, conversation_id, side, rater_id),
+            update[bot] = gr.Chatbot(value=chat_messages(self.ctx.store, conversation_id, side, dialog=dialog),
                                      label=labels[side])
-        update.update(self._after_update(conversation_id, labels))
         return update
 
-    def _after_update(self, conversation_id: str | None, labels: dict[str, str]) -> dict:
-        choices = self.rating.choices(conversation_id, labels)
+    def _after_update(self, conversation_id: str | None, labels: dict[str, str], dialog=None) -> dict:
+        choices = self.rating.choices(conversation_id, labels, dialog)
         update = self.rating.blank(choices, choices[-1][1] if choices else None)
         update.update(self._hooks_after_turn(conversation_id))
         return update
@@ -223,13 +233,15 @@ class ConversationPanes:
     def _live(self, conversation_id: str, snapshot: Snapshot, rater: Rater | None, frames: dict) -> dict:
         """The panes while a turn streams. The stored part is read once per side (and once more
         when the side finishes); each snapshot only swaps in the streaming reply's text."""
-        rater_id = rater.id if rater else None
         update = {}
         for side, bot in self.chatbots.items():
             finished = side in snapshot.finished
             key = (side, snapshot.turn_id, finished)
             if key not in frames:
-                frames[key] = chat_messages(self.ctx.store, conversation_id, side, rater_id,
+                dialog = frames.get(("dialog", snapshot.finished))  # one read per change of finished sides
+                if dialog is None:
+                    dialog = frames[("dialog", snapshot.finished)] = self._dialog(conversation_id, rater)
+                frames[key] = chat_messages(self.ctx.store, conversation_id, side, dialog=dialog,
                                             live=None if finished else {}, live_turn=snapshot.turn_id)
             messages = frames[key]
             if not finished and messages:  # the streaming reply is the last message
@@ -240,14 +252,16 @@ class ConversationPanes:
     def _rerender_for(self, response_id: int, rater: Rater) -> dict:
         response = self.ctx.store.conversations.response(response_id)
         conversation_id = self.ctx.store.conversations.turn(response.turn_id).conversation_id
-        return {bot: chat_messages(self.ctx.store, conversation_id, side, rater.id)
+        dialog = self._dialog(conversation_id, rater)
+        return {bot: chat_messages(self.ctx.store, conversation_id, side, dialog=dialog)
                 for side, bot in self.chatbots.items()}
 
-    def side_labels(self, conversation_id: str | None, rater: Rater | None) -> dict[str, str]:
+    def side_labels(self, conversation_id: str | None, rater: Rater | None, dialog=None) -> dict[str, str]:
         if not conversation_id:
             return {side: self._default_label(side) for side in self.sides}
-        sides = self.ctx.store.conversations.sides(conversation_id)
-        if self.anonymous and not self.revealed(conversation_id, rater):
+        dialog = dialog or self.ctx.store.dialogs.load(conversation_id)
+        sides = dialog.sides
+        if self.anonymous and dialog.names_hidden:
             return {side: self._default_label(side) for side in self.sides}
         if self.sides == ("single",):
             return {"single": sides.get("single", "")}

@@ -118,17 +118,20 @@ class RatingPanel:
                 self.comment: r.comment or "", self.corrected: r.corrected_text or "",
                 self.saved: f"Your saved rating of {self._label(response_id)}."}
 
-    def choices(self, conversation_id: str | None, side_labels: dict[str, str]) -> list[tuple[str, int]]:
-        """(label, response id) of every current reply; labels never name a checkpoint."""
+    def choices(self, conversation_id: str | None, side_labels: dict[str, str],
+                dialog=None) -> list[tuple[str, int]]:
+        """(label, response id) of every current reply; labels never name a checkpoint.
+        `dialog`: the conversation already read (store.dialogs.load)."""
         if not conversation_id:
             return []
+        dialog = dialog or self.ctx.store.dialogs.load(conversation_id)
         out = []
-        for turn in self.ctx.store.conversations.turns(conversation_id):
-            for r in self.ctx.store.conversations.responses(turn.id):
+        for turn in dialog.turns:
+            for r in turn.responses.values():
                 if r.status == "pending":
                     continue
                 suffix = f" · {side_labels[r.side]}" if len(side_labels) > 1 else ""
-                out.append((f"Turn {turn.idx}{suffix}", r.id))
+                out.append((f"Turn {turn.turn.idx}{suffix}", r.id))
         return out
 
     def _label(self, response_id) -> str:

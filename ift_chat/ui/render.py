@@ -21,8 +21,8 @@ import gradio as gr
 import nh3
 from markdown_it import MarkdownIt
 
-from ..store import Store
-from ..store.models import Rating, Response, Turn
+from ..store import Dialog, DialogTurn, Store
+from ..store.models import Rating
 
 _LOCATION = re.compile(r"[a-z][a-z0-9+.-]*://\S+|(?<![\w.])(?:~|\.{1,2})?/[^\s'\"()<>,;]+", re.I)
 _SEPARATORS = re.compile(r"[\s_\-./]+")
@@ -156,51 +156,38 @@ def redact_identities(store: Store, conversation_id: str, text: str) -> str:
     return _SERVED.sub("\0", text).replace("\0", HIDDEN)  # placeholder: HIDDEN is never re-matched
 
 
-def user_message(store: Store, turn: Turn) -> dict:
-    content: list = [{"path": str(store.images.absolute_path(store.images.get(sha)))}
-                     for sha in turn.images]
-    if turn.user_text:
-        content.append(html_message(safe_html(turn.user_text)))
+def user_message(turn: DialogTurn) -> dict:
+    content: list = [{"path": str(path)} for path in turn.image_paths]
+    if turn.turn.user_text:
+        content.append(html_message(safe_html(turn.turn.user_text)))
     return {"role": "user", "content": content}
 
 
 def chat_messages(store: Store, conversation_id: str | None, side: str, rater_id: int | None = None,
-                  live: dict[str, str] | None = None, live_turn: int | None = None) -> list[dict]:
-    """One pane's messages from the DB; `live` overrides the streaming turn's text."""
+                  live: dict[str, str] | None = None, live_turn: int | None = None,
+                  dialog: Dialog | None = None) -> list[dict]:
+    """One pane's messages from the DB (or from `dialog`, already loaded for `rater_id`);
+    `live` overrides the streaming turn's text."""
     if not conversation_id:
         return []
-    hidden: list[bool] = []  # decided once, and only if an error is shown
+    dialog = dialog or store.dialogs.load(conversation_id, rater_id)
     messages = []
-    for turn in store.conversations.turns(conversation_id):
-        messages.append(user_message(store, turn))
+    for turn in dialog.turns:
+        messages.append(user_message(turn))
         if live is not None and turn.id == live_turn:
             messages.append(live_message(live.get(side, "")))
             continue
-        response = _side_response(store, turn, side)
+        response = turn.responses.get(side)
         if response is not None:
             error = response.error
-            if error and response.status == "error":
-                hidden = hidden or [names_hidden(store, conversation_id, rater_id)]
-                error = redact_identities(store, conversation_id, error) if hidden[0] else error
+            if error and response.status == "error" and dialog.names_hidden:
+                error = redact_identities(store, conversation_id, error)
             messages.append({"role": "assistant", "content": [html_message(reply_html(
-                response.text, response.status, error, rating_badge(_rating(store, response, rater_id)),
-                auto_badge(store.checks.for_response(response.id))))]})
+                response.text, response.status, error, rating_badge(turn.ratings.get(response.id)),
+                auto_badge(turn.checks.get(response.id, []))))]})
     return messages
 
 
 def live_message(text: str) -> dict:
     """The reply being streamed."""
     return {"role": "assistant", "content": [html_message(safe_html(text) or "…")]}
-
-
-def _side_response(store: Store, turn: Turn, side: str) -> Response | None:
-    found = [r for r in store.conversations.responses(turn.id) if r.side == side]
-    return found[-1] if found else None
-
-
-def _rating(store: Store, response: Response, rater_id: int | None) -> Rating | None:
-    if rater_id is None:
-        return None
-    rows = store.query("select * from ratings where response_id = ? and rater_id = ?",
-                       [response.id, rater_id])
-    return Rating.from_row(rows[0]) if rows else None

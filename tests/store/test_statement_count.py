@@ -12,7 +12,6 @@ import contextlib
 import re
 
 import httpx
-import pytest
 
 from ift_chat.backends import Backends
 from ift_chat.runner import DialogRunner
@@ -84,7 +83,6 @@ def test_runner_send_statements_do_not_grow(store, config, make_png):
     assert calls[-1][1]["content"][0]["text"] == "beta four five six"
 
 
-@pytest.mark.xfail(strict=True, reason="panes read per turn: next commit")
 def test_page_send_statements_do_not_grow(store, config):
     """The chat tab's send as the page runs it (queue join + SSE, the session's own state),
     then its after-turn step (rating choices): both constant in the number of turns."""
@@ -110,6 +108,8 @@ def test_page_send_statements_do_not_grow(store, config):
     (conversation,) = [r["id"] for r in store.query("select id from conversations")]
     assert len(store.conversations.turns(conversation)) == TURNS
     for what, c in (("page send", counts), ("after-turn", after_counts)):
-        print(f"{what}: {len(c[1])} statements at turn 1, {len(c[TURNS])} at turn {TURNS}; "
-              f"reads by table at turn {TURNS}: {tables_read(c[TURNS])}")
-        assert abs(len(c[TURNS]) - len(c[1])) <= SLACK, (what, c[1], c[TURNS])
+        print(f"{what}: {len(c[1])} statements at turn 1, {len(c[2])} at turn 2, {len(c[TURNS])} at turn "
+              f"{TURNS}; reads by table at turn {TURNS}: {tables_read(c[TURNS])}")
+        # Turn 1's send also creates the conversation (its row, sides, checkpoint checks).
+        assert len(c[TURNS]) <= len(c[1]) + SLACK, (what, c[1], c[TURNS])
+        assert abs(len(c[TURNS]) - len(c[2])) <= SLACK, (what, c[2], c[TURNS])
