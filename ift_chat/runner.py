@@ -1,7 +1,7 @@
 """Running dialog turns: store the turn, stream every side at once, record each reply.
 
-Shared by the chat tab (one side), the arena (two or more) and replays. Gradio-free:
-the UI iterates the snapshots this yields and renders them.
+Shared by the chat tab (one side), the arena (two or more) and replays (``answer``): one
+path records every reply. Gradio-free: the UI iterates the snapshots this yields and renders them.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from .errors import BackendUnavailable, NotFound, ValidationError
 from .store import Store
 from .store.conversations import BATTLE
 from .store.images import prepare_image
-from .store.models import Conversation, Turn
+from .store.models import Conversation, Response, Turn
 
 log = logging.getLogger(__name__)
 
@@ -198,11 +198,19 @@ class DialogRunner:
         return rounds_for(self.store.dialogs.load(conversation.id), turn.id, side)
 
     # -- streaming ---------------------------------------------------------------
-    async def _respond(self, conversation: Conversation, turn: Turn,
-                       params: SamplingParams) -> AsyncIterator[Snapshot]:
+    async def answer(self, conversation: Conversation, turn: Turn, params: SamplingParams,
+                     cancel: asyncio.Event | None = None) -> dict[str, Response]:
+        """Record every side's reply to a stored turn, as a live turn does (history policy,
+        partial saves, caps, errors recorded): replays and batch jobs. ``cancel`` stops it."""
+        async for _ in self._respond(conversation, turn, params, cancel):
+            pass
+        return {r.side: r for r in await asyncio.to_thread(self.store.conversations.responses, turn.id)}
+
+    async def _respond(self, conversation: Conversation, turn: Turn, params: SamplingParams,
+                       cancel: asyncio.Event | None = None) -> AsyncIterator[Snapshot]:
         dialog = await asyncio.to_thread(self.store.dialogs.load, conversation.id)  # one read for all sides
         sides = dialog.sides
-        cancel = asyncio.Event()
+        cancel = cancel or asyncio.Event()
         self._cancels[conversation.id] = cancel
         queue: asyncio.Queue = asyncio.Queue()
         texts = {side: "" for side in sides}
