@@ -108,12 +108,7 @@ class DialogRunner:
         ready = [n for n, s in self.backends.statuses().items() if s.state == "ready"]
         if len(ready) < 2:
             raise BackendUnavailable("an anonymous battle needs at least two ready checkpoints")
-        counts = {tuple(sorted((r["a"], r["b"]))): r["n"] for r in self.store.query(
-            """select sa.checkpoint a, sb.checkpoint b, count(*) n from votes v
-               join turns t on t.id = v.turn_id
-               join conversation_sides sa on sa.conversation_id = t.conversation_id and sa.side = 'A'
-               join conversation_sides sb on sb.conversation_id = t.conversation_id and sb.side = 'B'
-               group by 1, 2""")}
+        counts = self.store.feedback.vote_counts_by_pair()
         pairs = [(a, b) for i, a in enumerate(ready) for b in ready[i + 1:]]
         weights = [1.0 / (1 + counts.get(tuple(sorted(p)), 0)) for p in pairs]
         pair = list(rng.choices(pairs, weights)[0])

@@ -64,8 +64,7 @@ def list_evalsets(home: Optional[Path] = typer.Option(None, help="Data dir (env 
     from ..store import Store
 
     store = Store(Config.from_env(home=home))
-    for row in store.query("""select s.name, s.source, count(i.id) n from eval_sets s
-                              left join eval_items i on i.eval_set_id = s.id group by s.id order by s.id"""):
+    for row in store.eval_sets.summary():
         typer.echo(f"{row['name']}\t{row['n']} items\t{row['source'] or ''}")
     store.close()
 

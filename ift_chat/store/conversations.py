@@ -102,6 +102,18 @@ class Conversations:
             [*params, limit])
         return [Conversation.from_row(r) for r in rows]
 
+    def recent_openings(self, limit: int, mode: str) -> list[dict]:
+        """The latest conversations of `mode` that have a turn: id, created, first live user text
+        (``first_text``) and the single side's checkpoint, newest first, in one query."""
+        return self.tx.query(
+            """select c.id, c.created, s.checkpoint,
+                      (select t.user_text from turns t where t.conversation_id = c.id and t.superseded = 0
+                       order by t.idx limit 1) first_text
+               from (select * from conversations where mode = ? order by created desc limit ?) c
+               left join conversation_sides s on s.conversation_id = c.id and s.side = 'single'
+               where exists (select 1 from turns t where t.conversation_id = c.id and t.superseded = 0)
+               order by c.created desc""", [mode, limit])
+
     def check_battle_open(self, conversation_id: str, rater_id: int | None, action: str) -> None:
         with self.tx.read() as db:
             check_battle_open(db, conversation_id, rater_id, action)

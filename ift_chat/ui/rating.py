@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import gradio as gr
 
-from ..errors import IftChatError, ValidationError
-from ..store.models import ERROR_TAGS, FOLLOWED, TAG_LABELS, Rating
+from ..errors import IftChatError, NotFound, ValidationError
+from ..store.models import ERROR_TAGS, FOLLOWED, TAG_LABELS
 from .context import AppContext, ui_error
 from .render import md_text
 
@@ -109,11 +109,10 @@ class RatingPanel:
             rater = self.ctx.rater_for(request, name)
         except IftChatError:
             return blank
-        rows = self.ctx.store.query("select * from ratings where response_id = ? and rater_id = ?",
-                                    [response_id, rater.id])
-        if not rows:
+        try:
+            r = self.ctx.store.feedback.rating(response_id, rater.id)
+        except NotFound:
             return blank
-        r = Rating.from_row(rows[0])
         return {self.followed: r.followed, self.score: r.score, self.tags: r.tags,
                 self.comment: r.comment or "", self.corrected: r.corrected_text or "",
                 self.saved: f"Your saved rating of {self._label(response_id)}."}
