@@ -13,11 +13,10 @@ import re
 
 import httpx
 
-from ift_chat.backends import Backends
 from ift_chat.runner import DialogRunner
 from tests.scripted_backend import ScriptedBackend
 from tests.security.gradio_http import PageSession
-from tests.ui.conftest import running_app
+from tests.ui.conftest import running_app, scripted_backends
 
 TURNS = 20
 SLACK = 3  # statements that may differ between turn 1 and 20 (none do today)
@@ -52,11 +51,8 @@ async def _drain(stream):
 
 
 def _arena_runner(store, config):
-    a = ScriptedBackend("model-a", reply="alpha one two three")
-    b = ScriptedBackend("model-b", reply="beta four five six")
-    for x in (a, b):
-        store.checkpoints.register(x.name, backend="scripted")
-    return DialogRunner(store, Backends([a, b]), config.limits)
+    return DialogRunner(store, scripted_backends(store, ScriptedBackend("model-a", reply="alpha one two three"),
+                                                 ScriptedBackend("model-b", reply="beta four five six")), config.limits)
 
 
 def test_runner_send_statements_do_not_grow(store, config, make_png):
@@ -86,8 +82,7 @@ def test_runner_send_statements_do_not_grow(store, config, make_png):
 def test_page_send_statements_do_not_grow(store, config):
     """The chat tab's send as the page runs it (queue join + SSE, the session's own state),
     then its after-turn step (rating choices): both constant in the number of turns."""
-    backends = Backends([ScriptedBackend("model-a", reply="alpha one two three")])
-    store.checkpoints.register("model-a", backend="scripted")
+    backends = scripted_backends(store, ScriptedBackend("model-a", reply="alpha one two three"))
     with running_app(config, store, backends) as url, httpx.Client(timeout=60) as http:
         page = PageSession(http, url)
         send = page.fn_index("chat_send")
