@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from .errors import ValidationError
+
+if TYPE_CHECKING:
+    from .store.dialog import Dialog, DialogTurn
 
 # Image placeholders of VLM chat templates (LLaVA/Idefics/SmolVLM, Qwen-VL, Gemma 3, Llama 3.2
 # Vision, InternVL, Pixtral) and of the LLaVA / LLaMA-Factory formats. Typed into a user message,
@@ -61,3 +64,37 @@ def build_messages(rounds: Sequence[Round], system_prompt: str = "") -> list[dic
         elif not last:
             raise ValueError(f"round {n + 1} has no reply to carry as history")
     return messages
+
+
+# What a side sees of earlier rounds: its own replies ("own"; "self" in replays, None in old
+# rows), the latest vote's winner ("winner", else its own), or the eval item's reference
+# answers ("reference", else its own).
+HISTORY_POLICIES = (None, "own", "winner", "reference", "self")
+
+
+def history_reply(policy: str | None, past: "DialogTurn", side: str) -> str:
+    """The reply `side` is shown as the answer to the earlier turn `past`."""
+    replies = past.replies()
+    if policy == "reference" and past.reference is not None:
+        return past.reference
+    if policy == "winner" and past.winner in replies:
+        return replies[past.winner]
+    return replies.get(side, "")
+
+
+def rounds_for(dialog: "Dialog", turn_id: int, side: str) -> list[Round]:
+    """The dialog as `side` sees it when it answers live turn `turn_id` (the last round)."""
+    policy = dialog.conversation.history_mode
+    rounds = [Round(past.turn.user_text, past.image_paths, history_reply(policy, past, side))
+              for past in dialog.before(turn_id)]
+    current = dialog.turn(turn_id)
+    return [*rounds, Round(current.turn.user_text, current.image_paths)]
+
+
+def leaks_identity(text: str, *identities: str) -> bool:
+    """A reply that says any of its checkpoint's identities (name, display name, served model
+    id, base; any case, modulo -/_/./space) breaks anonymity."""
+    def squash(s: str) -> str:
+        return re.sub(r"[\s_\-./:()]+", "", s.lower())
+    said = squash(text)
+    return any(len(name) >= 3 and name in said for name in map(squash, identities))

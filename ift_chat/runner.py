@@ -1,7 +1,7 @@
 """Running dialog turns: store the turn, stream every side at once, record each reply.
 
-Shared by the chat tab (one side), the arena (two or more) and replays. Gradio-free:
-the UI iterates the snapshots this yields and renders them.
+Shared by the chat tab (one side), the arena (two or more) and replays (``answer``): one
+path records every reply. Gradio-free: the UI iterates the snapshots this yields and renders them.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import logging
 import random
-import re
 import time
 from dataclasses import dataclass
 from typing import AsyncIterator, Sequence
@@ -18,12 +17,12 @@ from typing import AsyncIterator, Sequence
 from . import checks
 from .backends import Backends, Completion, SamplingParams
 from .config import Limits
-from .dialog import Round, build_messages, check_no_image_tokens
+from .dialog import Round, build_messages, check_no_image_tokens, leaks_identity, rounds_for
 from .errors import BackendUnavailable, NotFound, ValidationError
 from .store import Store
 from .store.conversations import BATTLE
 from .store.images import prepare_image
-from .store.models import Conversation, Turn
+from .store.models import Conversation, Response, Turn
 
 log = logging.getLogger(__name__)
 
@@ -52,15 +51,6 @@ class Snapshot:
 # or (near-)greedy decoding on the chat tab, where the checkpoint is named, unblinds it.
 BLIND_MIN_TEMPERATURE = 0.5
 BLIND_MIN_TOP_P = 0.5
-
-
-def leaks_identity(text: str, *identities: str) -> bool:
-    """A reply that says any of its checkpoint's identities (name, display name, served model
-    id, base; any case, modulo -/_/./space) breaks anonymity."""
-    def squash(s: str) -> str:
-        return re.sub(r"[\s_\-./:()]+", "", s.lower())
-    said = squash(text)
-    return any(len(name) >= 3 and name in said for name in map(squash, identities))
 
 
 def check_blind_sampling(params: SamplingParams) -> SamplingParams:
@@ -118,12 +108,7 @@ class DialogRunner:
         ready = [n for n, s in self.backends.statuses().items() if s.state == "ready"]
         if len(ready) < 2:
             raise BackendUnavailable("an anonymous battle needs at least two ready checkpoints")
-        counts = {tuple(sorted((r["a"], r["b"]))): r["n"] for r in self.store.query(
-            """select sa.checkpoint a, sb.checkpoint b, count(*) n from votes v
-               join turns t on t.id = v.turn_id
-               join conversation_sides sa on sa.conversation_id = t.conversation_id and sa.side = 'A'
-               join conversation_sides sb on sb.conversation_id = t.conversation_id and sb.side = 'B'
-               group by 1, 2""")}
+        counts = self.store.feedback.vote_counts_by_pair()
         pairs = [(a, b) for i, a in enumerate(ready) for b in ready[i + 1:]]
         weights = [1.0 / (1 + counts.get(tuple(sorted(p)), 0)) for p in pairs]
         pair = list(rng.choices(pairs, weights)[0])
@@ -204,39 +189,28 @@ class DialogRunner:
 
     # -- history -----------------------------------------------------------------
     def rounds_for(self, conversation: Conversation, turn: Turn, side: str) -> list[Round]:
-        """The dialog as `side` sees it up to `turn`: its own replies, or the winners'."""
-        rounds = []
-        for past in self.store.conversations.turns(conversation.id):
-            if past.idx >= turn.idx:
-                break
-            rounds.append(Round(past.user_text, self._image_paths(past),
-                                self._history_reply(conversation, past, side)))
-        rounds.append(Round(turn.user_text, self._image_paths(turn)))
-        return rounds
-
-    def _history_reply(self, conversation: Conversation, turn: Turn, side: str) -> str:
-        replies = {r.side: r.text for r in self.store.conversations.responses(turn.id)}
-        if conversation.history_mode == "winner":
-            votes = self.store.query(
-                "select winner from votes where turn_id = ? order by coalesce(updated, created) desc",
-                [turn.id])
-            if votes and votes[0]["winner"] in replies:
-                return replies[votes[0]["winner"]]
-        return replies.get(side, "")
-
-    def _image_paths(self, turn: Turn):
-        return tuple(self.store.images.absolute_path(self.store.images.get(sha)) for sha in turn.images)
+        """The dialog as `side` sees it up to `turn` (its history policy: dialog.rounds_for)."""
+        return rounds_for(self.store.dialogs.load(conversation.id), turn.id, side)
 
     # -- streaming ---------------------------------------------------------------
-    async def _respond(self, conversation: Conversation, turn: Turn,
-                       params: SamplingParams) -> AsyncIterator[Snapshot]:
-        sides = self.store.conversations.sides(conversation.id)
-        cancel = asyncio.Event()
+    async def answer(self, conversation: Conversation, turn: Turn, params: SamplingParams,
+                     cancel: asyncio.Event | None = None) -> dict[str, Response]:
+        """Record every side's reply to a stored turn, as a live turn does (history policy,
+        partial saves, caps, errors recorded): replays and batch jobs. ``cancel`` stops it."""
+        async for _ in self._respond(conversation, turn, params, cancel):
+            pass
+        return {r.side: r for r in await asyncio.to_thread(self.store.conversations.responses, turn.id)}
+
+    async def _respond(self, conversation: Conversation, turn: Turn, params: SamplingParams,
+                       cancel: asyncio.Event | None = None) -> AsyncIterator[Snapshot]:
+        dialog = await asyncio.to_thread(self.store.dialogs.load, conversation.id)  # one read for all sides
+        sides = dialog.sides
+        cancel = cancel or asyncio.Event()
         self._cancels[conversation.id] = cancel
         queue: asyncio.Queue = asyncio.Queue()
         texts = {side: "" for side in sides}
         finished: set[str] = set()
-        messages = {side: build_messages(self.rounds_for(conversation, turn, side),
+        messages = {side: build_messages(rounds_for(dialog, turn.id, side),
                                          conversation.system_prompt or "") for side in sides}
         # Independent tasks: a closed browser tab must not lose the reply (nor lift its caps).
         deadline = asyncio.get_running_loop().time() + self.limits.max_turn_seconds
@@ -257,10 +231,17 @@ class DialogRunner:
             while not queue.empty():  # coalesce whatever else arrived meanwhile
                 _take(queue.get_nowait(), texts, finished)
             shown_at = loop.time()
+            if len(finished) == len(sides):
+                # Every side is recorded: the conversation is idle before its last snapshot is
+                # seen (the group's done-callback runs later, after an immediate next send).
+                self._idle(conversation.id, cancel)
             yield Snapshot(turn.id, dict(texts), frozenset(finished))
 
     def _release(self, conversation_id: str, cancel: asyncio.Event, group) -> None:
         self._tasks.discard(group)
+        self._idle(conversation_id, cancel)
+
+    def _idle(self, conversation_id: str, cancel: asyncio.Event) -> None:
         if self._cancels.get(conversation_id) is cancel:
             del self._cancels[conversation_id]
 
@@ -348,10 +329,10 @@ class DialogRunner:
             raise ValidationError("a reply is still streaming: wait for it or press Stop")
 
     def _last_turn(self, conversation_id: str) -> Turn:
-        turns = self.store.conversations.turns(conversation_id)
-        if not turns:
+        turn = self.store.conversations.last_turn(conversation_id)
+        if turn is None:
             raise NotFound("this conversation has no turn yet")
-        return turns[-1]
+        return turn
 
 
 class _Caps:

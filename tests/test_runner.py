@@ -191,3 +191,18 @@ def test_invalid_params_rejected(runner):
     from ift_chat.backends import SamplingParams
     with pytest.raises(ValidationError):
         runner.start("chat", {"single": "model-a"}, rater_id=None, params=SamplingParams(temperature=5))
+
+
+def test_a_send_right_after_the_last_snapshot_is_accepted(runner, store):
+    """The turn is idle once its last snapshot is out: an immediate next send in the same
+    loop is not refused as 'still streaming'."""
+    conv = runner.start("arena-named", {"A": "model-a", "B": "model-b"}, rater_id=None)
+
+    async def two_turns():
+        async for snap in runner.send(conv.id, "one"):
+            if snap.done:
+                assert not runner.is_running(conv.id)
+        return await drain(runner.send(conv.id, "two"))
+
+    assert asyncio.run(two_turns()).done
+    assert [t.user_text for t in store.conversations.turns(conv.id)] == ["one", "two"]

@@ -55,9 +55,8 @@ def list_evalsets(home: Optional[Path] = typer.Option(None, help="Data dir (env 
     from ..config import Config
 
     with opened_store(Config.from_env(home=home)) as store:
-        for row in store.query("""select s.name, s.source, count(i.id) n from eval_sets s
-                                  left join eval_items i on i.eval_set_id = s.id group by s.id order by s.id"""):
-            typer.echo(f"{row['name']}\t{row['n']} items\t{row['source'] or ''}")
+        for row in store.eval_sets.summary():
+            typer.echo(f"{row['name']}	{row['n']} items	{row['source'] or ''}")
 
 
 @app.command()

@@ -69,8 +69,7 @@ def list_raters(home: Optional[Path] = HomeOption) -> None:
 
     with open_store(home) as store:
         stats = {s.rater_id: s for s in rater_stats(store)}
-        counts = {r["rater_id"]: r["n"] for r in store.query(
-            "select rater_id, count(*) as n from ratings group by rater_id")}
+        counts = store.feedback.rating_counts()
         typer.echo(f"{'name':24} {'role':6} {'state':8} {'ratings':>7} {'gold':>7}")
         for rater in store.raters.all():
             s = stats.get(rater.id)

@@ -223,6 +223,12 @@ class Tasks:
             raise NotFound(f"no task set {task_set_id}")
         return TaskSet.from_row(rows[0])
 
+    def set_named(self, name: str, what: str = "task set") -> TaskSet:
+        rows = self.store.query("select * from task_sets where name = ?", [name])
+        if not rows:
+            raise NotFound(f"no {what} named {name!r}")
+        return TaskSet.from_row(rows[0])
+
     def sets(self, status: str | None = None) -> list[TaskSet]:
         sql, params = "select * from task_sets", []
         if status:

@@ -8,7 +8,9 @@ leaderboard; otherwise one single-side conversation per checkpoint.
 
 History modes: ``reference`` (each round sees the reference answers of earlier
 rounds, falling back to the model's own when an item has none: isolates
-per-round instruction following) or ``self`` (the model's own earlier answers).
+per-round instruction following) or ``self`` (the model's own earlier answers); the
+policy is ``dialog.history_reply``. Replies are recorded by the runner (``DialogRunner.answer``),
+exactly as live turns are: partial saves, the app's caps, errors, identity leaks, checks.
 """
 
 from __future__ import annotations
@@ -20,13 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .. import checks
-from ..backends import Backends, Completion, SamplingParams
-from ..dialog import Round, build_messages
+from ..backends import Backends, SamplingParams
 from ..errors import BackendUnavailable, NotFound, ValidationError
-from ..runner import leaks_identity
+from ..runner import DialogRunner
 from ..store import PreparedImage, Store
-from ..store.models import EvalItem
+from ..store.models import Conversation, EvalItem
 
 REPLAY_HISTORY_MODES = ("reference", "self")
 MAX_SAMPLES = 32
@@ -108,6 +108,7 @@ async def replay_eval_set(store: Store, backends: Backends, eval_set: str, check
     total = sum(len(item.rounds) for item, _, _ in jobs)
     done, counts = 0, {"responses": 0, "errors": 0}
     gate = asyncio.Semaphore(max(1, concurrency))
+    runner = DialogRunner(store, backends, store.config.limits)
     cancel = cancel or asyncio.Event()
 
     def round_done() -> None:
@@ -124,8 +125,7 @@ async def replay_eval_set(store: Store, backends: Backends, eval_set: str, check
                 "replay", sides=sides, rater_id=rater_id, sampling_params=sample_params.to_dict(),
                 system_prompt=item.system_prompt or "", eval_item_id=item.id, history_mode=history_mode,
                 title=title)
-            await _replay_item(store, backends, conversation.id, item, sides, sample_params, history_mode,
-                               cancel, counts, round_done)
+            await _replay_item(runner, conversation, item, sample_params, cancel, counts, round_done)
             return conversation.id
 
     if on_progress:
@@ -135,59 +135,23 @@ async def replay_eval_set(store: Store, backends: Backends, eval_set: str, check
                         counts["errors"], time.monotonic() - started)
 
 
-def _stored_image(store: Store, sha: str) -> tuple[PreparedImage, Path]:
+def _stored_image(store: Store, sha: str) -> PreparedImage:
     record = store.images.get(sha)
     path = store.images.absolute_path(record)
     ext = Path(record.path).suffix.lstrip(".")
-    return PreparedImage(sha, path.read_bytes(), ext, record.width, record.height), path
+    return PreparedImage(sha, path.read_bytes(), ext, record.width, record.height)
 
 
-async def _replay_item(store: Store, backends: Backends, conversation_id: str, item: EvalItem,
-                       sides: dict[str, str], params: SamplingParams, history_mode: str,
-                       cancel: asyncio.Event, counts: dict, round_done: Callable[[], None]) -> None:
-    past: list[tuple[str, tuple[Path, ...], str | None]] = []  # text, images, reference
-    own: dict[str, list[str]] = {side: [] for side in sides}
+async def _replay_item(runner: DialogRunner, conversation: Conversation, item: EvalItem,
+                       params: SamplingParams, cancel: asyncio.Event, counts: dict,
+                       round_done: Callable[[], None]) -> None:
+    """Each round becomes a turn answered on the runner's path (history by the conversation's
+    policy: ``reference`` or ``self``)."""
+    store = runner.store
     for r in item.rounds:
         images = [_stored_image(store, sha) for sha in r.get("images") or []]
-        turn = store.conversations.add_turn(conversation_id, r["text"], [img for img, _ in images])
-        paths = tuple(path for _, path in images)
-
-        async def answer(side: str, checkpoint: str) -> tuple[str, Completion]:
-            history = [Round(text, imgs, ref if history_mode == "reference" and ref is not None else own[side][n])
-                       for n, (text, imgs, ref) in enumerate(past)]
-            messages = build_messages([*history, Round(r["text"], paths)], item.system_prompt or "")
-            return side, await _stream_one(store, backends, turn.id, side, checkpoint, messages, params, cancel)
-
-        results = await asyncio.gather(*(answer(side, ckpt) for side, ckpt in sides.items()))
-        for side, completion in results:
-            own[side].append(completion.text)
-            counts["responses"] += 1
-            counts["errors"] += completion.status == "error"
-        past.append((r["text"], paths, r.get("reference")))
+        turn = await asyncio.to_thread(store.conversations.add_turn, conversation.id, r["text"], images)
+        replies = await runner.answer(conversation, turn, params, cancel)
+        counts["responses"] += len(replies)
+        counts["errors"] += sum(reply.status == "error" for reply in replies.values())
         round_done()
-
-
-async def _stream_one(store: Store, backends: Backends, turn_id: int, side: str, checkpoint: str,
-                      messages: list[dict], params: SamplingParams, cancel: asyncio.Event) -> Completion:
-    """Stream one reply and record it like chat does (a backend failure becomes an error row)."""
-    conversations = store.conversations
-    response_id = conversations.start_response(turn_id, side, checkpoint, params.to_dict())
-    text, completion = "", None
-    try:
-        async for item in backends.get(checkpoint).stream(messages, params, cancel):
-            if isinstance(item, Completion):
-                completion = item
-            else:
-                text += item
-    except Exception as exc:  # a backend bug must not lose the replay
-        completion = Completion(text, "error", error=f"{type(exc).__name__}: {exc}")
-    completion = completion or Completion(text, "error", error="the backend ended without a result")
-    final = completion.text or text
-    with store.write():  # the reply and its automatic checks: one commit, as in chat
-        conversations.finish_response(
-            response_id, text=final, status=completion.status, error=completion.error,
-            finish_reason=completion.finish_reason, ttft_ms=completion.ttft_ms,
-            latency_ms=completion.latency_ms, tokens_in=completion.prompt_tokens,
-            tokens_out=completion.completion_tokens, identity_leak=leaks_identity(final, checkpoint))
-        checks.record_for_response(store, response_id)  # final replies only; never raises
-    return Completion(final, completion.status, completion.finish_reason, completion.error)

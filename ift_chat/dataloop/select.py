@@ -15,7 +15,8 @@ from dataclasses import asdict, dataclass, replace
 from typing import Iterator
 
 from ..crowd.quality import excluded_raters
-from ..errors import NotFound, ValidationError
+from ..crowd.tasks import Tasks
+from ..errors import ValidationError
 from ..store.db import Transactor
 
 BATCH_CONVERSATIONS = 200
@@ -182,10 +183,7 @@ class Selection:
     def _task_set_id(self) -> int | None:
         if not self.filters.task_set:
             return None
-        rows = self.store.query("select id from task_sets where name = ?", [self.filters.task_set])
-        if not rows:
-            raise NotFound(f"no rating task set named {self.filters.task_set!r}")
-        return rows[0]["id"]
+        return Tasks(self.store).set_named(self.filters.task_set, "rating task set").id
 
     def conversation_ids(self) -> list[str]:
         where, params = ["1=1"], []

@@ -7,12 +7,13 @@ from .browse import Browse
 from .checks import Checks
 from .conversations import Conversations
 from .db import Transactor, open_database
+from .dialog import Dialog, Dialogs, DialogTurn
 from .evalsets import EvalSets
 from .feedback import Checkpoints, Feedback, Raters
 from .images import ImageStore, PreparedImage, prepare_image
 from .judges import Judges
 
-__all__ = ["Store", "PreparedImage", "prepare_image"]
+__all__ = ["Store", "Dialog", "DialogTurn", "PreparedImage", "prepare_image"]
 
 
 class Store(Transactor):
@@ -21,6 +22,7 @@ class Store(Transactor):
         self.config = config
         self.images = ImageStore(self, config.images_dir, config.limits)
         self.conversations = Conversations(self, self.images, config.limits)
+        self.dialogs = Dialogs(self, config.images_dir)
         self.raters = Raters(self)
         self.checkpoints = Checkpoints(self)
         self.feedback = Feedback(self)

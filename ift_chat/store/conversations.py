@@ -7,13 +7,14 @@ import uuid
 from typing import Iterable, Sequence
 
 from ..config import Limits
+from ..dialog import HISTORY_POLICIES
 from ..errors import NotFound, PermissionDenied, ValidationError
 from .db import Transactor, check_text, now
 from .images import ImageStore, PreparedImage
 from .models import MODES, STATUSES, Conversation, Response, Turn
 
 SIDE_NAMES = ("single", "A", "B", "C", "D")
-HISTORY_MODES = (None, "own", "winner", "reference", "self")
+HISTORY_MODES = HISTORY_POLICIES
 BATTLE = "arena-anonymous"
 
 
@@ -101,6 +102,18 @@ class Conversations:
             [*params, limit])
         return [Conversation.from_row(r) for r in rows]
 
+    def recent_openings(self, limit: int, mode: str) -> list[dict]:
+        """The latest conversations of `mode` that have a turn: id, created, first live user text
+        (``first_text``) and the single side's checkpoint, newest first, in one query."""
+        return self.tx.query(
+            """select c.id, c.created, s.checkpoint,
+                      (select t.user_text from turns t where t.conversation_id = c.id and t.superseded = 0
+                       order by t.idx limit 1) first_text
+               from (select * from conversations where mode = ? order by created desc limit ?) c
+               left join conversation_sides s on s.conversation_id = c.id and s.side = 'single'
+               where exists (select 1 from turns t where t.conversation_id = c.id and t.superseded = 0)
+               order by c.created desc""", [mode, limit])
+
     def check_battle_open(self, conversation_id: str, rater_id: int | None, action: str) -> None:
         with self.tx.read() as db:
             check_battle_open(db, conversation_id, rater_id, action)
@@ -163,11 +176,23 @@ class Conversations:
         return Turn.from_row({**rows[0], "images": tuple(r["image_sha256"] for r in shas)})
 
     def turns(self, conversation_id: str, include_superseded: bool = False) -> list[Turn]:
-        sql = "select id from turns where conversation_id = ?"
-        if not include_superseded:
-            sql += " and superseded = 0"
-        ids = self.tx.query(sql + " order by idx, id", [conversation_id])
-        return [self.turn(r["id"]) for r in ids]
+        """The conversation's turns in order, with their images: two queries, however many turns."""
+        live = "" if include_superseded else " and t.superseded = 0"
+        with self.tx.read():  # one connection for both: the images belong to the turns read
+            rows = self.tx.query(f"select t.* from turns t where t.conversation_id = ?{live} order by t.idx, t.id",
+                                 [conversation_id])
+            shas: dict[int, list[str]] = {}
+            for r in self.tx.query(f"""select ti.turn_id, ti.image_sha256 from turn_images ti
+                                       join turns t on t.id = ti.turn_id where t.conversation_id = ?{live}
+                                       order by ti.turn_id, ti.position""", [conversation_id]):
+                shas.setdefault(r["turn_id"], []).append(r["image_sha256"])
+        return [Turn.from_row({**r, "images": tuple(shas.get(r["id"], ()))}) for r in rows]
+
+    def last_turn(self, conversation_id: str) -> Turn | None:
+        """The latest live turn (None before the first): two queries."""
+        rows = self.tx.query("""select id from turns where conversation_id = ? and superseded = 0
+                                order by idx desc, id desc limit 1""", [conversation_id])
+        return self.turn(rows[0]["id"]) if rows else None
 
     def supersede_turn(self, turn_id: int) -> None:
         """Editing the last user turn: the old turn and its responses stay, marked superseded."""

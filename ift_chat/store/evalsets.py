@@ -65,6 +65,11 @@ class EvalSets:
                 for n, (ext, rounds, system) in enumerate(checked, 1))
         return len(checked)
 
+    def summary(self) -> list[dict]:
+        """name, source and item count ``n`` of every set, oldest first."""
+        return self.tx.query("""select s.name, s.source, count(i.id) n from eval_sets s
+                                left join eval_items i on i.eval_set_id = s.id group by s.id order by s.id""")
+
     def items(self, eval_set_id: int) -> list[EvalItem]:
         return [EvalItem.from_row(r) for r in self.tx.query(
             "select * from eval_items where eval_set_id = ? order by idx", [eval_set_id])]

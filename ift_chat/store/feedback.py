@@ -182,6 +182,25 @@ class Feedback:
             raise NotFound(f"no rating of response {response_id} by rater {rater_id}")
         return Rating.from_row(rows[0])
 
+    def rating_counts(self) -> dict[int, int]:
+        """Ratings given, by rater id."""
+        return {r["rater_id"]: r["n"] for r in self.tx.query(
+            "select rater_id, count(*) as n from ratings group by rater_id")}
+
+    def vote_counts_by_pair(self) -> dict[tuple[str, str], int]:
+        """Votes on A/B conversations, by their (sorted) pair of checkpoints."""
+        rows = self.tx.query(
+            """select sa.checkpoint a, sb.checkpoint b, count(*) n from votes v
+               join turns t on t.id = v.turn_id
+               join conversation_sides sa on sa.conversation_id = t.conversation_id and sa.side = 'A'
+               join conversation_sides sb on sb.conversation_id = t.conversation_id and sb.side = 'B'
+               group by 1, 2""")
+        counts: dict[tuple[str, str], int] = {}
+        for r in rows:
+            pair = tuple(sorted((r["a"], r["b"])))
+            counts[pair] = counts.get(pair, 0) + r["n"]
+        return counts
+
     def ratings_for(self, response_id: int) -> list[Rating]:
         return [Rating.from_row(r) for r in self.tx.query(
             "select * from ratings where response_id = ? order by id", [response_id])]

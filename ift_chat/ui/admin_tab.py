@@ -6,7 +6,6 @@ server, that the caller is logged in as an active admin.
 
 from __future__ import annotations
 
-import functools
 
 import gradio as gr
 
@@ -15,7 +14,7 @@ from ..crowd.auth import admin_for_request, create_invite, require_admin, set_di
 from ..crowd.tasks import TaskFilters, Tasks
 from ..errors import IftChatError, ValidationError
 from ..store.models import FOLLOWED, Rater
-from .context import AppContext, ui_error
+from .context import AppContext, ui_guarded
 from .render import md_text
 
 PROGRESS_HEADERS = ["id", "task set", "status", "k", "items", "gold", "ratings done",
@@ -156,15 +155,6 @@ def render(ctx: AppContext, name_box: gr.Textbox) -> AdminDesk:
     return desk
 
 
-def _guarded(handler):
-    """Turn our errors into visible gr.Errors at the edge (signature kept for Gradio)."""
-    @functools.wraps(handler)
-    def run(*args):
-        try:
-            return handler(*args)
-        except IftChatError as exc:
-            raise ui_error(exc) from exc
-    return run
 
 
 def _wire(desk: AdminDesk, c: dict) -> None:
@@ -173,11 +163,11 @@ def _wire(desk: AdminDesk, c: dict) -> None:
     def tables_for(admin):
         return desk.progress_rows(admin), desk.rater_rows(admin)
 
-    @_guarded
+    @ui_guarded
     def refresh(request: gr.Request):
         return tables_for(desk.admin(request))
 
-    @_guarded
+    @ui_guarded
     def create(name, k, checkpoints, eval_set, date_from, date_to, only_unrated, limit, lease,
                anonymous, request: gr.Request):
         admin = desk.admin(request)
@@ -185,18 +175,18 @@ def _wire(desk: AdminDesk, c: dict) -> None:
                               only_unrated, limit, lease, anonymous)
         return (message, *tables_for(admin))
 
-    @_guarded
+    @ui_guarded
     def show_agreement(set_id, request: gr.Request):
         admin = desk.admin(request)
         return desk.agreement_text(admin, set_id), desk.item_rows(admin, set_id)
 
-    @_guarded
+    @ui_guarded
     def close(set_id, request: gr.Request):
         admin = desk.admin(request)
         task_set = desk.tasks.close_set(admin, _set_id(set_id))
         return (f"Closed **{md_text(task_set.name)}**.", *tables_for(admin))
 
-    @_guarded
+    @ui_guarded
     def mark_gold(item_ids, answer, request: gr.Request):
         admin = desk.admin(request)
         ids = [int(x) for x in (item_ids or "").replace(" ", "").split(",") if x.isdigit()]
@@ -205,7 +195,7 @@ def _wire(desk: AdminDesk, c: dict) -> None:
         count = desk.tasks.mark_gold(admin, ids, None if answer == "clear" else answer)
         return (f"✔ Gold answer set on {count} items.", *tables_for(admin))
 
-    @_guarded
+    @ui_guarded
     def invite(role, hours, uses, request: gr.Request):
         token, row = create_invite(desk.ctx.store, desk.admin(request), role=role,
                                    hours=float(hours or 72), max_uses=int(uses or 1))
@@ -213,7 +203,7 @@ def _wire(desk: AdminDesk, c: dict) -> None:
                        "They log in with a name of their choice and the token as password.")
 
     def toggler(disabled: bool):
-        @_guarded
+        @ui_guarded
         def toggle(name, request: gr.Request):
             admin = desk.admin(request)
             rater = set_disabled(desk.ctx.store, name, disabled)

@@ -161,13 +161,10 @@ class ArenaTab:
 
     def _reveal_text(self, conversation_id: str) -> str:
         """The names of a revealed battle and the owner's blind votes on each turn."""
-        store = self.ctx.store
-        sides = store.conversations.sides(conversation_id)
-        owner = store.conversations.get(conversation_id).rater_id
-        votes = {r["idx"]: WINNER_LABELS.get(r["winner"], r["winner"]) for r in store.query(
-            """select t.idx, v.winner from votes v join turns t on t.id = v.turn_id
-               where t.conversation_id = ? and t.superseded = 0 and v.rater_id is ?
-               order by t.idx""", [conversation_id, owner])}
+        dialog = self.ctx.store.dialogs.load(conversation_id)
+        sides, owner = dialog.sides, dialog.conversation.rater_id
+        votes = {t.turn.idx: WINNER_LABELS.get(v.winner, v.winner)
+                 for t in dialog.turns for v in t.votes if v.rater_id == owner}
         voted = "; ".join(f"turn {idx}: {label}" for idx, label in votes.items()) or "no votes"
         return (f"**Battle [`{conversation_id[:8]}`](?c={conversation_id}) revealed:** model A was "
                 f"**{md_text(sides.get('A', '?'))}**, model B was **{md_text(sides.get('B', '?'))}**. Blind votes — "

@@ -90,16 +90,8 @@ class ChatTab:
         return update
 
     def _recent_choices(self) -> list[tuple[str, str]]:
-        out = []
-        for c in self.ctx.store.conversations.recent(50, mode="chat"):
-            first = self.ctx.store.query(
-                "select user_text from turns where conversation_id = ? and superseded = 0 order by idx limit 1",
-                [c.id])
-            if not first:
-                continue
-            checkpoint = self.ctx.store.conversations.sides(c.id).get("single", "?")
-            out.append((f"{c.created[:16]} · {checkpoint} · {first[0]['user_text'][:40]}", c.id))
-        return out
+        return [(f"{c['created'][:16]} · {c['checkpoint'] or '?'} · {c['first_text'][:40]}", c["id"])
+                for c in self.ctx.store.conversations.recent_openings(50, "chat")]
 
     def _refresh(self):
         return gr.Dropdown(choices=checkpoint_choices(self.ctx)), status_markdown(self.ctx)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import html
+import inspect
 from dataclasses import dataclass
 
 import gradio as gr
@@ -42,6 +44,44 @@ def ui_error(exc: Exception) -> gr.Error:
     if isinstance(exc, IftChatError):
         return gr.Error(html.escape(str(exc)), title=_title(exc))
     return gr.Error(html.escape(f"unexpected error: {exc}"))
+
+
+def ui_guarded(handler):
+    """The UI edge as a decorator: IftChatError raised by a sync, async or generator handler
+    becomes ``ui_error`` (the signature is kept: Gradio reads it for inputs and gr.Request)."""
+    if inspect.isasyncgenfunction(handler):
+        @functools.wraps(handler)
+        async def run_async_gen(*args, **kwargs):
+            try:
+                async for update in handler(*args, **kwargs):
+                    yield update
+            except IftChatError as exc:
+                raise ui_error(exc) from exc
+        return run_async_gen
+    if inspect.isgeneratorfunction(handler):
+        @functools.wraps(handler)
+        def run_gen(*args, **kwargs):
+            try:
+                yield from handler(*args, **kwargs)
+            except IftChatError as exc:
+                raise ui_error(exc) from exc
+        return run_gen
+    if inspect.iscoroutinefunction(handler):
+        @functools.wraps(handler)
+        async def run_async(*args, **kwargs):
+            try:
+                return await handler(*args, **kwargs)
+            except IftChatError as exc:
+                raise ui_error(exc) from exc
+        return run_async
+
+    @functools.wraps(handler)
+    def run(*args, **kwargs):
+        try:
+            return handler(*args, **kwargs)
+        except IftChatError as exc:
+            raise ui_error(exc) from exc
+    return run
 
 
 def _title(exc: Exception) -> str:

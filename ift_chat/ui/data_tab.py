@@ -6,8 +6,6 @@ the caller is logged in as an active admin.
 
 from __future__ import annotations
 
-import functools
-import inspect
 import shutil
 import tempfile
 from pathlib import Path
@@ -22,9 +20,9 @@ from ..dataloop.outdir import named_export_dir
 from ..dataloop.replay import REPLAY_HISTORY_MODES, ReplayResult, replay_eval_set, wait_ready
 from ..dataloop.report import report_markdown
 from ..dataloop.select import CHECK_MODES, SPLITS, Filters
-from ..errors import IftChatError, PermissionDenied, ValidationError
+from ..errors import PermissionDenied, ValidationError
 from ..store.models import Rater
-from .context import AppContext, ui_error
+from .context import AppContext, ui_guarded
 from .render import md_text
 
 EXPORT_HEADERS = ["id", "created", "format", "rows", "path", "sha256"]
@@ -117,24 +115,6 @@ def filters_from(checkpoints, since, until, task_set, min_gold_accuracy, min_agr
         checks=checks or "off", checks_only=bool(checks_only))
 
 
-def _guarded(handler):
-    """Our errors become visible gr.Errors at the edge (signature kept for Gradio)."""
-    if inspect.iscoroutinefunction(handler):
-        @functools.wraps(handler)
-        async def run_async(*args, **kwargs):
-            try:
-                return await handler(*args, **kwargs)
-            except IftChatError as exc:
-                raise ui_error(exc) from exc
-        return run_async
-
-    @functools.wraps(handler)
-    def run(*args, **kwargs):
-        try:
-            return handler(*args, **kwargs)
-        except IftChatError as exc:
-            raise ui_error(exc) from exc
-    return run
 
 
 def _eval_set_names(ctx: AppContext) -> list[str]:
@@ -226,7 +206,7 @@ def _wire(desk: DataDesk, c: dict) -> None:
                                     "use_corrections", "include_identity_leak", "dedup", "split",
                                     "eval_fraction", "checks", "checks_only")]
 
-    @_guarded
+    @ui_guarded
     def export(fmt, name, force, export_eval_set, checkpoints, since, until, task_set, min_gold_accuracy,
                min_agreement, min_raters, min_score, min_voters, use_corrections, include_identity_leak,
                dedup, split, eval_fraction, checks, checks_only, images_mode, llava_flavor, image_placement,
@@ -242,19 +222,19 @@ def _wire(desk: DataDesk, c: dict) -> None:
                    f"sha256 `{result.sha256[:16]}…`\n\n{report_markdown(result.report)}")
         return message, desk.export_rows()
 
-    @_guarded
+    @ui_guarded
     def list_exports(request: gr.Request):
         desk.admin(request)
         return desk.export_rows()
 
-    @_guarded
+    @ui_guarded
     def import_set(file, uploads, name, folder, request: gr.Request):
         result = desk.import_set(desk.admin(request), file, name, folder, uploads)
         names = _eval_set_names(desk.ctx)
         return (f"✔ Imported **{result.items}** items ({result.images} images) as **{md_text(result.eval_set.name)}**.",
                 gr.Dropdown(choices=names), gr.Dropdown(choices=["", *names]))
 
-    @_guarded
+    @ui_guarded
     async def replay(eval_set, checkpoints, history, temperature, max_tokens, seed, request: gr.Request,
                      progress=gr.Progress()):
         admin = desk.admin(request)

@@ -173,8 +173,8 @@ class ConversationPanes:
             update = self._live(conversation_id, snapshot, rater, frames)
             update.update({self.conversation: conversation_id, self.editing: False, self.info: link})
             yield update
-        shown = self.show(conversation_id, rater)
-        yield {out: shown[out] for out in self._stream_outputs() if out in shown}
+        # The panes only: the rating form and the vote row follow in after_turn.
+        yield self._panes_update(conversation_id, rater, self._dialog(conversation_id, rater))
 
     def _take_input(self, message):
         """Clear the input as a turn starts, unless the message will surely be refused (then it
@@ -190,7 +190,8 @@ class ConversationPanes:
     def after_turn(self, conversation_id, name, request: gr.Request):
         """Once a turn is in: the rating form offers its replies, the hooks (vote row) open."""
         rater = self._optional_rater(request, name)
-        update = self._after_update(conversation_id, self.side_labels(conversation_id, rater))
+        dialog = self._dialog(conversation_id, rater)
+        update = self._after_update(conversation_id, self.side_labels(conversation_id, rater, dialog), dialog)
         return {out: update[out] for out in self._after_outputs() if out in update}
 
     def _hooks_after_turn(self, conversation_id):
@@ -221,20 +222,33 @@ class ConversationPanes:
     # -- rendering ---------------------------------------------------------------
     def show(self, conversation_id: str | None, rater: Rater | None) -> dict:
         """Everything the panes show for a stored conversation (None = empty)."""
-        rater_id = rater.id if rater else None
-        labels = self.side_labels(conversation_id, rater)
+        dialog = self._dialog(conversation_id, rater)
+        update = self._panes_update(conversation_id, rater, dialog)
+        update.update(self._after_update(conversation_id, self.side_labels(conversation_id, rater, dialog),
+                                         dialog))
+        return update
+
+    def _dialog(self, conversation_id: str | None, rater: Rater | None):
+        """The conversation as this rater sees it: one read for every pane, label and choice."""
+        return self.ctx.store.dialogs.load(conversation_id, rater.id if rater else None) if conversation_id else None
+
+    def _panes_update(self, conversation_id: str | None, rater: Rater | None, dialog) -> dict:
+        labels = self.side_labels(conversation_id, rater, dialog)
         update = {self.conversation: conversation_id, self.editing: False,
                   self.info: self._link(conversation_id) if conversation_id else ""}
         for side, bot in self.chatbots.items():
-            update[bot] = self._pane(conversation_id, side, rater_id, label=labels[side])
-        update.update(self._after_update(conversation_id, labels))
+            update[bot] = self._pane(conversation_id, side, rater, dialog, label=labels[side])
         return update
 
-    def _pane(self, conversation_id: str | None, side: str, rater_id: int | None, **props) -> gr.Chatbot:
+    def _pane(self, conversation_id: str | None, side: str, rater: Rater | None, dialog=None,
+              **props) -> gr.Chatbot:
         """A pane's messages with this rater's verdict selected under each rated reply."""
-        pairs = pane_messages(self.ctx.store, conversation_id, side, rater_id)
+        if dialog is None:
+            dialog = self._dialog(conversation_id, rater)
+        rater_id = rater.id if rater else None
+        pairs = pane_messages(self.ctx.store, conversation_id, side, rater_id, dialog=dialog)
         return gr.Chatbot(value=[m for m, _ in pairs],
-                          feedback_value=feedback_values(self.ctx.store, pairs, rater_id), **props)
+                          feedback_value=feedback_values(self.ctx.store, pairs, rater_id, dialog), **props)
 
     def _like(self, side: str):
         """A verdict button under message `index` of this side's pane: the reply at that index."""
@@ -249,11 +263,11 @@ class ConversationPanes:
     def restore(self, conversation_id, name, request: gr.Request):
         """After a refused click: the panes as stored (the browser had selected the button)."""
         rater = self._optional_rater(request, name)
-        return {bot: self._pane(conversation_id, side, rater.id if rater else None)
-                for side, bot in self.chatbots.items()}
+        dialog = self._dialog(conversation_id, rater)
+        return {bot: self._pane(conversation_id, side, rater, dialog) for side, bot in self.chatbots.items()}
 
-    def _after_update(self, conversation_id: str | None, labels: dict[str, str]) -> dict:
-        choices = self.rating.choices(conversation_id, labels)
+    def _after_update(self, conversation_id: str | None, labels: dict[str, str], dialog=None) -> dict:
+        choices = self.rating.choices(conversation_id, labels, dialog)
         update = self.rating.blank(choices, choices[-1][1] if choices else None)
         update.update(self._hooks_after_turn(conversation_id))
         return update
@@ -261,13 +275,15 @@ class ConversationPanes:
     def _live(self, conversation_id: str, snapshot: Snapshot, rater: Rater | None, frames: dict) -> dict:
         """The panes while a turn streams. The stored part is read once per side (and once more
         when the side finishes); each snapshot only swaps in the streaming reply's text."""
-        rater_id = rater.id if rater else None
         update = {}
         for side, bot in self.chatbots.items():
             finished = side in snapshot.finished
             key = (side, snapshot.turn_id, finished)
             if key not in frames:
-                frames[key] = chat_messages(self.ctx.store, conversation_id, side, rater_id,
+                dialog = frames.get(("dialog", snapshot.finished))  # one read per change of finished sides
+                if dialog is None:
+                    dialog = frames[("dialog", snapshot.finished)] = self._dialog(conversation_id, rater)
+                frames[key] = chat_messages(self.ctx.store, conversation_id, side, dialog=dialog,
                                             live=None if finished else {}, live_turn=snapshot.turn_id)
             messages = frames[key]
             if not finished and messages:  # the streaming reply is the last message
@@ -278,13 +294,15 @@ class ConversationPanes:
     def _rerender_for(self, response_id: int, rater: Rater) -> dict:
         response = self.ctx.store.conversations.response(response_id)
         conversation_id = self.ctx.store.conversations.turn(response.turn_id).conversation_id
-        return {bot: self._pane(conversation_id, side, rater.id) for side, bot in self.chatbots.items()}
+        dialog = self._dialog(conversation_id, rater)
+        return {bot: self._pane(conversation_id, side, rater, dialog) for side, bot in self.chatbots.items()}
 
-    def side_labels(self, conversation_id: str | None, rater: Rater | None) -> dict[str, str]:
+    def side_labels(self, conversation_id: str | None, rater: Rater | None, dialog=None) -> dict[str, str]:
         if not conversation_id:
             return {side: self._default_label(side) for side in self.sides}
-        sides = self.ctx.store.conversations.sides(conversation_id)
-        if self.anonymous and not self.revealed(conversation_id, rater):
+        dialog = dialog or self.ctx.store.dialogs.load(conversation_id)
+        sides = dialog.sides
+        if self.anonymous and dialog.names_hidden:
             return {side: self._default_label(side) for side in self.sides}
         if self.sides == ("single",):
             return {"single": sides.get("single", "")}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import gradio as gr
 
 from ..errors import IftChatError, NotFound, ValidationError
-from ..store import Store
+from ..store import Dialog, Store
 from ..store.models import ERROR_TAGS, FOLLOWED, TAG_LABELS, Rating, Response
 from .context import AppContext, ui_error
 from .render import md_text
@@ -40,12 +40,19 @@ def rater_rating(store: Store, response_id: int, rater_id: int | None) -> Rating
         return None
 
 
-def feedback_values(store: Store, pairs: list[tuple[dict, Response | None]], rater_id: int | None) -> list:
-    """The selected verdict button of each assistant message (this rater's rating), in order."""
+def feedback_values(store: Store, pairs: list[tuple[dict, Response | None]], rater_id: int | None,
+                    dialog: Dialog | None = None) -> list:
+    """The selected verdict button of each assistant message (this rater's rating), in order;
+    from `dialog` (loaded for this rater) when given."""
     out = []
     for message, response in pairs:
         if message["role"] == "assistant":
-            rating = rater_rating(store, response.id, rater_id) if response is not None else None
+            if response is None:
+                rating = None
+            elif dialog is not None:
+                rating = dialog.rating_of(response.id)
+            else:
+                rating = rater_rating(store, response.id, rater_id)
             out.append(FOLLOWED_FEEDBACK.get(rating.followed) if rating else None)
     return out
 
@@ -152,15 +159,18 @@ class RatingPanel:
             return blank
         return {**self._form(rating), self.saved: f"Your saved rating of {self._label(response_id)}."}
 
-    def choices(self, conversation_id: str | None, side_labels: dict[str, str]) -> list[tuple[str, int]]:
-        """(label, response id) of every current reply; labels never name a checkpoint."""
+    def choices(self, conversation_id: str | None, side_labels: dict[str, str],
+                dialog=None) -> list[tuple[str, int]]:
+        """(label, response id) of every reply, earlier (superseded) ones included; labels never
+        name a checkpoint.
+        `dialog`: the conversation already read (store.dialogs.load)."""
         if not conversation_id:
             return []
-        conversations, rows = self.ctx.store.conversations, []
-        for turn in conversations.turns(conversation_id, include_superseded=True):
-            for r in conversations.responses(turn.id, include_superseded=True):
-                if r.status != "pending":
-                    rows.append((turn.idx, not (turn.superseded or r.superseded), r.side, r.id))
+        dialog = dialog or self.ctx.store.dialogs.load(conversation_id)
+        rows = [(turn.turn.idx, True, r.side, r.id) for turn in dialog.turns
+                for r in turn.responses.values() if r.status != "pending"]
+        rows += [(e.turn.idx, False, e.response.side, e.response.id) for e in dialog.earlier
+                 if e.response.status != "pending"]
         out = []  # per turn the earlier (superseded) replies first: the latest reply stays last
         for idx, current, side, rid in sorted(rows):
             earlier = not current

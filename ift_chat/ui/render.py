@@ -21,8 +21,9 @@ import gradio as gr
 import nh3
 from markdown_it import MarkdownIt
 
-from ..store import Store
-from ..store.models import Rating, Response, Turn
+from ..store import Dialog, DialogTurn, Store
+from ..store.dialog import EarlierReply
+from ..store.models import Rating, Response
 
 _LOCATION = re.compile(r"[a-z][a-z0-9+.-]*://\S+|(?<![\w.])(?:~|\.{1,2})?/[^\s'\"()<>,;]+", re.I)
 _SEPARATORS = re.compile(r"[\s_\-./]+")
@@ -156,85 +157,77 @@ def redact_identities(store: Store, conversation_id: str, text: str) -> str:
     return _SERVED.sub("\0", text).replace("\0", HIDDEN)  # placeholder: HIDDEN is never re-matched
 
 
-def user_message(store: Store, turn: Turn) -> dict:
-    content: list = [{"path": str(store.images.absolute_path(store.images.get(sha)))}
-                     for sha in turn.images]
-    if turn.user_text:
-        content.append(html_message(safe_html(turn.user_text)))
+def user_message(turn: DialogTurn) -> dict:
+    content: list = [{"path": str(path)} for path in turn.image_paths]
+    if turn.turn.user_text:
+        content.append(html_message(safe_html(turn.turn.user_text)))
     return {"role": "user", "content": content}
 
 
 def chat_messages(store: Store, conversation_id: str | None, side: str, rater_id: int | None = None,
-                  live: dict[str, str] | None = None, live_turn: int | None = None) -> list[dict]:
-    """One pane's messages from the DB; `live` overrides the streaming turn's text."""
-    return [message for message, _ in pane_messages(store, conversation_id, side, rater_id, live, live_turn)]
+                  live: dict[str, str] | None = None, live_turn: int | None = None,
+                  dialog: Dialog | None = None) -> list[dict]:
+    """One pane's messages from the DB (or from `dialog`, already loaded for `rater_id`);
+    `live` overrides the streaming turn's text."""
+    return [message for message, _ in pane_messages(store, conversation_id, side, rater_id, live,
+                                                    live_turn, dialog)]
 
 
 def pane_messages(store: Store, conversation_id: str | None, side: str, rater_id: int | None = None,
-                  live: dict[str, str] | None = None,
-                  live_turn: int | None = None) -> list[tuple[dict, Response | None]]:
+                  live: dict[str, str] | None = None, live_turn: int | None = None,
+                  dialog: Dialog | None = None) -> list[tuple[dict, Response | None]]:
     """(message, the reply it shows or None) for one pane, in the Chatbot's order. Replies
     superseded by Regenerate or by an edit of their message stay, collapsed and marked, just
     before the turn's current reply ("earlier reply 1 of 2"): they can still be read and rated."""
     if not conversation_id:
         return []
-    hidden: list[bool] = []  # decided once, and only if an error is shown
-    every = store.conversations.turns(conversation_id, include_superseded=True)
-    edited: dict[int, list[Turn]] = {}
-    for turn in every:
-        if turn.superseded:
-            edited.setdefault(turn.idx, []).append(turn)
+    dialog = dialog or store.dialogs.load(conversation_id, rater_id)
+    earlier: dict[int, list[EarlierReply]] = {}  # by round: edited turns' replies, then regenerated ones
+    for reply in dialog.earlier:
+        if reply.response.side == side:
+            earlier.setdefault(reply.turn.idx, []).append(reply)
     out: list[tuple[dict, Response | None]] = []
-    for turn in (t for t in every if not t.superseded):
-        out.append((user_message(store, turn), None))
-        replies = [(t, r) for t in edited.pop(turn.idx, []) for r in _side_responses(store, t, side)]
-        replies += [(turn, r) for r in _side_responses(store, turn, side)]
-        current = replies.pop() if replies and not replies[-1][1].superseded else None
+    for turn in dialog.turns:
+        out.append((user_message(turn), None))
+        replies = sorted(earlier.pop(turn.turn.idx, []), key=lambda e: (not e.turn.superseded, e.response.id))
+        current = turn.responses.get(side)
         streaming = live is not None and turn.id == live_turn
         total = len(replies) + (1 if current or streaming else 0)
-        for n, (source, response) in enumerate(replies, start=1):
-            out.append((_earlier_message(store, conversation_id, source, response, rater_id, hidden,
-                                         f"{n} of {total}"), response))
+        for n, reply in enumerate(replies, start=1):
+            out.append((_earlier_message(store, dialog, reply, f"{n} of {total}"), reply.response))
         if streaming:
             out.append((live_message(live.get(side, "")), None))
         elif current is not None:
             note = f"reply {total} of {total} (latest)" if total > 1 else ""
-            out.append((_reply_message(store, conversation_id, current[1], rater_id, hidden, note),
-                        current[1]))
-    for turns in edited.values():  # an edit whose new message never got stored
-        for source in turns:
-            for response in _side_responses(store, source, side):
-                out.append((_earlier_message(store, conversation_id, source, response, rater_id,
-                                             hidden, "1 of 1"), response))
+            out.append((_reply_message(store, dialog, current, turn.ratings.get(current.id),
+                                       turn.checks.get(current.id, []), note), current))
+    for replies in earlier.values():  # an edit whose new message never got stored
+        for reply in replies:
+            out.append((_earlier_message(store, dialog, reply, "1 of 1"), reply.response))
     return out
 
 
-def _reply_message(store: Store, conversation_id: str, response: Response, rater_id: int | None,
-                   hidden: list[bool], note: str = "") -> dict:
+def _reply_message(store: Store, dialog: Dialog, response: Response, rating: Rating | None,
+                   checks, note: str = "") -> dict:
     error = response.error
-    if error and response.status == "error":
-        if not hidden:
-            hidden.append(names_hidden(store, conversation_id, rater_id))
-        error = redact_identities(store, conversation_id, error) if hidden[0] else error
-    rating = _rating(store, response, rater_id)
-    markup = reply_html(response.text, response.status, error, rating_badge(rating),
-                        auto_badge(store.checks.for_response(response.id)))
+    if error and response.status == "error" and dialog.names_hidden:
+        error = redact_identities(store, dialog.id, error)
+    markup = reply_html(response.text, response.status, error, rating_badge(rating), auto_badge(list(checks)))
     if note:
         markup = clean_html(f"<p><em>{text_html(note)}</em></p>{markup}")
     return {"role": "assistant", "content": [html_message(markup)]}
 
 
-def _earlier_message(store: Store, conversation_id: str, turn: Turn, response: Response,
-                     rater_id: int | None, hidden: list[bool], position: str) -> dict:
+def _earlier_message(store: Store, dialog: Dialog, reply: EarlierReply, position: str) -> dict:
     """A superseded reply as a collapsed block titled with why it was superseded and its rating."""
-    message = _reply_message(store, conversation_id, response, rater_id, hidden)
-    why = "its message was edited" if turn.superseded else "regenerated"
+    message = _reply_message(store, dialog, reply.response, reply.rating, reply.checks)
+    why = "its message was edited" if reply.turn.superseded else "regenerated"
     title = f"↩ Earlier reply {position} · superseded ({why})"
-    badge = rating_badge(_rating(store, response, rater_id))
+    badge = rating_badge(reply.rating)
     if badge:
         title += f" · rated: {badge}"
-    if turn.superseded:  # the reply answered another text: show which
-        asked = f"<p><em>It answered the earlier message:</em></p><blockquote>{safe_html(turn.user_text)}</blockquote>"
+    if reply.turn.superseded:  # the reply answered another text: show which
+        asked = f"<p><em>It answered the earlier message:</em></p><blockquote>{safe_html(reply.turn.user_text)}</blockquote>"
         message["content"] = [html_message(clean_html(asked + message["content"][0]["text"]))]
     message["metadata"] = {"title": title, "status": "done"}
     return message
@@ -243,16 +236,3 @@ def _earlier_message(store: Store, conversation_id: str, turn: Turn, response: R
 def live_message(text: str) -> dict:
     """The reply being streamed."""
     return {"role": "assistant", "content": [html_message(safe_html(text) or "…")]}
-
-
-def _side_responses(store: Store, turn: Turn, side: str) -> list[Response]:
-    """This side's replies to a turn, oldest first, superseded ones included."""
-    return [r for r in store.conversations.responses(turn.id, include_superseded=True) if r.side == side]
-
-
-def _rating(store: Store, response: Response, rater_id: int | None) -> Rating | None:
-    if rater_id is None:
-        return None
-    rows = store.query("select * from ratings where response_id = ? and rater_id = ?",
-                       [response.id, rater_id])
-    return Rating.from_row(rows[0]) if rows else None

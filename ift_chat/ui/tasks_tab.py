@@ -16,7 +16,7 @@ from ..crowd.limits import RateLimiter, Sessions
 from ..crowd.progress import RaterProgress, rater_progress
 from ..crowd.tasks import Tasks
 from ..crowd.view import TaskView
-from ..errors import IftChatError, NotFound, ValidationError
+from ..errors import IftChatError, ValidationError
 from ..store.models import ERROR_TAGS, FOLLOWED, TAG_LABELS, Rater
 from .context import AppContext, ui_error
 from .render import chatbot, html_message, md_text, safe_html
@@ -103,10 +103,7 @@ class RatingDesk:
     def next_view(self, rater: Rater, set_name: str | None) -> TaskView | None:
         """From the chosen set, or with no choice the first open set with work for this rater."""
         if set_name:
-            rows = self.ctx.store.query("select id from task_sets where name = ?", [set_name])
-            if not rows:
-                raise NotFound(f"no task set named {set_name!r}")
-            return self.tasks.next_item(rows[0]["id"], rater)
+            return self.tasks.next_item(self.tasks.set_named(set_name).id, rater)
         for task_set in self.tasks.sets("open"):
             view = self.tasks.next_item(task_set.id, rater)
             if view is not None:

@@ -149,3 +149,26 @@ def test_samples_need_sampling_and_a_sane_count(store, eval_set):
     with pytest.raises(ValidationError, match="samples must be"):
         run(store, backends, ["ckpt-a"], samples=0)
     assert store.query("select count(*) n from conversations")[0]["n"] == 0
+
+
+def test_replay_replies_are_recorded_on_the_runners_path(config, eval_set, store):
+    """A replay's replies keep the app's caps like live turns (DialogRunner.answer): a reply
+    past the character limit is cut and says why; an identity leak is flagged by any of the
+    checkpoint's names."""
+    import dataclasses
+
+    from ift_chat.store import Store
+
+    small = config.replace(limits=dataclasses.replace(config.limits, max_reply_chars=12))
+    capped = Store(small)
+    try:
+        store.checkpoints.register("ckpt-b", display_name="Round 1")
+        result = asyncio.run(replay_eval_set(capped, Backends([EchoBackend("ckpt-b")]), "mini", ["ckpt-b"],
+                                             SamplingParams(temperature=0, max_tokens=16)))
+        rows = capped.query("select text, status, error, identity_leak from responses order by id")
+    finally:
+        capped.db.close()
+    assert result.responses == len(rows) == 5
+    assert all(r["status"] == "stopped" and len(r["text"]) == 12 for r in rows)
+    assert "limit of 12 characters per reply" in rows[0]["error"]
+    assert rows[0]["identity_leak"] == 1  # "[b] round 1, …" says its display name
