@@ -12,6 +12,7 @@ started again (its browser sessions start afresh; their conversations stay in th
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -88,18 +89,17 @@ def worker_registry(source: Path, plans, out: Path) -> Path:
     registry = source / "registry.toml"
     entries = tomllib.loads(registry.read_text()).get("checkpoints", {}) if registry.exists() else {}
     served = {model: plan for plan in plans for model in plan.models}
-    lines = []
-    for name, plan in served.items():
-        extra = {k: v for k, v in entries.get(name, {}).items() if k == "display_name"}
-        lines.append(f"[checkpoints.{name!r}]\nurl = {plan.base_url!r}\nmodel = {name!r}\n"
-                     + "".join(f"{k} = {v!r}\n" for k, v in extra.items()))
-    for name, entry in entries.items():
-        if name not in served:
-            lines.append(f"[checkpoints.{name!r}]\n" + "".join(f"{k} = {v!r}\n" for k, v in entry.items()))
+    tables = {name: {"url": plan.base_url, "model": name,
+                     **{k: v for k, v in entries.get(name, {}).items() if k == "display_name"}}
+              for name, plan in served.items()}
+    tables.update({name: entry for name, entry in entries.items() if name not in served})
     for child in source.iterdir():  # checkpoint dirs not on vLLM load in each worker (transformers)
         if child.is_dir() and child.name not in served and not (out / child.name).exists():
             (out / child.name).symlink_to(child.absolute(), target_is_directory=True)
-    (out / "registry.toml").write_text("\n".join(lines).replace("'", '"'))
+    # JSON strings, numbers, booleans and arrays are valid TOML values
+    (out / "registry.toml").write_text("\n".join(
+        f"[checkpoints.{json.dumps(name)}]\n" + "".join(f"{json.dumps(k)} = {json.dumps(v)}\n" for k, v in entry.items())
+        for name, entry in tables.items()))
     return out
 
 
