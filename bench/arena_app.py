@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-WHAT_IFS = ("vote-unlimited", "skip-noop-updates")
+WHAT_IFS = ("vote-unlimited", "skip-noop-updates", "static-images")
 
 
 def serve(checkpoints: Path, port: int, what_if: list[str], max_sessions: int | None = None,
@@ -46,6 +46,11 @@ def serve(checkpoints: Path, port: int, what_if: list[str], max_sessions: int | 
         prefill_queue_records(server, prefill_events)
     if "skip-noop-updates" in what_if:
         patch_skip_noop_updates()
+    if "static-images" in what_if:
+        # Every streamed update re-sends each pane's whole history; Gradio checks every image in it
+        # against blocked/allowed paths (~20 realpath calls each) unless it is a static file.
+        import gradio as gr
+        gr.set_static_paths([Path(os.environ["IFT_CHAT_HOME"]) / "images"])
     if os.environ.get("BENCH_TRACE_MEMORY"):
         trace_memory(Path(os.environ["BENCH_TRACE_MEMORY"]))
     if os.environ.get("BENCH_CENSUS"):

@@ -20,7 +20,9 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-VARIANTS = {"before": ["--gradio-monitoring-every", "1"], "after": []}
+VARIANTS = {"before": ["--gradio-monitoring-every", "1"], "after": [],
+            # a proposed next step, not in the app: history images as Gradio static files
+            "after+static-images": ["--what-if", "static-images"]}
 
 
 def run_one(users: int, variant: str, args, work: Path, n: int) -> dict:
@@ -28,7 +30,7 @@ def run_one(users: int, variant: str, args, work: Path, n: int) -> dict:
     cmd = [sys.executable, str(HERE / "bench_arena_load.py"), "--users", str(users),
            "--duration", str(args.duration), "--warmup", str(args.warmup),
            "--direct-seconds", str(args.direct_seconds), "--settle", "3", "--json", str(out),
-           "--prefill-events", str(args.prefill_events), *VARIANTS[variant], *args.extra]
+           "--prefill-events", str(args.prefill_events), *args.extra, *VARIANTS[variant]]
     if args.py_spy:
         cmd += ["--py-spy", str(work / f"{variant}-{users}-{n}.prof")]
     done = subprocess.run(cmd, capture_output=True, text=True)
@@ -80,13 +82,14 @@ def main() -> None:
         print(row(r))
     for users in args.users:
         mine = {v: [r for r in results if r["users"] == users and r["variant"] == v and "failed" not in r]
-                for v in ("before", "after")}
-        if mine["before"] and mine["after"]:
-            mean = lambda rs, k: sum(r[k] for r in rs) / len(rs)  # noqa: E731
-            print(f"{users} users, after/before: CPU per 1k tokens x"
-                  f"{mean(mine['after'], 'app_cpu_per_1k') / mean(mine['before'], 'app_cpu_per_1k'):.2f}, "
-                  f"tokens/s x{mean(mine['after'], 'app_tok_s') / mean(mine['before'], 'app_tok_s'):.2f}, "
-                  f"TTFT p50 x{mean(mine['after'], 'app_ttft_p50') / mean(mine['before'], 'app_ttft_p50'):.2f}")
+                for v in VARIANTS}
+        mean = lambda rs, k: sum(r[k] for r in rs) / len(rs)  # noqa: E731
+        for new, old in (("after", "before"), ("after+static-images", "after")):
+            if mine[new] and mine[old]:
+                print(f"{users} users, {new}/{old}: CPU per 1k tokens x"
+                      f"{mean(mine[new], 'app_cpu_per_1k') / mean(mine[old], 'app_cpu_per_1k'):.2f}, "
+                      f"tokens/s x{mean(mine[new], 'app_tok_s') / mean(mine[old], 'app_tok_s'):.2f}, "
+                      f"TTFT p50 x{mean(mine[new], 'app_ttft_p50') / mean(mine[old], 'app_ttft_p50'):.2f}")
     if args.py_spy:
         sys.path.insert(0, str(HERE))
         from profile_top import top_costs
