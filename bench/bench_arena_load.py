@@ -168,13 +168,19 @@ def start_app(args, work: Path, backend_url: str, models: dict[str, str], childr
         env["BENCH_TRACE_MEMORY"] = str(work)
     if args.census:
         env["BENCH_CENSUS"] = str(work)
-    proc = children.spawn([sys.executable, str(Path(__file__).with_name("arena_app.py")), str(checkpoints),
-                           str(port), *(["--what-if", *args.what_if] if args.what_if else []),
-                           *(["--max-sessions", str(args.max_sessions)] if args.max_sessions else []),
-                           *(["--gradio-monitoring-every", str(args.gradio_monitoring_every)]
-                             if args.gradio_monitoring_every is not None else []),
-                           *(["--prefill-events", str(args.prefill_events)] if args.prefill_events else [])],
-                          log, env)
+    monitoring = (["--gradio-monitoring-every", str(args.gradio_monitoring_every)]
+                  if args.gradio_monitoring_every is not None else [])
+    if args.workers > 1:  # serve --workers N: nginx on `port`; CPU and RSS are the supervisor's tree
+        proc = children.spawn([sys.executable, "-m", "ift_chat", "serve", "--workers", str(args.workers),
+                               "--port", str(port), "--home", str(home), "--checkpoints", str(checkpoints),
+                               "--no-demo", *monitoring], log, env)
+    else:
+        proc = children.spawn([sys.executable, str(Path(__file__).with_name("arena_app.py")), str(checkpoints),
+                               str(port), *(["--what-if", *args.what_if] if args.what_if else []),
+                               *(["--max-sessions", str(args.max_sessions)] if args.max_sessions else []),
+                               *monitoring,
+                               *(["--prefill-events", str(args.prefill_events)] if args.prefill_events else [])],
+                              log, env)
     url = f"http://127.0.0.1:{port}/battle"
     wait_http(f"{url}/config", proc, log, 180)
     return proc, url, page_plan(httpx.get(f"{url}/config", timeout=10).json()), home
@@ -671,6 +677,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--prefill-events", type=int, default=0,
                         help="the app starts as if it had run this many queued events (Gradio keeps the "
                              "last 10,000): measures the steady state of a server that has been up a while")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="run the app as `serve --workers N` (N UI workers behind nginx) instead of one process")
     parser.add_argument("--json", type=Path, default=None,
                         help="also write the headline figures there (bench/bench_stream_cost.py reads them)")
     parser.add_argument("--trace-memory", action="store_true",
