@@ -23,7 +23,7 @@ HERE = Path(__file__).resolve().parent
 VARIANTS = {"before": ["--gradio-monitoring-every", "1"], "after": [],
             # a proposed next step, not in the app: history images as Gradio static files
             "after+static-images": ["--what-if", "static-images"],
-            "after, 2 workers+nginx": ["--workers", "2"]}
+            "workers2": ["--workers", "2"]}  # the app as serve --workers 2 behind nginx
 
 
 def run_one(users: int, variant: str, args, work: Path, n: int) -> dict:
@@ -85,7 +85,7 @@ def main() -> None:
         mine = {v: [r for r in results if r["users"] == users and r["variant"] == v and "failed" not in r]
                 for v in VARIANTS}
         mean = lambda rs, k: sum(r[k] for r in rs) / len(rs)  # noqa: E731
-        for new, old in (("after", "before"), ("after+static-images", "after"), ("after, 2 workers+nginx", "after")):
+        for new, old in (("after", "before"), ("after+static-images", "after"), ("workers2", "after")):
             if mine[new] and mine[old]:
                 print(f"{users} users, {new}/{old}: CPU per 1k tokens x"
                       f"{mean(mine[new], 'app_cpu_per_1k') / mean(mine[old], 'app_cpu_per_1k'):.2f}, "
