@@ -50,5 +50,7 @@ def serve(
     if workers > 1:
         from ..deploy.workers import run_workers
         run_workers(config, workers, sticky)
+    elif worker:  # its supervisor marked the interrupted replies; the other workers' are running
+        run_app(config, recover=False)
     else:
-        run_app(config, recover=not worker)
+        run_app(config)
