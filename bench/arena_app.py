@@ -21,10 +21,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-WHAT_IFS = ("vote-unlimited", "skip-noop-updates")
+WHAT_IFS = ("vote-unlimited", "skip-noop-updates", "static-images")
 
 
-def serve(checkpoints: Path, port: int, what_if: list[str], max_sessions: int | None = None) -> None:
+def serve(checkpoints: Path, port: int, what_if: list[str], max_sessions: int | None = None,
+          monitoring_every: int | None = None, prefill_events: int = 0) -> None:
     """Child process: what ``python -m ift_chat serve`` runs, plus optional what-if changes
     (to measure a proposed fix without editing the app; never on by default)."""
     from ift_chat import server
@@ -41,14 +42,48 @@ def serve(checkpoints: Path, port: int, what_if: list[str], max_sessions: int | 
                     fn.concurrency_limit, fn.concurrency_id = None, f"{fn._id}-what-if"
             return blocks
         server.build_battle_app = build_battle_app
+    if prefill_events:
+        prefill_queue_records(server, prefill_events)
     if "skip-noop-updates" in what_if:
         patch_skip_noop_updates()
+    if "static-images" in what_if:
+        # Every streamed update re-sends each pane's whole history; Gradio checks every image in it
+        # against blocked/allowed paths (~20 realpath calls each) unless it is a static file.
+        import gradio as gr
+        gr.set_static_paths([Path(os.environ["IFT_CHAT_HOME"]) / "images"])
     if os.environ.get("BENCH_TRACE_MEMORY"):
         trace_memory(Path(os.environ["BENCH_TRACE_MEMORY"]))
     if os.environ.get("BENCH_CENSUS"):
         census_on_signal(Path(os.environ["BENCH_CENSUS"]))
     run_app(Config.from_env(host="127.0.0.1", port=port, checkpoints_dir=checkpoints, demo=False,
-                            max_sessions=max_sessions))
+                            max_sessions=max_sessions, gradio_monitoring_every=monitoring_every))
+
+
+def prefill_queue_records(server, n: int) -> None:
+    """--prefill-events N: start as a server that has run N queued events (Gradio's queue keeps
+    up to GRADIO_ANALYTICS_MAX_EVENTS = 10,000 records, reached after ~15 min at 64 users; its
+    per-event summary scans them all), so a short run measures the steady state, not a fresh start.
+    The records go in through the queue's own cap: an app that keeps one drops them at once."""
+    import time
+
+    original = server.make_asgi_app
+
+    def make_asgi_app(*a, **kw):
+        app = original(*a, **kw)
+        for route in app.routes:
+            blocks = getattr(getattr(route, "app", None), "get_blocks", lambda: None)()
+            if blocks is None:
+                continue
+            queue, now = blocks._queue, time.time()
+            for i in range(n):
+                queue.event_analytics[f"prefill-{i}"] = {
+                    "time": now, "status": "success", "process_time": 0.5 + (i % 7) / 10,
+                    "function": ("battle_send", "battle_vote", "battle_new")[i % 3], "session_hash": f"s{i}"}
+                queue.events_recorded += 1
+            while len(queue.event_analytics) > queue.ANALYTICS_MAX_EVENTS:
+                queue.event_analytics.pop(next(iter(queue.event_analytics)))
+        return app
+    server.make_asgi_app = make_asgi_app
 
 
 def trace_memory(out_dir: Path) -> None:
@@ -211,8 +246,12 @@ def main() -> None:
     parser.add_argument("port", type=int)
     parser.add_argument("--what-if", nargs="*", choices=WHAT_IFS, default=[])
     parser.add_argument("--max-sessions", type=int, default=None)
+    parser.add_argument("--gradio-monitoring-every", type=int, default=None,
+                        help="serve --gradio-monitoring-every (1 = Gradio 6.31's default: after every event)")
+    parser.add_argument("--prefill-events", type=int, default=0)
     args = parser.parse_args()
-    serve(args.checkpoints, args.port, args.what_if, args.max_sessions)
+    serve(args.checkpoints, args.port, args.what_if, args.max_sessions, args.gradio_monitoring_every,
+          args.prefill_events)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import platform
 import random
@@ -167,9 +168,19 @@ def start_app(args, work: Path, backend_url: str, models: dict[str, str], childr
         env["BENCH_TRACE_MEMORY"] = str(work)
     if args.census:
         env["BENCH_CENSUS"] = str(work)
-    proc = children.spawn([sys.executable, str(Path(__file__).with_name("arena_app.py")), str(checkpoints),
-                           str(port), *(["--what-if", *args.what_if] if args.what_if else []),
-                           *(["--max-sessions", str(args.max_sessions)] if args.max_sessions else [])], log, env)
+    monitoring = (["--gradio-monitoring-every", str(args.gradio_monitoring_every)]
+                  if args.gradio_monitoring_every is not None else [])
+    if args.workers > 1:  # serve --workers N: nginx on `port`; CPU and RSS are the supervisor's tree
+        proc = children.spawn([sys.executable, "-m", "ift_chat", "serve", "--workers", str(args.workers),
+                               "--port", str(port), "--home", str(home), "--checkpoints", str(checkpoints),
+                               "--no-demo", *monitoring], log, env)
+    else:
+        proc = children.spawn([sys.executable, str(Path(__file__).with_name("arena_app.py")), str(checkpoints),
+                               str(port), *(["--what-if", *args.what_if] if args.what_if else []),
+                               *(["--max-sessions", str(args.max_sessions)] if args.max_sessions else []),
+                               *monitoring,
+                               *(["--prefill-events", str(args.prefill_events)] if args.prefill_events else [])],
+                              log, env)
     url = f"http://127.0.0.1:{port}/battle"
     wait_http(f"{url}/config", proc, log, 180)
     return proc, url, page_plan(httpx.get(f"{url}/config", timeout=10).json()), home
@@ -537,6 +548,19 @@ def report(args, phases: dict[str, Phase], db: dict, rss: dict, cpu: dict) -> bo
     return not problems
 
 
+def headline(args, phases: dict[str, Phase], db: dict, cpu: dict, ok: bool) -> dict:
+    """The figures bench/bench_stream_cost.py tabulates, one run."""
+    load, direct = phases["load"], phases["direct"]
+    tokens = db["tokens_out_load"]
+    return {"users": args.users, "ok": ok, "errors": sum(len(p.errors) for p in phases.values()),
+            "rows_match": db["ok"], "app_ttft_p50": pct(load.ttft, 50), "app_ttft_p99": pct(load.ttft, 99),
+            "direct_ttft_p50": pct(direct.ttft, 50), "direct_ttft_p99": pct(direct.ttft, 99),
+            "probe_ttft_p50": pct(phases["probe"].ttft, 50),
+            "app_tok_s": tokens / load.seconds, "direct_tok_s": direct.tokens / direct.seconds,
+            "app_cpu_s": cpu["app"], "app_cpu_per_1k": 1000 * cpu["app"] / max(tokens, 1),
+            "loadavg": cpu["loadavg"], "turns": load.turns_ok}
+
+
 async def measure(args, env: Env, app_pid: int, backend_pid: int | None) -> tuple[dict, dict, dict]:
     phases = {name: Phase(name) for name in ("warm", "direct", "load", "probe")}
     rss = {"start": rss_mb(app_pid)}
@@ -555,9 +579,12 @@ async def measure(args, env: Env, app_pid: int, backend_pid: int | None) -> tupl
     print(f"direct phase: {phases['direct'].turns_ok} turns, {len(phases['direct'].errors)} errors")
     cpu0 = (cpu_s(app_pid), cpu_s(backend_pid), _self_cpu(), machine_busy_s())
     sampler = asyncio.create_task(sample_rss(app_pid, args.duration / 10, rss.setdefault("series", [])))
+    spy = py_spy(args, app_pid)
     await run_phase(phases["load"], [app_user] * args.users, env, args.duration,
                     extra=[(probe, phases["probe"])])
     sampler.cancel()
+    if spy is not None:
+        spy.wait(60)
     cpu = dict(zip(("app", "backend", "client", "machine"),
                    (b - a for a, b in zip(cpu0, (cpu_s(app_pid), cpu_s(backend_pid), _self_cpu(),
                                                  machine_busy_s())))))
@@ -572,6 +599,17 @@ async def measure(args, env: Env, app_pid: int, backend_pid: int | None) -> tupl
         os.kill(app_pid, signal.SIGUSR1)
         await asyncio.sleep(30)  # the snapshot of a traced heap takes a while to write
     return phases, rss, cpu
+
+
+def py_spy(args, pid: int):
+    """--py-spy FILE: py-spy samples the app for the load phase (collapsed stacks, see
+    bench/profile_top.py); it needs ptrace rights on the app (root, or ptrace_scope 0)."""
+    if args.py_spy is None:
+        return None
+    exe = Path(sys.executable).with_name("py-spy")
+    return subprocess.Popen([str(exe if exe.exists() else "py-spy"), "record", "--pid", str(pid), "--rate", "50",
+                             "--duration", str(int(args.duration)), "--format", "raw", "--nonblocking",
+                             "-o", str(args.py_spy)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 async def sample_rss(pid: int, every: float, series: list) -> None:
@@ -631,6 +669,18 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--max-sessions", type=int, default=None,
                         help="the app's serve --max-sessions (Gradio session states kept; default the app's). "
                              "A warm-up that opens more sessions than this measures RSS with the cache full")
+    parser.add_argument("--gradio-monitoring-every", type=int, default=None,
+                        help="the app's serve --gradio-monitoring-every (default the app's: off; 1 = "
+                             "Gradio 6.31's own default, the summary after every event)")
+    parser.add_argument("--py-spy", type=Path, default=None,
+                        help="py-spy the app during the load phase into this file (collapsed stacks)")
+    parser.add_argument("--prefill-events", type=int, default=0,
+                        help="the app starts as if it had run this many queued events (Gradio keeps the "
+                             "last 10,000): measures the steady state of a server that has been up a while")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="run the app as `serve --workers N` (N UI workers behind nginx) instead of one process")
+    parser.add_argument("--json", type=Path, default=None,
+                        help="also write the headline figures there (bench/bench_stream_cost.py reads them)")
     parser.add_argument("--trace-memory", action="store_true",
                         help="tracemalloc in the app (slows it down): where its heap grew during the run")
     parser.add_argument("--census", action="store_true",
@@ -655,7 +705,10 @@ def main() -> None:
         env = Env(args, battle_url, page, backend_url, models)
         phases, rss, cpu = asyncio.run(measure(args, env, app.pid, backend_pid))
         children.stop()  # the DB is read after the app closed it
-        ok = report(args, phases, db_check(home, list(phases.values())), rss, cpu)
+        db = db_check(home, list(phases.values()))
+        ok = report(args, phases, db, rss, cpu)
+        if args.json:
+            args.json.write_text(json.dumps(headline(args, phases, db, cpu, ok)))
         if args.trace_memory:
             print("\n".join(memory_growth(work)))
         if args.census:

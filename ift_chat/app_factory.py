@@ -13,13 +13,15 @@ from .store import Store
 log = logging.getLogger("ift_chat")
 
 
-def build(config: Config, auth=None):
-    """Return (asgi app, store, backends), ready to serve; tests use this too."""
+def build(config: Config, auth=None, recover: bool = True):
+    """Return (asgi app, store, backends), ready to serve; tests use this too. ``recover``: mark the
+    replies an earlier shutdown interrupted (not in a worker of ``serve --workers``: the others'
+    replies are running)."""
     from .backends.factory import build_backends
     from .server import make_asgi_app
 
     store = Store(config)
-    interrupted = store.conversations.fail_pending()
+    interrupted = store.conversations.fail_pending() if recover else 0
     if interrupted:
         log.warning("%d replies were interrupted by the last shutdown; marked as errors", interrupted)
     backends = build_backends(config, store)
@@ -27,11 +29,11 @@ def build(config: Config, auth=None):
     return app, store, backends
 
 
-def run_app(config: Config) -> None:
+def run_app(config: Config, recover: bool = True) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     store_for_auth = Store(config) if config.auth_file is not None else None
     auth = _auth(config, store_for_auth) if store_for_auth is not None else None
-    app, store, backends = build(config, auth=auth)
+    app, store, backends = build(config, auth=auth, recover=recover)
     log.info("ift-chat on http://%s:%d/ (anonymous battles on /battle/, leaderboard and data on /manage)",
              config.host, config.port)
     try:

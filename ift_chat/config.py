@@ -47,6 +47,11 @@ class Config:
     # page then starts a new conversation on the next message (the old one stays, by its link).
     max_sessions: int = 500
     demo: bool = True  # create demo checkpoints when checkpoints/ has none
+    # Gradio's own traffic monitoring (/monitoring, and the queue's per-function latency summary
+    # behind it): 0 = off. Gradio 6.31 otherwise rebuilds a pandas DataFrame over up to 10,000
+    # past events after every queued event (28 % of the app's CPU at 64 users,
+    # bench/bench_stream_cost.py); N > 0 turns the dashboard on, its summary redone every N events.
+    gradio_monitoring_every: int = 0
     limits: Limits = field(default_factory=Limits)
 
     @property
@@ -93,6 +98,8 @@ class Config:
             raise ValidationError(f"port {self.port} is out of range")
         if not self.request_timeout_s > 0 or not self.db_busy_timeout_s > 0 or not self.health_probe_s > 0:
             raise ValidationError("timeouts must be positive numbers of seconds")
+        if self.gradio_monitoring_every < 0:
+            raise ValidationError("gradio monitoring interval must be 0 (off) or a number of events")
         if self.max_sessions < 1:
             raise ValidationError("max sessions must be at least 1")
         if not 0 < self.limits.max_upload_bytes <= 2 * 1024**3:

@@ -14,6 +14,10 @@ Hardening of Gradio's defaults (see SECURITY.md; tests/security pins each one):
   assets answers before login: Gradio itself serves ``/openapi.json``, ``/theme.css`` and
   ``/gradio_api/token|user|app_id`` (and more) to anyone.
 
+CPU: Gradio's queue recomputes a latency summary for its monitoring dashboard (a pandas
+DataFrame over up to 10,000 past events) after every event; ``quiet_queue_analytics`` turns
+that off unless ``Config.gradio_monitoring_every`` asks for the dashboard.
+
 Memory: Gradio keeps each browser session's state until ``--max-sessions`` is exceeded, and
 its queue's per-session message box forever; ``forget_dropped_sessions`` frees the latter.
 """
@@ -57,8 +61,10 @@ def make_asgi_app(config: Config, store: Store, backends: Backends, auth=None) -
     app = FastAPI(title="ift-chat", docs_url=None, redoc_url=None, openapi_url=None,
                   lifespan=_housekeeping([battle, main]))
     common = dict(auth=auth, allowed_paths=[str(config.images_dir)], blocked_paths=_blocked(config),
-                  show_error=True, max_file_size=config.limits.max_upload_bytes, ssr_mode=False, css=CSS)
+                  show_error=True, max_file_size=config.limits.max_upload_bytes, ssr_mode=False, css=CSS,
+                  enable_monitoring=config.gradio_monitoring_every > 0)
     for blocks in (battle, main):
+        quiet_queue_analytics(blocks, config.gradio_monitoring_every)
         blocks.api_open = False  # no direct POST /gradio_api/api/<name> that skips the queue
         # Gradio keeps every session's state until 10,000 sessions (GBs): bound it.
         blocks.state_session_capacity = config.max_sessions
@@ -74,6 +80,21 @@ def make_asgi_app(config: Config, store: Store, backends: Backends, auth=None) -
         gr.mount_gradio_app(app, main, path=prefix, root_path=prefix, **common)
     app.add_middleware(Guard, logins=_login_gates(app, (battle, main)) if auth is not None else ())
     return app
+
+
+def quiet_queue_analytics(blocks: gr.Blocks, every: int) -> None:
+    """Gradio 6.31 reads GRADIO_ANALYTICS_CACHE_FREQUENCY (default 1: after every event) and
+    GRADIO_ANALYTICS_MAX_EVENTS (10,000) into each Blocks' queue when the Blocks is built; set
+    the same two knobs on this app's queues from the config instead of the process environment.
+    0 = the summary is never computed and the queue keeps one event record, not 10,000."""
+    queue = blocks._queue
+    for knob in ("ANAYLTICS_CACHE_FREQUENCY", "ANALYTICS_MAX_EVENTS"):  # (sic) Gradio's spelling
+        if not hasattr(queue, knob):  # a Gradio upgrade renamed it: fail at start, not slowly
+            raise RuntimeError(f"gradio.queueing.Queue has no {knob}: see quiet_queue_analytics")
+    if every > 0:
+        queue.ANAYLTICS_CACHE_FREQUENCY = every
+    else:
+        queue.ANAYLTICS_CACHE_FREQUENCY, queue.ANALYTICS_MAX_EVENTS = 2**62, 1
 
 
 def _login_gates(app: FastAPI, apps) -> list["_LoginGate"]:

@@ -28,6 +28,14 @@ def serve(
     max_turn_seconds: float = typer.Option(600.0, help="Wall time a turn may take before its replies are cut."),
     probe_interval: float = typer.Option(10.0, help="Seconds between health probes of url = servers and "
                                                     "vLLM children; one that comes back is ready within it."),
+    workers: int = typer.Option(1, help="UI worker processes behind nginx (sticky sessions, one SQLite file, "
+                                        "model servers started once); see deploy/README.md."),
+    sticky: str = typer.Option("cookie", help="With --workers: how nginx keeps a browser on its worker: "
+                                              "cookie | ip (ip_hash)."),
+    worker: bool = typer.Option(False, "--worker", hidden=True,
+                                help="Run as one worker of `serve --workers N` (its supervisor did the start-up work)."),
+    gradio_monitoring_every: int = typer.Option(0, help="Gradio's /monitoring dashboard, its summary redone "
+                                                        "every N events; 0 = off (it costs CPU per event)."),
 ) -> None:
     """Start the web app on the checkpoints found (demo checkpoints if none)."""
     from ..app_factory import run_app
@@ -36,7 +44,13 @@ def serve(
     config = Config.from_env(host=host, port=port, home=home, checkpoints_dir=checkpoints,
                              backend=backend, auth_file=auth_file, demo=not no_demo,
                              request_timeout_s=timeout, max_sessions=max_sessions,
-                             health_probe_s=probe_interval,
+                             health_probe_s=probe_interval, gradio_monitoring_every=gradio_monitoring_every,
                              limits=Limits(max_upload_bytes=int(max_upload_mb * 1024 * 1024),
                                            max_reply_chars=max_reply_chars, max_turn_seconds=max_turn_seconds))
-    run_app(config)
+    if workers > 1:
+        from ..deploy.workers import run_workers
+        run_workers(config, workers, sticky)
+    elif worker:  # its supervisor marked the interrupted replies; the other workers' are running
+        run_app(config, recover=False)
+    else:
+        run_app(config)

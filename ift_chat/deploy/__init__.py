@@ -1,0 +1,1 @@
+"""Running the app as several UI worker processes behind nginx on one machine (``serve --workers N``)."""
