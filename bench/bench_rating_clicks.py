@@ -12,6 +12,7 @@ and checks that each rating was stored. Goal: 1 click, no scroll.
 
 from __future__ import annotations
 
+import argparse
 import re
 import shutil
 import sys
@@ -102,6 +103,9 @@ def measure(page, store: Store, prefix: str, pane: str, sides: int) -> list[tupl
 
 
 def main() -> None:
+    argparse.ArgumentParser(description="Clicks and scroll distance to rate one turn in chat and in the "
+                                        "arena, in Chromium on a 1400x1000 window (the real app, scripted "
+                                        "checkpoints).").parse_args()
     home = Path(tempfile.mkdtemp(prefix="ift-bench-clicks-"))
     config = Config(home=home / "data", checkpoints_dir=home / "checkpoints")
     store = Store(config)
