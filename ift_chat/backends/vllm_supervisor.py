@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 LOG_TAIL_LINES = 20
 PROGRESS_WINDOW_S = 10.0  # how often a starting server's progress is sampled
 PROGRESS_CPU_SHARE = 0.05  # CPU seconds per second (of its process tree) that count as working
+EXIT_GRACE_S = 3.0  # a server refusing /health may be exiting: wait this long for its exit first
 
 
 @dataclass
@@ -157,7 +158,7 @@ class VllmSupervisor:
             server.state, server.detail, server.retry_s = "ready", server.plan.base_url, FIRST_RETRY_S
             server.next_probe = time.monotonic() + self.probe_s
             return
-        if server.proc is not None and server.proc.poll() is not None:
+        if server.proc is not None and _exits_within(server.proc, EXIT_GRACE_S):
             return  # it died meanwhile: the exit path restarts it (shown "starting", not "down")
         if server.state == "ready":
             log.warning("vLLM server %s stopped answering /health", server.plan.name)
@@ -310,3 +311,14 @@ def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> list[str]:
             return f.read().decode("utf-8", "replace").splitlines()[-lines:]
     except OSError:
         return []
+
+
+def _exits_within(proc: subprocess.Popen, seconds: float) -> bool:
+    """Whether the process has exited or does within ``seconds``: a killed vLLM refuses
+    connections while the kernel still tears down its memory (~3 GB), before it can be reaped
+    (seen in CI: the probe called it down before the exit path could restart it)."""
+    try:
+        proc.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        return False
+    return True
