@@ -78,7 +78,7 @@ def write_config(prefix: Path, host: str, port: int, worker_ports: list[int], st
     for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
         (prefix / "tmp" / sub).mkdir(parents=True, exist_ok=True)
     servers = "\n".join(f"        server 127.0.0.1:{p} max_fails=0;" for p in worker_ports)
-    balance = f"hash $ift_sticky consistent" if sticky == "cookie" else "ip_hash"
+    balance = "hash $ift_sticky consistent" if sticky == "cookie" else "ip_hash"
     body_mb = max(1, -(-max_upload_bytes // (1024 * 1024)) + 1)  # the upload plus the form around it
     text = _TEMPLATE.format(n=len(worker_ports), prefix=prefix.absolute(), host=host, port=port, cookie=COOKIE,
                             balance=balance, servers=servers, body_mb=body_mb)

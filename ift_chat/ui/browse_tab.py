@@ -132,11 +132,10 @@ def blind_messages(ctx: AppContext, conversation_id: str, side: str) -> list[dic
     """One side of an unrevealed battle with every name redacted from its replies too (a model
     may say who it is): the browser is open to more people than the battle's owner."""
     store, messages = ctx.store, []
-    for turn in store.conversations.turns(conversation_id):
-        messages.append(show.user_message(store, turn))
-        found = [r for r in store.conversations.responses(turn.id) if r.side == side]
-        if found:
-            r = found[-1]
+    for turn in store.dialogs.load(conversation_id).turns:
+        messages.append(show.user_message(turn))
+        r = turn.responses.get(side)
+        if r is not None:
             text = show.redact_identities(store, conversation_id, r.text)
             error = show.redact_identities(store, conversation_id, r.error or "")
             messages.append({"role": "assistant", "content": [
