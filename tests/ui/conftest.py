@@ -55,6 +55,16 @@ def log_in(page, url: str, name: str, password: str, path: str = "/manage") -> N
     page.get_by_role("button", name="Login").click()
 
 
+def open_rating_tasks(page, url: str, name: str) -> None:
+    """/manage as a rater typing `name`, on Rating tasks, with the first task asked for."""
+    from tests.ui.test_browser import open_page
+
+    open_page(page, url + "/manage")
+    page.locator("#rater-name textarea, #rater-name input").first.fill(name)
+    page.get_by_role("tab", name="Rating tasks").click()
+    page.get_by_role("button", name="Next task").click()
+
+
 def scripted_backends(store, *specs: ScriptedBackend) -> Backends:
     for b in specs:
         store.checkpoints.register(b.name, backend="scripted")

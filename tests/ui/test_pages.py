@@ -10,7 +10,7 @@ import pytest
 from ift_chat.crowd.tasks import Tasks
 from tests.crowd.conftest import add_dialog
 from tests.scripted_backend import ScriptedBackend
-from tests.ui.conftest import log_in, running_app, scripted_backends
+from tests.ui.conftest import open_rating_tasks, log_in, running_app, scripted_backends
 from tests.ui.test_browser import open_page, send_message, wait_for
 
 pytestmark = pytest.mark.slow
@@ -50,10 +50,7 @@ def test_rating_tasks_on_manage_without_auth_take_the_typed_name(config, store, 
     add_dialog(store, "ckpt-alpha", [("what is 2+2?", "four")])
     Tasks(store).create_set(admin, "open set", k=1)
     with running_app(config, store, scripted_backends(store, ScriptedBackend("m1", reply="r"))) as url:
-        open_page(page, url + "/manage")
-        page.locator(NAME_BOX).first.fill("crowd-typist")
-        page.get_by_role("tab", name="Rating tasks").click()
-        page.get_by_role("button", name="Next task").click()
+        open_rating_tasks(page, url, "crowd-typist")
         page.get_by_text("rate the last reply").wait_for()
         assert page.get_by_text("top of the page").count() == 0
     leased = store.query("select r.name from task_leases l join raters r on r.id = l.rater_id")

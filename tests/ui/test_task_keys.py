@@ -12,8 +12,8 @@ from ift_chat.crowd.tasks import Tasks
 from tests.conftest import ARTIFACTS
 from tests.crowd.conftest import add_dialog
 from tests.scripted_backend import ScriptedBackend
-from tests.ui.conftest import running_app, scripted_backends
-from tests.ui.test_browser import open_page, wait_for
+from tests.ui.conftest import open_rating_tasks, running_app, scripted_backends
+from tests.ui.test_browser import wait_for
 
 pytestmark = pytest.mark.slow
 NAME_BOX = "#rater-name textarea, #rater-name input"
@@ -33,10 +33,7 @@ def test_keyboard_rating_with_progress_and_local_lease_time(config, store, brows
     status = page.locator("#crowd-status")
     try:
         with running_app(config, store, scripted_backends(store, ScriptedBackend("m1", reply="r"))) as url:
-            open_page(page, url + "/manage")
-            page.locator(NAME_BOX).first.fill("keyboarder")
-            page.get_by_role("tab", name="Rating tasks").click()
-            page.get_by_role("button", name="Next task").click()
+            open_rating_tasks(page, url, "keyboarder")
             status.get_by_text("3 of 3 left").wait_for()
 
             expires = store.query("select expires_at from task_leases")[0]["expires_at"]
