@@ -16,7 +16,6 @@ from tests.ui.conftest import open_rating_tasks, running_app, scripted_backends
 from tests.ui.test_browser import wait_for
 
 pytestmark = pytest.mark.slow
-NAME_BOX = "#rater-name textarea, #rater-name input"
 KOLKATA = datetime.timezone(datetime.timedelta(hours=5, minutes=30))
 
 
