@@ -18,11 +18,11 @@ import zoneinfo
 import gradio as gr
 import pandas as pd
 
-from ..errors import IftChatError, ValidationError
+from ..errors import ValidationError
 from ..store.browse import VERDICTS, BrowseFilters
 from ..store.models import ERROR_TAGS, MODES
 from . import render as show
-from .context import AppContext, ui_error
+from .context import AppContext, ui_guarded
 
 ANY = ""
 PANES = 4  # preview panes: a conversation's sides (single, A, B, C, D: at most four are used)
@@ -199,20 +199,16 @@ def render(ctx: AppContext) -> None:
     with gr.Row(elem_id="browse-preview"):
         panes = [show.chatbot(visible=False, height=420) for _ in range(PANES)]
 
+    @ui_guarded
     def run(*values):
-        try:
-            return search(ctx, *values)
-        except IftChatError as exc:
-            raise ui_error(exc) from None
+        return search(ctx, *values)
 
+    @ui_guarded
     def pick(evt: gr.SelectData):
         found = LINK_ID.search(str((evt.row_value or [""])[0]))
         if not found:
             return [gr.skip()] * (PANES + 1)
-        try:
-            return preview(ctx, found[1])
-        except IftChatError as exc:
-            raise ui_error(exc) from None
+        return preview(ctx, found[1])
 
     inputs = [mode, checkpoint, eval_set, min_rounds, max_rounds, verdict, tag, rater, since, until, text, tz]
     gr.on([button.click, text.submit], run, inputs, [results, summary, tz], js=BROWSER_TZ_JS,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import gradio as gr
 
-from ..errors import IftChatError, ValidationError
+from ..errors import ValidationError
 from ..runner import DialogRunner
-from .context import AppContext, ui_error
+from .context import AppContext, ui_guarded
 from .panes import ConversationPanes
 from .render import md_text
 
@@ -76,14 +76,12 @@ class ChatTab:
         return self.runner.start("chat", {"single": checkpoint}, rater_id=rater.id if rater else None,
                                  system_prompt=system_prompt, params=params).id
 
+    @ui_guarded
     def _resume(self, conversation_id, name, request: gr.Request):
         if not conversation_id:
             return {self.panes.info: gr.skip()}
-        try:
-            if self.ctx.store.conversations.get(conversation_id).mode != "chat":
-                raise ValidationError("that is not a chat conversation")
-        except IftChatError as exc:
-            raise ui_error(exc) from exc
+        if self.ctx.store.conversations.get(conversation_id).mode != "chat":
+            raise ValidationError("that is not a chat conversation")
         update = self.panes.show(conversation_id, self.panes._optional_rater(request, name))
         # The picker follows the conversation: the next message goes to the model it shows.
         update[self.checkpoint] = self.ctx.store.conversations.sides(conversation_id).get("single")

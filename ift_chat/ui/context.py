@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import html
 import inspect
@@ -52,36 +53,37 @@ def ui_guarded(handler):
     if inspect.isasyncgenfunction(handler):
         @functools.wraps(handler)
         async def run_async_gen(*args, **kwargs):
-            try:
+            with _ui_edge():
                 async for update in handler(*args, **kwargs):
                     yield update
-            except IftChatError as exc:
-                raise ui_error(exc) from exc
         return run_async_gen
     if inspect.isgeneratorfunction(handler):
         @functools.wraps(handler)
         def run_gen(*args, **kwargs):
-            try:
+            with _ui_edge():
                 yield from handler(*args, **kwargs)
-            except IftChatError as exc:
-                raise ui_error(exc) from exc
         return run_gen
     if inspect.iscoroutinefunction(handler):
         @functools.wraps(handler)
         async def run_async(*args, **kwargs):
-            try:
+            with _ui_edge():
                 return await handler(*args, **kwargs)
-            except IftChatError as exc:
-                raise ui_error(exc) from exc
         return run_async
 
     @functools.wraps(handler)
     def run(*args, **kwargs):
-        try:
+        with _ui_edge():
             return handler(*args, **kwargs)
-        except IftChatError as exc:
-            raise ui_error(exc) from exc
     return run
+
+
+@contextlib.contextmanager
+def _ui_edge():
+    """The one place an IftChatError becomes the toast the page shows."""
+    try:
+        yield
+    except IftChatError as exc:
+        raise ui_error(exc) from exc
 
 
 def _title(exc: Exception) -> str:

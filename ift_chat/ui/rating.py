@@ -11,7 +11,7 @@ import gradio as gr
 from ..errors import IftChatError, NotFound, ValidationError
 from ..store import Dialog, Store
 from ..store.models import ERROR_TAGS, FOLLOWED, TAG_LABELS, Rating, Response
-from .context import AppContext, ui_error
+from .context import AppContext, ui_guarded
 from .render import md_text
 
 FOLLOWED_CHOICES = list(zip(("Yes", "Partially", "No"), FOLLOWED))
@@ -114,20 +114,18 @@ class RatingPanel:
         self.reply.input(self.load, [self.reply, rater_name, conversation], self.fields + [self.saved],
                          api_name=False, concurrency_limit=None)
 
+    @ui_guarded
     def _save(self, response_id, name, followed, score, tags, comment, corrected, request,
               rerender, explicit: bool, conversation_id: str | None) -> dict:
         if not explicit and (response_id is None or followed is None):
             return {self.saved: "Choose *Instruction followed* to save a rating."}
-        try:
-            response_id = self._check_reply(response_id, conversation_id)
-            if followed is None:
-                raise ValidationError("choose whether the instruction was followed first")
-            rater = self.ctx.rater_for(request, name)
-            self.ctx.store.feedback.rate(response_id, rater.id, followed,
-                                         score=int(score) if score else None, tags=tags or [],
-                                         comment=comment, corrected_text=corrected)
-        except IftChatError as exc:
-            raise ui_error(exc) from exc
+        response_id = self._check_reply(response_id, conversation_id)
+        if followed is None:
+            raise ValidationError("choose whether the instruction was followed first")
+        rater = self.ctx.rater_for(request, name)
+        self.ctx.store.feedback.rate(response_id, rater.id, followed,
+                                     score=int(score) if score else None, tags=tags or [],
+                                     comment=comment, corrected_text=corrected)
         return {self.saved: f"✔ Saved rating of {self._label(response_id)} as **{md_text(rater.name)}**.",
                 **rerender(response_id, rater)}
 
@@ -185,26 +183,24 @@ class RatingPanel:
         return f"turn {turn.idx}{earlier}" + ("" if r.side == "single" else f", model {r.side}")
 
     # -- one click on the message -------------------------------------------------
+    @ui_guarded
     def rate_inline(self, response: Response | None, liked, name, conversation_id, request,
                     rerender) -> dict:
         """A verdict button under a reply: store it (keeping the rater's score, tags, comment
         and correction of that reply) and point the form at that reply, prefilled. Clicking the
         selected verdict again (Gradio reports it as unselected) keeps it and opens the form."""
-        try:
-            if response is None or response.status == "pending":
-                raise ValidationError("rate a reply once it is complete")
-            response_id = self._check_reply(response.id, conversation_id)
-            rater = self.ctx.rater_for(request, name)
-            rating = rater_rating(self.ctx.store, response_id, rater.id)
-            followed = FEEDBACK_FOLLOWED.get(liked) if isinstance(liked, str) else None
-            if followed is not None:
-                kept = ({"score": rating.score, "tags": rating.tags, "comment": rating.comment,
-                         "corrected_text": rating.corrected_text} if rating else {})
-                rating = self.ctx.store.feedback.rate(response_id, rater.id, followed, **kept)
-            elif rating is None:
-                raise ValidationError("choose Followed, Partially or Not followed")
-        except IftChatError as exc:
-            raise ui_error(exc) from exc
+        if response is None or response.status == "pending":
+            raise ValidationError("rate a reply once it is complete")
+        response_id = self._check_reply(response.id, conversation_id)
+        rater = self.ctx.rater_for(request, name)
+        rating = rater_rating(self.ctx.store, response_id, rater.id)
+        followed = FEEDBACK_FOLLOWED.get(liked) if isinstance(liked, str) else None
+        if followed is not None:
+            kept = ({"score": rating.score, "tags": rating.tags, "comment": rating.comment,
+                     "corrected_text": rating.corrected_text} if rating else {})
+            rating = self.ctx.store.feedback.rate(response_id, rater.id, followed, **kept)
+        elif rating is None:
+            raise ValidationError("choose Followed, Partially or Not followed")
         verdict = FOLLOWED_FEEDBACK[rating.followed]
         note = (f"✔ Saved **{verdict}** for {self._label(response_id)} as **{md_text(rater.name)}**. "
                 "Score, tags, comment and correction (this form) save as you change them.")

@@ -12,9 +12,8 @@ import gradio as gr
 import pandas as pd
 
 from ..dataloop.replay_results import ReplayRun, find_run, replay_runs, run_results, run_summary
-from ..errors import IftChatError
 from .browse_tab import LINK_ID, open_link
-from .context import AppContext, ui_error
+from .context import AppContext, ui_guarded
 
 SUMMARY_COLUMNS = ["checkpoint", "replies", "rated", "followed", "checked", "all_checks_passed"]
 
@@ -78,11 +77,9 @@ def render(ctx: AppContext) -> None:
         choices = run_choices(ctx)
         return gr.Dropdown(choices=choices, value=choices[0][1] if choices else None)
 
+    @ui_guarded
     def display(run_id):
-        try:
-            return show(ctx, run_id)
-        except IftChatError as exc:
-            raise ui_error(exc) from None
+        return show(ctx, run_id)
 
     def pick(evt: gr.SelectData):
         """A clicked row: its item's link(s) as one click (a table link takes two: the first

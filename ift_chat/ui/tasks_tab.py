@@ -18,7 +18,7 @@ from ..crowd.tasks import Tasks
 from ..crowd.view import TaskView
 from ..errors import IftChatError, ValidationError
 from ..store.models import ERROR_TAGS, FOLLOWED, TAG_LABELS, Rater
-from .context import AppContext, ui_error
+from .context import AppContext, ui_guarded
 from .render import chatbot, html_message, md_text, safe_html
 
 FOLLOWED_CHOICES = list(zip(("Yes", "Partially", "No"), FOLLOWED))
@@ -175,21 +175,17 @@ def render(ctx: AppContext, name_box: gr.Textbox) -> RatingDesk:
     def on_refresh():
         return gr.Dropdown(choices=[("any open set", ANY_SET), *desk.set_choices()])
 
+    @ui_guarded
     def on_next(set_name, typed_name, request: gr.Request):
-        try:
-            rater = desk.rater(request, typed_name)
-            view = desk.next_view(rater, set_name or None)
-            return (*_shown(view, progress=view and desk.progress(rater, view)), *cleared)
-        except IftChatError as exc:
-            raise ui_error(exc) from exc
+        rater = desk.rater(request, typed_name)
+        view = desk.next_view(rater, set_name or None)
+        return (*_shown(view, progress=view and desk.progress(rater, view)), *cleared)
 
+    @ui_guarded
     def on_submit(current, set_name, typed_name, f, s, t, c, x, request: gr.Request):
-        try:
-            rater = desk.rater(request, typed_name)
-            view, note = desk.submit_and_next(rater, current, set_name or None, f, s, t, c, x)
-            progress = view and desk.progress(rater, view)
-        except IftChatError as exc:
-            raise ui_error(exc) from exc
+        rater = desk.rater(request, typed_name)
+        view, note = desk.submit_and_next(rater, current, set_name or None, f, s, t, c, x)
+        progress = view and desk.progress(rater, view)
         return (*_shown(view, note, progress), *cleared)
 
     refresh.click(on_refresh, None, [set_choice], api_name="crowd_task_sets")
