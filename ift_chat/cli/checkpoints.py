@@ -26,14 +26,9 @@ def checkpoints(
     from ..backends.registry import scan
     from ..backends.vllm_plan import vllm_cpu_problem
     from ..config import Config
-    from ..errors import IftChatError
 
-    try:
-        config = Config.from_env(checkpoints_dir=checkpoints, backend=backend)
-        specs = scan(config.checkpoints_dir)
-    except IftChatError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+    config = Config.from_env(checkpoints_dir=checkpoints, backend=backend)
+    specs = scan(config.checkpoints_dir)
     console = Console()
     if not specs:
         console.print(f"No checkpoints in {config.checkpoints_dir}/ "

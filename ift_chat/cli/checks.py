@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from .common import command_group, fail, opened_store, progress_bar
+from .common import command_group, opened_store, progress_bar
 
 checks_app = command_group("checks", "Automatic per-turn instruction checks (verifiable constraints).")
 
@@ -29,11 +29,8 @@ def explain_command(
         try:
             rounds = json.loads(history.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise fail(f"could not read the history file {history}: {exc}") from None
-    try:
-        result = explain(instruction, reply, rounds)
-    except ValidationError as exc:
-        raise fail(exc) from None
+            raise ValidationError(f"could not read the history file {history}: {exc}") from None
+    result = explain(instruction, reply, rounds)
     typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
 
 
@@ -48,20 +45,17 @@ def run_command(
     """(Re)check stored replies; replies already checked by this checker version are skipped."""
     from ..checks import CHECKER_VERSION, run_checks
     from ..config import Config
-    from ..errors import IftChatError
+    from ..errors import ValidationError
 
     if sum([conversation is not None, eval_set is not None, all_]) != 1:
-        raise fail("give exactly one of --conversation ID, --eval-set NAME, --all")
-    try:
-        with opened_store(Config.from_env(home=home)) as store:
-            if eval_set is not None:
-                store.eval_sets.by_name(eval_set)  # a clear error for an unknown name
-            if conversation is not None:
-                store.conversations.get(conversation)
-            with progress_bar("checks", "reply") as progress:
-                result = run_checks(store, conversation_id=conversation, eval_set=eval_set,
-                                    force=force, on_progress=progress)
-    except IftChatError as exc:
-        raise fail(exc) from None
+        raise ValidationError("give exactly one of --conversation ID, --eval-set NAME, --all")
+    with opened_store(Config.from_env(home=home)) as store:
+        if eval_set is not None:
+            store.eval_sets.by_name(eval_set)  # a clear error for an unknown name
+        if conversation is not None:
+            store.conversations.get(conversation)
+        with progress_bar("checks", "reply") as progress:
+            result = run_checks(store, conversation_id=conversation, eval_set=eval_set,
+                                force=force, on_progress=progress)
     typer.echo(f"checker {CHECKER_VERSION}: {result.checked} replies checked, {result.skipped} already "
                f"checked, {result.rows} verdicts written ({result.conversations} conversations)")

@@ -1,4 +1,4 @@
-"""What several verbs share: a command group, the error line, an open store, a progress bar."""
+"""What several verbs share: a command group, an open store, a progress bar."""
 
 from __future__ import annotations
 
@@ -15,12 +15,6 @@ def command_group(name: str, help: str) -> typer.Typer:
     group = typer.Typer(help=help, no_args_is_help=True)
     app.add_typer(group, name=name)
     return group
-
-
-def fail(error: Exception | str) -> typer.Exit:
-    """One plain line on stderr; raise the returned Exit (exit code 1)."""
-    typer.echo(f"error: {error}", err=True)
-    return typer.Exit(1)
 
 
 @contextmanager

@@ -9,7 +9,7 @@ from typing import List, Optional
 import typer
 
 from . import app
-from .common import command_group, fail, opened_store, progress_bar
+from .common import command_group, opened_store, progress_bar
 
 evalset_app = command_group(
     "evalset", "Evaluation sets: import from JSONL / LLaVA JSON / MMMT-IF CSV or the built-in ifmr, list.")
@@ -28,24 +28,21 @@ def import_evalset(
     """Import an evaluation set; a bad file writes nothing."""
     from ..config import Config
     from ..dataloop.imports import import_eval_set
-    from ..errors import IftChatError
+    from ..errors import ValidationError
 
     if (file is None) == (builtin is None):
-        raise fail("give a FILE to import or --builtin NAME, not both")
+        raise ValidationError("give a FILE to import or --builtin NAME, not both")
     if builtin is not None and builtin != "ifmr":
-        raise fail(f"no built-in evaluation set {builtin!r} (there is: ifmr)")
+        raise ValidationError(f"no built-in evaluation set {builtin!r} (there is: ifmr)")
     if file is not None and not name:
-        raise fail("--name is required when importing a file")
-    try:
-        with opened_store(Config.from_env(home=home)) as store:
-            if builtin is not None:
-                from ..dataloop.ifmr import import_builtin
+        raise ValidationError("--name is required when importing a file")
+    with opened_store(Config.from_env(home=home)) as store:
+        if builtin is not None:
+            from ..dataloop.ifmr import import_builtin
 
-                result = import_builtin(store, name or builtin)
-            else:
-                result = import_eval_set(store, file, images, name, description)
-    except IftChatError as exc:
-        raise fail(exc) from None
+            result = import_builtin(store, name or builtin)
+        else:
+            result = import_eval_set(store, file, images, name, description)
     typer.echo(f"imported {result.items} items ({result.images} images) as evaluation set {result.eval_set.name!r}")
 
 
@@ -80,17 +77,13 @@ def replay(
     from ..backends import SamplingParams
     from ..config import Config
     from ..dataloop.replay import replay_eval_set
-    from ..errors import IftChatError
 
     names = list(checkpoint) + [c.strip() for c in (checkpoints or "").split(",") if c.strip()]
-    try:
-        config = Config.from_env(home=home, checkpoints_dir=checkpoints_dir, backend=backend)
-        params = SamplingParams(temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed)
-        with opened_store(config) as store, progress_bar(f"replay {eval_set}", "round") as progress:
-            result = asyncio.run(_replay(config, store, eval_set, names, params, history,
-                                         concurrency, progress, replay_eval_set, samples))
-    except IftChatError as exc:
-        raise fail(exc) from None
+    config = Config.from_env(home=home, checkpoints_dir=checkpoints_dir, backend=backend)
+    params = SamplingParams(temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed)
+    with opened_store(config) as store, progress_bar(f"replay {eval_set}", "round") as progress:
+        result = asyncio.run(_replay(config, store, eval_set, names, params, history,
+                                     concurrency, progress, replay_eval_set, samples))
     typer.echo(f"{len(result.conversations)} replay conversations, {result.responses} responses "
                f"({result.errors} errors) in {result.seconds:.1f} s")
 

@@ -55,18 +55,13 @@ def export(
 ) -> None:
     """Export rated turns as FORMAT into --out, with report.json, provenance.jsonl and an `exports` record."""
     from ..config import Config
-    from ..errors import IftChatError
 
-    try:
-        if fmt == "explain":
-            _explain(Config.from_env(home=home), row_id)
-            return
-        if out is None or row_id is not None:
-            raise typer.BadParameter("give one FORMAT and --out DIR (or: export explain ROW_ID)")
-        result = _run(Config.from_env(home=home), fmt, out, force, locals())
-    except IftChatError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+    if fmt == "explain":
+        _explain(Config.from_env(home=home), row_id)
+        return
+    if out is None or row_id is not None:
+        raise typer.BadParameter("give one FORMAT and --out DIR (or: export explain ROW_ID)")
+    result = _run(Config.from_env(home=home), fmt, out, force, locals())
     from ..dataloop.report import report_markdown
     typer.echo(f"wrote {result.row_count} rows to {result.path} (export {result.id}, sha256 {result.sha256[:16]}…)")
     typer.echo(report_markdown(result.report))

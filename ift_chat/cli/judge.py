@@ -15,6 +15,7 @@ from typing import Optional
 
 import typer
 
+from ..errors import BackendUnavailable, ValidationError
 from . import app
 from .raters import HomeOption, open_store
 
@@ -23,17 +24,12 @@ judge_app = typer.Typer(help="Judge models: a model rates stored turns; its agre
 app.add_typer(judge_app, name="judge")
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(1)
-
-
 def _scope(task_set, eval_set, of_checkpoint, unrated, all_) -> tuple[str, str | None]:
     given = [(k, v) for k, v in (("task_set", task_set), ("eval_set", eval_set),
                                  ("checkpoint", of_checkpoint)) if v is not None]
     given += [(k, None) for k, flag in (("unrated", unrated), ("all", all_)) if flag]
     if len(given) != 1:
-        raise _fail("give exactly one of --task-set NAME, --eval-set NAME, --of-checkpoint NAME, "
+        raise ValidationError("give exactly one of --task-set NAME, --eval-set NAME, --of-checkpoint NAME, "
                     "--unrated (no human rating yet), --all")
     return given[0]
 
@@ -64,7 +60,7 @@ async def _served_backend(config, store, spec, wait_s: float = 3600):
             return backends, backend
         await asyncio.sleep(1)
     await backends.aclose()
-    raise _fail(f"the judge's checkpoint {spec.checkpoint} did not become ready: {backend.status().detail}")
+    raise BackendUnavailable(f"the judge's checkpoint {spec.checkpoint} did not become ready: {backend.status().detail}")
 
 
 async def _run(config, store, spec, **job):
@@ -182,7 +178,7 @@ def rubrics_command(out: Path = typer.Option(..., help="Directory to copy the de
     for kind in ("single", "pairwise"):
         target = out / f"{kind}.md"
         if target.exists():
-            raise _fail(f"{target} exists; not overwritten")
+            raise ValidationError(f"{target} exists; not overwritten")
         with resources.as_file(resources.files("ift_chat.judge").joinpath("rubrics", f"{kind}.md")) as src:
             shutil.copyfile(src, target)
         typer.echo(f"wrote {target}")

@@ -44,31 +44,26 @@ def leaderboard(
     from tqdm import tqdm
 
     from ..config import Config
-    from ..errors import IftChatError
     from ..leaderboard import RatingFilters, ReportOptions, VoteFilters, build_report, write_report
     from ..store import Store
 
+    store = Store(Config.from_env(home=home))
     try:
-        store = Store(Config.from_env(home=home))
-        try:
-            dropped = _rater_ids(store, exclude_rater)
-            options = ReportOptions(
-                votes=VoteFilters(both_bad=both_bad, anonymous_only=not include_named,
-                                  include_replays=not no_replays, since=since, until=until,
-                                  eval_set=eval_set, checkpoints=tuple(checkpoint), exclude_raters=dropped),
-                ratings=RatingFilters(aggregate=aggregate, since=since, until=until, eval_set=eval_set,
-                                      checkpoints=tuple(checkpoint), exclude_raters=dropped, ci=ci),
-                rounds=rounds, seed=seed, ci=ci, anchor_value=anchor_value, anchor_model=anchor,
-                min_gold_accuracy=min_gold_accuracy, min_gold=min_gold_items, from_round=from_round,
-                style_rounds=style_rounds)
-            with tqdm(total=rounds, desc="bootstrap", unit="round", disable=rounds == 0) as bar:
-                report = build_report(store, options, on_progress=bar.update)
-            summary = write_report(report, out, force=force, png=not no_png)
-        finally:
-            store.close()
-    except IftChatError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+        dropped = _rater_ids(store, exclude_rater)
+        options = ReportOptions(
+            votes=VoteFilters(both_bad=both_bad, anonymous_only=not include_named,
+                              include_replays=not no_replays, since=since, until=until,
+                              eval_set=eval_set, checkpoints=tuple(checkpoint), exclude_raters=dropped),
+            ratings=RatingFilters(aggregate=aggregate, since=since, until=until, eval_set=eval_set,
+                                  checkpoints=tuple(checkpoint), exclude_raters=dropped, ci=ci),
+            rounds=rounds, seed=seed, ci=ci, anchor_value=anchor_value, anchor_model=anchor,
+            min_gold_accuracy=min_gold_accuracy, min_gold=min_gold_items, from_round=from_round,
+            style_rounds=style_rounds)
+        with tqdm(total=rounds, desc="bootstrap", unit="round", disable=rounds == 0) as bar:
+            report = build_report(store, options, on_progress=bar.update)
+        summary = write_report(report, out, force=force, png=not no_png)
+    finally:
+        store.close()
     if report.ratings.empty:
         typer.echo("no votes match these filters yet: the ratings table is empty")
     else:

@@ -9,7 +9,7 @@ from typing import Iterator, Optional
 import typer
 
 from . import app
-from ..errors import IftChatError
+from .common import opened_store
 
 raters_app = typer.Typer(help="Rater accounts, roles and invite tokens.", no_args_is_help=True)
 app.add_typer(raters_app, name="raters")
@@ -19,20 +19,11 @@ HomeOption = typer.Option(None, help="Data dir (DB, images); env IFT_CHAT_HOME; 
 
 @contextlib.contextmanager
 def open_store(home: Optional[Path]) -> Iterator:
-    """The store of ``home``; our errors become a message and exit code 1."""
+    """The store of ``home``, closed afterwards."""
     from ..config import Config
-    from ..store import Store
 
-    store = None
-    try:
-        store = Store(Config.from_env(home=home))
+    with opened_store(Config.from_env(home=home)) as store:
         yield store
-    except IftChatError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
-    finally:
-        if store is not None:
-            store.close()
 
 
 def the_admin(store, name: Optional[str]):
@@ -111,8 +102,4 @@ def hash_cmd(password: Optional[str] = typer.Option(None, help="Asked for (hidde
 
     if password is None:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
-    try:
-        typer.echo(hash_password(password))
-    except IftChatError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+    typer.echo(hash_password(password))
