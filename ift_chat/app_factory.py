@@ -16,11 +16,18 @@ log = logging.getLogger("ift_chat")
 def build(config: Config, auth=None, recover: bool = True):
     """Return (asgi app, store, backends), ready to serve; tests use this too. ``recover``: mark the
     replies an earlier shutdown interrupted (not in a worker of ``serve --workers``: the others'
-    replies are running)."""
+    replies are running). With no ``auth`` given and ``config.auth_file`` set, the users file is
+    applied to this store and logins are checked against it."""
     from .backends.factory import build_backends
     from .server import make_asgi_app
 
     store = Store(config)
+    if auth is None and config.auth_file is not None:
+        try:
+            auth = _auth(config, store)
+        except BaseException:
+            store.close()
+            raise
     interrupted = store.conversations.fail_pending() if recover else 0
     if interrupted:
         log.warning("%d replies were interrupted by the last shutdown; marked as errors", interrupted)
@@ -31,9 +38,7 @@ def build(config: Config, auth=None, recover: bool = True):
 
 def run_app(config: Config, recover: bool = True) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    store_for_auth = Store(config) if config.auth_file is not None else None
-    auth = _auth(config, store_for_auth) if store_for_auth is not None else None
-    app, store, backends = build(config, auth=auth, recover=recover)
+    app, store, backends = build(config, recover=recover)
     log.info("ift-chat on http://%s:%d/ (anonymous battles on /battle/, leaderboard and data on /manage)",
              config.host, config.port)
     try:
@@ -41,8 +46,6 @@ def run_app(config: Config, recover: bool = True) -> None:
     finally:
         asyncio.run(backends.aclose())
         store.close()
-        if store_for_auth is not None:
-            store_for_auth.close()
 
 
 def _auth(config: Config, store: Store):

@@ -23,14 +23,18 @@ import datetime
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from ..errors import AuthError, NotFound, PermissionDenied, ValidationError
-from ..store.db import Transactor
-from ..store.feedback import check_name
-from ..store.models import ROLES, FromRow, Rater
+from ..errors import AuthError, PermissionDenied, ValidationError
+from ..store.db import check_name
+from ..store.models import Invite, Rater
+from ..store.raters import check_role
+
+if TYPE_CHECKING:
+    from ..store import Store
+
+__all__ = ["Invite"]  # the row create_invite returns lives with the other domain objects
 
 # scrypt cost: ~50 ms and 16 MiB per check on a laptop; stored in each hash.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
@@ -95,7 +99,7 @@ def require_admin(rater: Rater | None) -> Rater:
     return rater
 
 
-def admin_for_request(store: Transactor, request) -> Rater:
+def admin_for_request(store: Store, request) -> Rater:
     """The logged-in admin behind a Gradio request, for admin-only handlers (export, delete...).
 
     Only a login counts: without ``--auth-file`` anyone can type any name, so
@@ -105,7 +109,7 @@ def admin_for_request(store: Transactor, request) -> Rater:
     if not username:
         raise PermissionDenied("admin actions need a login: start the app with --auth-file "
                                "and log in as an admin (or use the command line)")
-    return require_admin(require_active(_rater_by_name(store, username)))
+    return require_admin(require_active(store.raters.by_name(username)))
 
 
 def require_active(rater: Rater) -> Rater:
@@ -115,38 +119,16 @@ def require_active(rater: Rater) -> Rater:
 
 
 # -- accounts -------------------------------------------------------------------
-def set_account(store: Transactor, name: str, role: str, password: str) -> Rater:
+def set_account(store: Store, name: str, role: str, password: str) -> Rater:
     """Create the account or update its role and password (plain or ``scrypt$`` hash)."""
-    name = check_name(name, "rater name")
-    if role not in ROLES:
-        raise ValidationError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    name, role = check_name(name, "rater name"), check_role(role)
     encoded = password if is_password_hash(password) else hash_password(password)
-    with store.write() as db:
-        _upsert_account(db, name, role, encoded)
-    return _rater_by_name(store, name)
+    store.raters.set_accounts([(name, role, encoded)], stamp(utc_now()))
+    return store.raters.by_name(name)
 
 
-def _upsert_account(db, name: str, role: str, encoded: str) -> None:
-    existing = list(db["raters"].rows_where("name = ?", [name]))
-    if existing:
-        db["raters"].update(existing[0]["id"], {"role": role, "password_hash": encoded})
-    else:
-        db["raters"].insert({"name": name, "role": role, "password_hash": encoded,
-                             "disabled": 0, "created": stamp(utc_now())})
-
-
-def set_disabled(store: Transactor, name: str, disabled: bool) -> Rater:
-    rater = _rater_by_name(store, name)
-    with store.write() as db:
-        db["raters"].update(rater.id, {"disabled": int(disabled)})
-    return _rater_by_name(store, name)
-
-
-def _rater_by_name(store: Transactor, name: str) -> Rater:
-    rows = store.query("select * from raters where name = ?", [(name or "").strip()])
-    if not rows:
-        raise NotFound(f"no rater named {name!r}")
-    return Rater.from_row(rows[0])
+def set_disabled(store: Store, name: str, disabled: bool) -> Rater:
+    return store.raters.set_disabled(name, disabled)
 
 
 def parse_users_file(path: Path | str) -> list[tuple[str, str, str]]:
@@ -165,9 +147,7 @@ def parse_users_file(path: Path | str) -> list[tuple[str, str, str]]:
             raise ValidationError(f"{path}:{number}: expected name:role:password")
         name, role, password = parts[0].strip(), parts[1].strip(), parts[2]
         try:
-            name = check_name(name, "rater name")
-            if role not in ROLES:
-                raise ValidationError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+            name, role = check_name(name, "rater name"), check_role(role)
             if not is_password_hash(password):
                 _check_password(password)
         except ValidationError as exc:
@@ -179,39 +159,24 @@ def parse_users_file(path: Path | str) -> list[tuple[str, str, str]]:
     return users
 
 
-def load_users_file(path: Path | str, store: Transactor) -> int:
+def load_users_file(path: Path | str, store: Store) -> int:
     """Apply the users file: all accounts or, on any bad line, none. Returns the count."""
     users = parse_users_file(path)
     hashed = [(n, r, p if is_password_hash(p) else hash_password(p)) for n, r, p in users]
-    with store.write() as db:
-        for name, role, encoded in hashed:
-            _upsert_account(db, name, role, encoded)
+    store.raters.set_accounts(hashed, stamp(utc_now()))
     return len(hashed)
 
 
 # -- invites --------------------------------------------------------------------
-@dataclass(frozen=True)
-class Invite(FromRow):
-    id: int
-    token_sha256: str
-    role: str
-    max_uses: int
-    uses: int
-    created: str
-    expires_at: str
-    created_by: int | None = None
-
-
 def _token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_invite(store: Transactor, admin: Rater, *, role: str = "rater", hours: float = 72.0,
+def create_invite(store: Store, admin: Rater, *, role: str = "rater", hours: float = 72.0,
                   max_uses: int = 1, clock: Clock = utc_now) -> tuple[str, Invite]:
     """A fresh token (shown once; only its hash is kept) and the invite row."""
     require_admin(admin)
-    if role not in ROLES:
-        raise ValidationError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    check_role(role)
     if not 0 < hours <= 24 * 365 or not 1 <= max_uses <= 10_000:
         raise ValidationError("an invite lasts 0-8760 hours and allows 1-10000 uses")
     token = secrets.token_urlsafe(18)
@@ -219,46 +184,32 @@ def create_invite(store: Transactor, admin: Rater, *, role: str = "rater", hours
     row = {"token_sha256": _token_digest(token), "role": role, "max_uses": max_uses, "uses": 0,
            "created": stamp(moment), "expires_at": stamp(moment + datetime.timedelta(hours=hours)),
            "created_by": admin.id}
-    with store.write() as db:
-        row["id"] = db["invites"].insert(row).last_pk
-    return token, Invite.from_row(row)
+    return token, store.raters.add_invite(row)
 
 
-def redeem_invite(store: Transactor, name: str, token: str, clock: Clock = utc_now) -> Rater:
+def redeem_invite(store: Store, name: str, token: str, clock: Clock = utc_now) -> Rater:
     """Create account ``name`` from a valid invite; the token becomes its password."""
     name = check_name(name, "rater name")
     digest = _token_digest(token or "")
-    if not store.query("select id from invites where token_sha256 = ?", [digest]):
+    if not store.raters.invite_exists(digest):
         raise AuthError("wrong name or password")  # unknown name and no such invite
     encoded = hash_password(token)  # slow: outside the write lock
-    with store.write() as db:
-        rows = list(db["invites"].rows_where("token_sha256 = ?", [digest]))
-        invite = Invite.from_row(rows[0])
-        if invite.uses >= invite.max_uses:
-            raise AuthError("this invite has already been used")
-        if invite.expires_at <= stamp(clock()):
-            raise AuthError("this invite has expired")
-        if db["raters"].count_where("name = ?", [name]):
-            raise AuthError(f"the name {name!r} is taken; pick another")
-        db["invites"].update(invite.id, {"uses": invite.uses + 1})
-        db["raters"].insert({"name": name, "role": invite.role, "password_hash": encoded,
-                             "disabled": 0, "created": stamp(clock())})
-    return _rater_by_name(store, name)
+    return store.raters.redeem_invite(digest, name, encoded, stamp(clock()))
 
 
 # -- login ----------------------------------------------------------------------
-def authenticate(store: Transactor, name: str, password: str, clock: Clock = utc_now) -> Rater:
+def authenticate(store: Store, name: str, password: str, clock: Clock = utc_now) -> Rater:
     """The rater for these credentials (an unused invite token creates the account)."""
-    rows = store.query("select * from raters where name = ?", [(name or "").strip()])
-    if not rows:
+    row = store.raters.login_row(name)
+    if row is None:
         return redeem_invite(store, name, password, clock)
-    rater = Rater.from_row(rows[0])
-    if not verify_password(password, rows[0]["password_hash"]):
+    rater = Rater.from_row(row)
+    if not verify_password(password, row["password_hash"]):
         raise AuthError("wrong name or password")
     return require_active(rater)
 
 
-def make_auth_check(store: Transactor, clock: Clock = utc_now) -> Callable[[str, str], bool]:
+def make_auth_check(store: Store, clock: Clock = utc_now) -> Callable[[str, str], bool]:
     """What ``gr.Blocks.launch(auth=...)`` takes: (username, password) -> bool."""
 
     def check(username: str, password: str) -> bool:

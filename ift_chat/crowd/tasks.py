@@ -16,7 +16,7 @@ from typing import Iterable
 
 from ..errors import NotFound, PermissionDenied, ValidationError
 from ..store import Store
-from ..store.feedback import check_name
+from ..store.db import check_name
 from ..store.models import FOLLOWED, FromRow, Rater, Rating
 from .auth import Clock, require_active, require_admin, stamp, utc_now
 from .view import TaskView, build_view

@@ -16,7 +16,7 @@ from pathlib import Path
 from ..dialog import image_tokens_in
 from ..errors import ImageError, NotFound, ValidationError
 from ..store import Store, prepare_image
-from ..store.feedback import check_name
+from ..store.db import check_name
 from ..store.models import EvalSet
 from .outdir import inside
 

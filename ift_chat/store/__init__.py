@@ -9,9 +9,10 @@ from .conversations import Conversations
 from .db import Transactor, open_database
 from .dialog import Dialog, Dialogs, DialogTurn
 from .evalsets import EvalSets
-from .feedback import Checkpoints, Feedback, Raters
+from .feedback import Checkpoints, Feedback
 from .images import ImageStore, PreparedImage, prepare_image
 from .judges import Judges
+from .raters import Raters
 
 __all__ = ["Store", "Dialog", "DialogTurn", "PreparedImage", "prepare_image"]
 

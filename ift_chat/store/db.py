@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import re
 import sqlite3
 import threading
 from pathlib import Path
@@ -38,6 +39,18 @@ def check_text(text: str, what: str = "text") -> str:
             f"the {what} contains an invalid character (a lone surrogate, U+{ord(text[exc.start]):04X}, "
             f"at position {exc.start + 1}): remove it and try again; nothing was saved") from None
     return text
+
+
+NAME_RE = re.compile(r"^[\w][\w .@+-]{0,63}$", re.UNICODE)
+
+
+def check_name(name: str, what: str = "name") -> str:
+    """A name people type (rater, checkpoint, set): 1-64 letters, digits, spaces or . _ @ + -."""
+    name = check_text(name or "", what).strip()
+    if not NAME_RE.match(name):
+        raise ValidationError(
+            f"{what} {name!r} is not allowed: 1-64 letters, digits, spaces or . _ @ + -")
+    return name
 
 
 def _connect(path: Path, busy_timeout_s: float) -> Database:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 
 from ..errors import NotFound, ValidationError
-from .db import Transactor, now
-from .feedback import check_name
+from .db import Transactor, check_name, now
 from .models import EvalItem, EvalSet
 
 

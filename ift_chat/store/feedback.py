@@ -1,68 +1,17 @@
-"""Raters, checkpoints, per-turn ratings and arena votes."""
+"""Checkpoints, per-turn ratings and arena votes (raters: store/raters.py)."""
 
 from __future__ import annotations
 
 import json
-import re
 from typing import Iterable
 
 from ..errors import NotFound, ValidationError
 from .conversations import check_battle_open
-from .db import Transactor, check_text, now
-from .models import ERROR_TAGS, FOLLOWED, ROLES, WINNERS, Checkpoint, Rater, Rating, Vote
+from .db import Transactor, check_name, check_text, now
+from .models import ERROR_TAGS, FOLLOWED, WINNERS, Checkpoint, Rating, Vote
 
-NAME_RE = re.compile(r"^[\w][\w .@+-]{0,63}$", re.UNICODE)
 MAX_COMMENT = 5_000
 MAX_CORRECTED = 20_000
-
-
-def check_name(name: str, what: str = "name") -> str:
-    name = check_text(name or "", what).strip()
-    if not NAME_RE.match(name):
-        raise ValidationError(
-            f"{what} {name!r} is not allowed: 1-64 letters, digits, spaces or . _ @ + -")
-    return name
-
-
-class Raters:
-    def __init__(self, tx: Transactor):
-        self.tx = tx
-
-    def create(self, name: str, role: str = "rater", password_hash: str | None = None) -> Rater:
-        name = check_name(name, "rater name")
-        if role not in ROLES:
-            raise ValidationError(f"role must be one of {ROLES}, not {role!r}")
-        with self.tx.write() as db:
-            if db["raters"].count_where("name = ?", [name]):
-                raise ValidationError(f"a rater named {name!r} already exists")
-            db["raters"].insert({"name": name, "role": role, "password_hash": password_hash,
-                                 "disabled": 0, "created": now()})
-        return self.by_name(name)
-
-    def get_or_create(self, name: str, role: str = "rater") -> Rater:
-        try:
-            return self.by_name(name)
-        except NotFound:
-            return self.create(name, role)
-
-    def by_name(self, name: str) -> Rater:
-        rows = self.tx.query("select * from raters where name = ?", [(name or "").strip()])
-        if not rows:
-            raise NotFound(f"no rater named {name!r}")
-        return Rater.from_row(rows[0])
-
-    def get(self, rater_id: int) -> Rater:
-        rows = self.tx.query("select * from raters where id = ?", [rater_id])
-        if not rows:
-            raise NotFound(f"no rater with id {rater_id}")
-        return Rater.from_row(rows[0])
-
-    def password_hash(self, rater_id: int) -> str | None:
-        rows = self.tx.query("select password_hash from raters where id = ?", [rater_id])
-        return rows[0]["password_hash"] if rows else None
-
-    def all(self) -> list[Rater]:
-        return [Rater.from_row(r) for r in self.tx.query("select * from raters order by id")]
 
 
 class Checkpoints:

@@ -66,6 +66,19 @@ class Rater(FromRow):
 
 
 @dataclass(frozen=True)
+class Invite(FromRow):
+    """An invite token's row: only the token's sha256 is kept."""
+    id: int
+    token_sha256: str
+    role: str
+    max_uses: int
+    uses: int
+    created: str
+    expires_at: str
+    created_by: int | None = None
+
+
+@dataclass(frozen=True)
 class Checkpoint(FromRow):
     name: str
     first_seen: str
