@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from ..errors import AuthError, PermissionDenied, ValidationError
+from ..store.dates import stamp
 from ..store.db import check_name
 from ..store.models import Invite, Rater
 from ..store.raters import check_role
@@ -34,7 +35,7 @@ from ..store.raters import check_role
 if TYPE_CHECKING:
     from ..store import Store
 
-__all__ = ["Invite"]  # the row create_invite returns lives with the other domain objects
+__all__ = ["Invite", "stamp"]  # (they live in store/: the invite row, the timestamp format)
 
 # scrypt cost: ~50 ms and 16 MiB per check on a laptop; stored in each hash.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
@@ -46,11 +47,6 @@ Clock = Callable[[], datetime.datetime]
 
 def utc_now() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
-
-
-def stamp(moment: datetime.datetime) -> str:
-    """The store's timestamp format (ISO, UTC, microseconds): sorts as text."""
-    return moment.astimezone(datetime.timezone.utc).isoformat(timespec="microseconds")
 
 
 # -- passwords ----------------------------------------------------------------

@@ -16,6 +16,7 @@ from typing import Iterable
 
 from ..errors import NotFound, PermissionDenied, ValidationError
 from ..store import Store
+from ..store.dates import DateRange
 from ..store.db import check_name
 from ..store.models import FOLLOWED, FromRow, Rater, Rating
 from .auth import Clock, require_active, require_admin, stamp, utc_now
@@ -45,8 +46,8 @@ class TaskFilters:
 
     checkpoints: tuple[str, ...] = ()
     eval_set: str | None = None
-    date_from: str | None = None  # ISO date (whole day) or datetime, UTC
-    date_to: str | None = None  # inclusive
+    date_from: str | None = None  # a date (whole day) or date-time, UTC: store/dates.py
+    date_to: str | None = None  # a date counts through that day
     only_unrated: bool = False
     limit: int | None = None
 
@@ -59,30 +60,11 @@ class TaskFilters:
             eval_set = store.eval_sets.by_name(self.eval_set)
             clauses.append("c.eval_item_id in (select id from eval_items where eval_set_id = ?)")
             params.append(eval_set.id)
-        if self.date_from:
-            clauses.append("r.created >= ?")
-            params.append(_bound(self.date_from, end=False))
-        if self.date_to:
-            clauses.append("r.created < ?")
-            params.append(_bound(self.date_to, end=True))
+        dated, bounds = DateRange.parse(self.date_from, self.date_to).where("r.created")
+        clauses, params = clauses + dated, params + bounds
         if self.only_unrated:
             clauses.append("not exists (select 1 from ratings g where g.response_id = r.id)")
         return clauses, params
-
-
-def _bound(text: str, *, end: bool) -> str:
-    """A date means the whole day: from its start, or up to the next day's start."""
-    text = text.strip()
-    try:
-        if len(text) == 10:
-            day = datetime.date.fromisoformat(text) + datetime.timedelta(days=int(end))
-            return stamp(datetime.datetime.combine(day, datetime.time(), datetime.timezone.utc))
-        moment = datetime.datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise ValidationError(f"{text!r} is not a date (YYYY-MM-DD) or ISO date-time") from exc
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.timezone.utc)
-    return stamp(moment + (datetime.timedelta(microseconds=1) if end else datetime.timedelta()))
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ between batches.
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import json
 from collections import Counter
@@ -17,6 +16,7 @@ from typing import Iterator
 from ..crowd.quality import excluded_raters
 from ..crowd.tasks import Tasks
 from ..errors import ValidationError
+from ..store.dates import DateRange
 from ..store.db import Transactor
 
 BATCH_CONVERSATIONS = 200
@@ -34,8 +34,8 @@ class Filters:
     """Everything that decides which rated turns become training data."""
 
     checkpoints: tuple[str, ...] = ()
-    since: str | None = None  # ISO date or datetime, inclusive
-    until: str | None = None  # ISO date or datetime, inclusive (a date means the whole day)
+    since: str | None = None  # a date (whole day) or date-time, UTC: store/dates.py
+    until: str | None = None  # a date counts through that day; a date-time up to that instant
     task_set: str | None = None  # only responses that are items of this rating task set
     min_gold_accuracy: float | None = None  # drop ratings of raters below this on gold items
     min_gold_items: int = 5
@@ -53,13 +53,7 @@ class Filters:
     checks_only: bool = False  # the automatic checks decide alone (no ratings or votes needed)
 
     def validate(self) -> "Filters":
-        for name in ("since", "until"):
-            value = getattr(self, name)
-            if value:
-                try:
-                    datetime.datetime.fromisoformat(value)
-                except ValueError:
-                    raise ValidationError(f"{name} must be an ISO date like 2026-11-23, not {value!r}") from None
+        DateRange.parse(self.since, self.until)  # a bad or empty range: a clear error
         for name in ("min_gold_accuracy", "min_agreement", "eval_fraction"):
             value = getattr(self, name)
             if value is not None and not 0 <= value <= 1:
@@ -186,11 +180,8 @@ class Selection:
         return Tasks(self.store).set_named(self.filters.task_set, "rating task set").id
 
     def conversation_ids(self) -> list[str]:
-        where, params = ["1=1"], []
-        if self.filters.since:
-            where.append("created >= ?"); params.append(self.filters.since)
-        if self.filters.until:
-            where.append("substr(created, 1, ?) <= ?"); params += [len(self.filters.until), self.filters.until]
+        where, params = DateRange.parse(self.filters.since, self.filters.until).where("created")
+        where = where or ["1=1"]
         sql = f"select id from conversations where {' and '.join(where)} order by created, id"
         return [r["id"] for r in self.store.query(sql, params)]
 

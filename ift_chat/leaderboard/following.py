@@ -17,6 +17,7 @@ import pandas as pd
 from scipy.stats import norm
 
 from ..errors import ValidationError
+from ..store.dates import DateRange
 from ..store.db import Transactor
 from ..store.models import ERROR_TAGS
 
@@ -39,6 +40,12 @@ class RatingFilters:
             raise ValidationError(f"aggregate must be one of {', '.join(AGGREGATES)}, not {self.aggregate!r}")
         if not 0 < self.ci < 1:
             raise ValidationError(f"the interval level must be between 0 and 1, not {self.ci}")
+        DateRange.parse(self.since, self.until)  # a bad or empty range: a clear error now
+
+    @property
+    def dates(self) -> DateRange:
+        """``since``/``until`` as typed (UTC), as instants (store/dates.py)."""
+        return DateRange.parse(self.since, self.until)
 
 
 _RATINGS_SQL = """
@@ -54,7 +61,7 @@ where g.rater_id not in (select value from json_each(:exclude_raters))
   -- a battle's ratings count once it is revealed: before, a changed row would name its model
   and (c.mode != 'arena-anonymous' or c.revealed is not null)
   and (:since is null or g.created >= :since)
-  and (:until is null or substr(g.created, 1, length(:until)) <= :until)
+  and (:until is null or g.created < :until)
   and (:eval_set is null or es.name = :eval_set)
   and (:all_checkpoints = 1 or r.checkpoint in (select value from json_each(:checkpoints)))
 """
@@ -66,7 +73,7 @@ def load_ratings(store: Transactor, filters: RatingFilters = RatingFilters()) ->
     """One row per (response, rater) rating that passes the filters."""
     rows = store.query(_RATINGS_SQL, {
         "exclude_raters": json.dumps(sorted(int(r) for r in filters.exclude_raters)),
-        "since": filters.since or None, "until": filters.until or None,
+        "since": filters.dates.since, "until": filters.dates.until,
         "eval_set": filters.eval_set or None, "all_checkpoints": int(not filters.checkpoints),
         "checkpoints": json.dumps(list(filters.checkpoints))})
     return pd.DataFrame(rows, columns=RATING_COLUMNS)

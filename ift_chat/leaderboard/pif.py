@@ -45,7 +45,7 @@ left join eval_items ei on ei.id = c.eval_item_id
 left join eval_sets es on es.id = ei.eval_set_id
 where (c.mode != 'arena-anonymous' or c.id in (select conversation_id from counted))
   and (:check_since is null or r.created >= :check_since)
-  and (:check_until is null or substr(r.created, 1, length(:check_until)) <= :check_until)
+  and (:check_until is null or r.created < :check_until)
   and (:check_eval_set is null or es.name = :check_eval_set)
   and (:check_all_checkpoints = 1 or r.checkpoint in (select value from json_each(:check_checkpoints)))
 order by rc.response_id, rc.id
@@ -60,7 +60,7 @@ def load_checks(store: Transactor, filters: RatingFilters = RatingFilters()) -> 
     replies only once their votes count."""
     counted, counted_params = counted_votes_sql(VoteFilters(include_replays=False))
     rows = store.query(_CHECKS_SQL.format(counted=counted), {
-        **counted_params, "check_since": filters.since or None, "check_until": filters.until or None,
+        **counted_params, "check_since": filters.dates.since, "check_until": filters.dates.until,
         "check_eval_set": filters.eval_set or None, "check_all_checkpoints": int(not filters.checkpoints),
         "check_checkpoints": json.dumps(list(filters.checkpoints))})
     return pd.DataFrame(rows, columns=CHECK_COLUMNS)

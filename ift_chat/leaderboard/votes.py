@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass, field
 
 from ..errors import ValidationError
+from ..store.dates import DateRange
 from ..store.db import Transactor
 from .bradley_terry import PairTable
 
@@ -24,7 +25,7 @@ ARENA_MODES = ("arena-named", "arena-anonymous")
 
 @dataclass(frozen=True)
 class VoteFilters:
-    """Which votes the leaderboard uses. Dates compare as ISO text prefixes (inclusive)."""
+    """Which votes the leaderboard uses. ``since``/``until``: typed dates in UTC (store/dates.py)."""
 
     both_bad: str = "tie"  # "tie": half a win each; "drop": not counted
     anonymous_only: bool = True  # arena votes cast without seeing names; replays are exempt
@@ -38,8 +39,11 @@ class VoteFilters:
     def __post_init__(self):
         if self.both_bad not in BOTH_BAD_MODES:
             raise ValidationError(f"both_bad must be one of {', '.join(BOTH_BAD_MODES)}, not {self.both_bad!r}")
-        if self.since and self.until and self.since[:len(self.until)] > self.until:
-            raise ValidationError(f"the date range is empty: since {self.since} is after until {self.until}")
+        DateRange.parse(self.since, self.until)  # a bad or empty range: a clear error now
+
+    @property
+    def dates(self) -> DateRange:
+        return DateRange.parse(self.since, self.until)
 
     def to_dict(self) -> dict:
         return {"both_bad": self.both_bad, "anonymous_only": self.anonymous_only,
@@ -74,7 +78,7 @@ where c.mode in (select value from json_each(:modes))
                                                and r2.created <= coalesce(v.updated, v.created))))))
   and v.rater_id not in (select value from json_each(:exclude_raters))
   and (:since is null or v.created >= :since)
-  and (:until is null or substr(v.created, 1, length(:until)) <= :until)
+  and (:until is null or v.created < :until)
   and (:eval_set is null or es.name = :eval_set)
   and (:all_checkpoints = 1 or (sa.checkpoint in (select value from json_each(:checkpoints))
                                 and sb.checkpoint in (select value from json_each(:checkpoints))))
@@ -91,7 +95,7 @@ def vote_counts(store: Transactor, filters: VoteFilters = VoteFilters()) -> list
     return store.query(_VOTES_SQL, {
         "modes": json.dumps(modes), "anonymous_only": int(filters.anonymous_only),
         "exclude_raters": json.dumps(sorted(int(r) for r in filters.exclude_raters)),
-        "since": filters.since or None, "until": filters.until or None,
+        "since": filters.dates.since, "until": filters.dates.until,
         "eval_set": filters.eval_set or None, "all_checkpoints": int(not filters.checkpoints),
         "checkpoints": json.dumps(list(filters.checkpoints))})
 

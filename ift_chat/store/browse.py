@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from ..errors import ValidationError
+from .dates import DateRange
 from .db import Transactor
 from .models import ERROR_TAGS, FOLLOWED
 
@@ -24,7 +25,7 @@ _NAMED = f"(c.mode != '{BATTLE}' or c.revealed is not null)"
 
 @dataclass(frozen=True)
 class BrowseFilters:
-    """What the browser filters on; ``since``/``until`` are UTC ISO stamps (until exclusive)."""
+    """What the browser filters on; ``since``/``until`` as typed, naive ones in ``tz`` (store/dates.py)."""
 
     modes: tuple[str, ...] = ()
     checkpoint: str | None = None
@@ -37,7 +38,12 @@ class BrowseFilters:
     since: str | None = None
     until: str | None = None
     text: str | None = None
+    tz: str = "UTC"
     limit: int = 200
+
+    @property
+    def dates(self) -> DateRange:
+        return DateRange.parse(self.since, self.until, self.tz)
 
     def check(self) -> None:
         if self.verdict and self.verdict not in VERDICTS:
@@ -50,8 +56,7 @@ class BrowseFilters:
         if self.min_rounds is not None and self.max_rounds is not None and self.min_rounds > self.max_rounds:
             raise ValidationError(f"no conversation has at least {self.min_rounds} and at most "
                                   f"{self.max_rounds} rounds")
-        if self.since and self.until and self.since >= self.until:
-            raise ValidationError("the date range is empty: 'from' is not before 'to'")
+        DateRange.parse(self.since, self.until, self.tz)  # a bad or empty range: a clear error
         if not 1 <= self.limit <= MAX_ROWS:
             raise ValidationError(f"show between 1 and {MAX_ROWS:,} conversations")
 
@@ -95,10 +100,8 @@ def _where(f: BrowseFilters) -> tuple[list[str], list]:
                 or """ + _RATED.format(extra=" and g.rater_id = (select id from raters where name = ?)") + """
                 or exists(select 1 from votes v join turns t on t.id = v.turn_id where t.conversation_id = c.id
                           and v.rater_id = (select id from raters where name = ?)))""", f.rater, f.rater, f.rater)
-    if f.since:
-        add("c.created >= ?", f.since)
-    if f.until:
-        add("c.created < ?", f.until)
+    for clause, bound in zip(*f.dates.where("c.created")):
+        add(clause, bound)
     if f.text:
         pattern = _like(f.text)
         add(f"""(c.title like ? escape '\\'

@@ -20,6 +20,7 @@ import pandas as pd
 
 from ..errors import ValidationError
 from ..store.browse import VERDICTS, BrowseFilters
+from ..store.dates import time_zone
 from ..store.models import ERROR_TAGS, MODES
 from . import render as show
 from .context import AppContext, ui_guarded
@@ -39,31 +40,6 @@ BROWSER_TZ_JS = """(...args) => { const n = args.length - 1;
   return args; }"""
 
 
-def time_zone(name: str | None) -> zoneinfo.ZoneInfo:
-    name = (name or "").strip() or "UTC"
-    try:
-        return zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValidationError(f"unknown time zone {name!r}: use a name like Europe/Berlin or UTC") from None
-
-
-def utc_bound(text: str | None, tz: zoneinfo.ZoneInfo, end: bool) -> str | None:
-    """A typed date ("2026-12-01", "2026-12-01 14:30", or ISO with an offset) as the UTC stamp the
-    store compares with; a naive one is in ``tz``. A bare date as the end covers that whole day."""
-    text = (text or "").strip()
-    if not text:
-        return None
-    try:
-        when = datetime.datetime.fromisoformat(text)
-    except ValueError:
-        raise ValidationError(f"not a date: {text!r} (write 2026-12-01 or 2026-12-01 14:30)") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=tz)
-    if end and len(text) <= 10:
-        when += datetime.timedelta(days=1)
-    return when.astimezone(datetime.timezone.utc).isoformat(timespec="microseconds")
-
-
 def local_time(stamp: str, tz: zoneinfo.ZoneInfo) -> str:
     return datetime.datetime.fromisoformat(stamp).astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
@@ -79,13 +55,11 @@ def _count(text, what: str) -> int | None:
 
 def filters_from(modes, checkpoint, eval_set, min_rounds, max_rounds, verdict, tag, rater, since, until,
                  text, tz_name) -> BrowseFilters:
-    tz = time_zone(tz_name)
     return BrowseFilters(
         modes=tuple(m for m in (modes or ()) if m), checkpoint=checkpoint or None, eval_set=eval_set or None,
         min_rounds=_count(min_rounds, "the minimum of rounds"), max_rounds=_count(max_rounds, "the maximum of rounds"),
         verdict=verdict or None, tag=tag or None, rater=(rater or "").strip() or None,
-        since=utc_bound(since, tz, end=False), until=utc_bound(until, tz, end=True),
-        text=(text or "").strip() or None)
+        since=since, until=until, tz=time_zone(tz_name).key, text=(text or "").strip() or None)
 
 
 def open_link(conversation_id: str, mode: str) -> str:

@@ -16,6 +16,7 @@ import pytest
 from ift_chat.backends import SamplingParams
 from ift_chat.dataloop.replay import replay_eval_set
 from ift_chat.errors import ValidationError
+from ift_chat.store.dates import DateRange
 from ift_chat.ui import browse_tab
 from tests.conftest import ARTIFACTS
 from tests.scripted_backend import ScriptedBackend
@@ -27,15 +28,17 @@ XSS = "<img src=x onerror=\"window.__xss=1\"> tricky"
 
 def test_dates_are_read_in_the_viewers_time_zone():
     tokyo = browse_tab.time_zone("Asia/Tokyo")
-    assert browse_tab.utc_bound("2026-12-01", tokyo, end=False) == "2026-11-30T15:00:00.000000+00:00"
-    assert browse_tab.utc_bound("2026-12-01", tokyo, end=True) == "2026-12-01T15:00:00.000000+00:00"
-    assert browse_tab.utc_bound("2026-12-01 09:30", tokyo, end=True) == "2026-12-01T00:30:00.000000+00:00"
-    assert browse_tab.utc_bound("2026-12-01T09:30+01:00", tokyo, end=False) == "2026-12-01T08:30:00.000000+00:00"
+    day = DateRange.parse("2026-12-01", "2026-12-01", tokyo)
+    assert day == DateRange("2026-11-30T15:00:00.000000+00:00", "2026-12-01T15:00:00.000000+00:00")
+    assert DateRange.parse("", "2026-12-01 09:30", tokyo).until == "2026-12-01T00:30:00.000000+00:00"
+    assert DateRange.parse("2026-12-01T09:30+01:00", "", tokyo).since == "2026-12-01T08:30:00.000000+00:00"
+    filters = browse_tab.filters_from([], "", "", "", "", "", "", "", "2026-12-01", "2026-12-01", "", "Asia/Tokyo")
+    assert filters.dates == day  # the page reads typed dates in the viewer's zone
     assert browse_tab.local_time("2026-11-30T15:00:00+00:00", tokyo) == "2026-12-01 00:00"
     with pytest.raises(ValidationError):
         browse_tab.time_zone("Mars/Olympus")
     with pytest.raises(ValidationError):
-        browse_tab.utc_bound("yesterday", tokyo, end=False)
+        DateRange.parse("yesterday", None, tokyo)
     with pytest.raises(ValidationError):
         browse_tab.filters_from([], "", "", "two", "", "", "", "", "", "", "", "UTC")
 
