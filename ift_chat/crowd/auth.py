@@ -35,7 +35,6 @@ from ..store.raters import check_role
 if TYPE_CHECKING:
     from ..store import Store
 
-__all__ = ["Invite", "stamp"]  # (they live in store/: the invite row, the timestamp format)
 
 # scrypt cost: ~50 ms and 16 MiB per check on a laptop; stored in each hash.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1

@@ -16,7 +16,8 @@ from scipy.special import expit
 from scipy.stats import norm
 
 from ..errors import ValidationError
-from .bradley_terry import DEFAULT_L2, SCALE, Leaderboard, PairTable, fit_theta, overlap_rank, to_rating
+from .bradley_terry import (DEFAULT_L2, SCALE, Leaderboard, PairTable, fit_theta, overlap_rank,
+                            to_rating)
 
 
 def laplacian(k: int, a: np.ndarray, b: np.ndarray, values: np.ndarray) -> np.ndarray:
