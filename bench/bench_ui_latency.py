@@ -272,11 +272,11 @@ class ChatPage:
                   "Seed (blank = random)": params.seed}
         for _ in range(5):  # a value typed while the page is still busy can be lost: check, retry
             for label, value in typed.items():
-                box = self.page.locator(f'input[aria-label="{label}"]')
+                box = self.page.get_by_label(label, exact=True)
                 box.fill(str(value))
                 box.press("Tab")  # commit the value (a slider's number box updates on blur)
             self.page.wait_for_timeout(500)
-            shown = {k: self.page.locator(f'input[aria-label="{k}"]').input_value() for k in wanted}
+            shown = {k: self.page.get_by_label(k, exact=True).input_value() for k in wanted}
             if all(shown[k] != "" and float(shown[k]) == v for k, v in wanted.items()):
                 return
         sys.exit(f"could not set the sampling params in the page: {shown}")
