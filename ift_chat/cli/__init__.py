@@ -29,17 +29,13 @@ app = typer.Typer(help="ift-chat: chat with, compare and rate fine-tuned vision-
                   cls=_ErrorEdge)
 
 # Verbs register themselves on `app` when imported.
-from . import (  # noqa: E402,F401  # noqa: E402,F401
-    checkpoints,  # noqa: E402,F401
-    checks,  # noqa: E402,F401
-    evalsets,
-    export,
-    judge,  # noqa: E402,F401
-    leaderboard,  # noqa: E402,F401
-    raters,
-    serve,  # noqa: E402,F401
-    tasks,
-)
+from . import serve  # noqa: E402,F401
+from . import raters, tasks  # noqa: E402,F401
+from . import evalsets, export  # noqa: E402,F401
+from . import checkpoints  # noqa: E402,F401
+from . import leaderboard  # noqa: E402,F401
+from . import checks  # noqa: E402,F401
+from . import judge  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> None:
