@@ -58,7 +58,7 @@ class ConversationPanes:
                     self.render_rating()
         else:
             self.rows = TurnRows(self).render()
-            self.asked = chatbot(value=[], label="Latest turn", height=None, max_height=260,
+            self.asked = chatbot(value=[], label="Latest turn", height=None, min_height=60, max_height=260,
                                  elem_id=f"{self.p}-asked", elem_classes=["ift-turn-message"],
                                  feedback_options=None)
             with gr.Row(equal_height=True, elem_id=f"{self.p}-live-row"):
@@ -280,8 +280,12 @@ class ConversationPanes:
         """By turn: the earlier rows' key and the latest turn's message."""
         latest = dialog.turns[-1] if dialog and dialog.turns else None
         return {self.rows.key: rows_key(conversation_id, self.latest_idx(dialog), rater.id if rater else None),
-                self.asked: gr.Chatbot(value=[user_message(latest)] if latest else [],
+                self.asked: gr.Chatbot(value=self._asked(dialog),
                                        label=f"Turn {latest.turn.idx}" if latest else "Latest turn")}
+
+    @staticmethod
+    def _asked(dialog) -> list:
+        return [user_message(dialog.turns[-1])] if dialog and dialog.turns else []
 
     def _pairs(self, conversation_id: str | None, side: str, rater_id: int | None = None, dialog=None,
                **live) -> list:
@@ -353,7 +357,7 @@ class ConversationPanes:
                 update = {bot: gr.Chatbot(value=update[bot], visible=side in shown)
                           for side, bot in self.chatbots.items()}
                 update.update(frame)
-                frames["frame"] = {self.rows.key: frame[self.rows.key], self.asked: frame[self.asked].value}
+                frames["frame"] = {self.rows.key: frame[self.rows.key], self.asked: self._asked(dialog)}
             else:
                 update.update(frames["frame"])
         return update

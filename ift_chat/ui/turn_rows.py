@@ -13,6 +13,7 @@ import time
 from typing import TYPE_CHECKING
 
 import gradio as gr
+from gradio.context import get_blocks_context
 
 from .rating import FEEDBACK_OPTIONS, feedback_values
 from .render import chatbot, md_text, pane_messages, user_message
@@ -56,6 +57,15 @@ def vote_note(turn, rater_id: int | None, n_sides: int) -> str:
     return f"Turn {turn.turn.idx} — Voted: **{winner_label(vote.winner, n_sides)}**{reason}"
 
 
+def _make_private(fn) -> None:
+    """The render's own event is the page's, not an API endpoint (`/apply` otherwise: the API
+    surface is pinned, tests/security/test_api_surface.py)."""
+    blocks = get_blocks_context()
+    for block_fn in blocks.fns.values():
+        if block_fn.renderable is not None and block_fn.renderable.fn is fn:
+            block_fn.api_visibility = "private"
+
+
 class TurnRows:
     """The earlier turns of the panes' conversation, one row each."""
 
@@ -77,13 +87,14 @@ class TurnRows:
             for turn in dialog.turns:
                 if turn.turn.idx < upto:
                     self._row(dialog, turn, labels, rater_id)
+        _make_private(rows)
         return self
 
     def _row(self, dialog, turn, labels: dict[str, str], rater_id: int | None) -> None:
         p, idx = self.panes.p, turn.turn.idx
         sides = [s for s in self.panes.sides if s in dialog.sides]
         with gr.Column(elem_classes=["ift-turn"], elem_id=f"{p}-turn-{idx}"):
-            chatbot(value=[user_message(turn)], label=f"Turn {idx}", height=None, max_height=260,
+            chatbot(value=[user_message(turn)], label=f"Turn {idx}", height=None, min_height=60, max_height=260,
                     elem_classes=["ift-turn-message"], feedback_options=None)
             with gr.Row(equal_height=True, elem_classes=["ift-turn-replies"]):
                 for side in sides:
