@@ -130,7 +130,7 @@ class ConversationPanes:
                            concurrency_limit=None)
         self.rating.wire(name, self.conversation, self._pane_outputs(), self._rerender_for)
         for side, bot in self.chatbots.items():
-            bot.like(self._like(side), [self.conversation, name], [*self.rating_outputs, *self.chatbots.values()],
+            bot.like(self._like(side), [self.conversation, name], [*self.rating_outputs, *self._pane_outputs()],
                      api_name=False, show_progress="hidden", concurrency_limit=None
                      ).failure(self.restore, [self.conversation, name], list(self.chatbots.values()),
                                api_name=False, show_progress="hidden", concurrency_limit=None)
