@@ -54,7 +54,7 @@ def vote_note(turn, rater_id: int | None, n_sides: int) -> str:
         return f"Turn {turn.turn.idx}: no vote."
     vote = mine[0]
     reason = f" · {md_text(vote.reason)}" if vote.reason else ""
-    return f"Turn {turn.turn.idx} — Voted: **{winner_label(vote.winner, n_sides)}**{reason}"
+    return f"Turn {turn.turn.idx} — Voted: {md_text(winner_label(vote.winner, n_sides))}{reason}"
 
 
 def _make_private(fn) -> None:
