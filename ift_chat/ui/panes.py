@@ -59,7 +59,7 @@ class ConversationPanes:
         else:
             self.rows = TurnRows(self).render()
             self.asked = chatbot(value=[], label="Latest turn", height=None, min_height=60, max_height=260,
-                                 elem_id=f"{self.p}-asked", elem_classes=["ift-turn-message"],
+                                 elem_id=f"{self.p}-asked", elem_classes=["ift-pane", "ift-turn-message"],
                                  feedback_options=None)
             with gr.Row(equal_height=True, elem_id=f"{self.p}-live-row"):
                 self.chatbots = {side: self._chatbot(side) for side in self.sides}

@@ -95,7 +95,7 @@ class TurnRows:
         sides = [s for s in self.panes.sides if s in dialog.sides]
         with gr.Column(elem_classes=["ift-turn"], elem_id=f"{p}-turn-{idx}"):
             chatbot(value=[user_message(turn)], label=f"Turn {idx}", height=None, min_height=60, max_height=260,
-                    elem_classes=["ift-turn-message"], feedback_options=None)
+                    elem_classes=["ift-pane", "ift-turn-message"], feedback_options=None)
             with gr.Row(equal_height=True, elem_classes=["ift-turn-replies"]):
                 for side in sides:
                     pairs = self._replies(dialog, side, idx)
