@@ -14,9 +14,9 @@ from ..runner import DialogRunner, Snapshot
 from ..store.models import Rater
 from .context import AppContext, ui_guarded
 from .rating import FEEDBACK_OPTIONS, RatingPanel, feedback_values
-from .render import chat_messages, chatbot, live_message, names_hidden, pane_messages, user_message
+from .render import chatbot, live_message, names_hidden, pane_messages
 from .settings import SettingsPanel
-from .turn_rows import TurnRows, rows_key
+from .turn_rows import TurnRows, asked_messages, latest_idx, rows_key
 
 # start(rater, params, system_prompt, extra values) -> new conversation id
 StartFn = Callable[[Rater | None, object, str, Sequence], str]
@@ -57,10 +57,7 @@ class ConversationPanes:
                 with gr.Column(scale=2):
                     self.render_rating()
         else:
-            self.rows = TurnRows(self).render()
-            self.asked = chatbot(value=[], label="Latest turn", height=None, min_height=60, max_height=260,
-                                 elem_id=f"{self.p}-asked", elem_classes=["ift-pane", "ift-turn-message"],
-                                 feedback_options=None)
+            self.rows = TurnRows(self).render()  # the earlier turns, then the latest turn's message
             with gr.Row(equal_height=True, elem_id=f"{self.p}-live-row"):
                 self.chatbots = {side: self._chatbot(side) for side in self.sides}
             if self._below_turn:
@@ -155,7 +152,7 @@ class ConversationPanes:
 
     def _stream_outputs(self) -> list:
         # Each yield sets all of these but the states (a left-out state costs Gradio nothing).
-        shown = [self.rows.key, self.asked] if self.by_turn else []
+        shown = [self.rows.key, self.rows.asked] if self.by_turn else []
         return [self.conversation, self.editing, self.info, *shown, *self.chatbots.values()]
 
     def _after_outputs(self) -> list:
@@ -260,10 +257,6 @@ class ConversationPanes:
         """The panes a conversation uses (a new one: the first two)."""
         return tuple(s for s in self.sides if s in dialog.sides) if dialog else self.sides[:2]
 
-    @staticmethod
-    def latest_idx(dialog) -> int | None:
-        return dialog.turns[-1].turn.idx if dialog and dialog.turns else None
-
     def _panes_update(self, conversation_id: str | None, rater: Rater | None, dialog) -> dict:
         labels = self.side_labels(conversation_id, rater, dialog)
         update = {self.conversation: conversation_id, self.editing: False,
@@ -273,19 +266,8 @@ class ConversationPanes:
             update[bot] = self._pane(conversation_id, side, rater, dialog, label=labels.get(side, side),
                                      **({"visible": side in shown} if self.by_turn else {}))
         if self.by_turn:
-            update.update(self._turn_frame(conversation_id, rater, dialog))
+            update.update(self.rows.frame(conversation_id, rater, dialog))
         return update
-
-    def _turn_frame(self, conversation_id: str | None, rater: Rater | None, dialog) -> dict:
-        """By turn: the earlier rows' key and the latest turn's message."""
-        latest = dialog.turns[-1] if dialog and dialog.turns else None
-        return {self.rows.key: rows_key(conversation_id, self.latest_idx(dialog), rater.id if rater else None),
-                self.asked: gr.Chatbot(value=self._asked(dialog),
-                                       label=f"Turn {latest.turn.idx}" if latest else "Latest turn")}
-
-    @staticmethod
-    def _asked(dialog) -> list:
-        return [user_message(dialog.turns[-1])] if dialog and dialog.turns else []
 
     def _pairs(self, conversation_id: str | None, side: str, rater_id: int | None = None, dialog=None,
                **live) -> list:
@@ -295,7 +277,7 @@ class ConversationPanes:
         if conversation_id and dialog is None:
             dialog = self._dialog(conversation_id, None)
         pairs = pane_messages(self.ctx.store, conversation_id, side, rater_id, dialog=dialog,
-                              only_turn=self.latest_idx(dialog), **live)
+                              only_turn=latest_idx(dialog), **live)
         return [(m, r) for m, r in pairs if m["role"] == "assistant"]
 
     def _pane(self, conversation_id: str | None, side: str, rater: Rater | None, dialog=None,
@@ -353,11 +335,11 @@ class ConversationPanes:
         if self.by_turn:
             if first:  # which panes show, the turn's message, the rows: once per turn
                 dialog = frames[("dialog", snapshot.finished)]
-                shown, frame = self.shown_sides(dialog), self._turn_frame(conversation_id, rater, dialog)
+                shown, frame = self.shown_sides(dialog), self.rows.frame(conversation_id, rater, dialog)
                 update = {bot: gr.Chatbot(value=update[bot], visible=side in shown)
                           for side, bot in self.chatbots.items()}
                 update.update(frame)
-                frames["frame"] = {self.rows.key: frame[self.rows.key], self.asked: self._asked(dialog)}
+                frames["frame"] = {self.rows.key: frame[self.rows.key], self.rows.asked: asked_messages(dialog)}
             else:
                 update.update(frames["frame"])
         return update
@@ -368,7 +350,7 @@ class ConversationPanes:
         dialog = self._dialog(conversation_id, rater)
         update = {bot: self._pane(conversation_id, side, rater, dialog) for side, bot in self.chatbots.items()}
         if self.by_turn:  # the rated reply may be on an earlier row: rebuild the rows
-            update[self.rows.key] = rows_key(conversation_id, self.latest_idx(dialog), rater.id, fresh=True)
+            update[self.rows.key] = rows_key(conversation_id, latest_idx(dialog), rater.id, fresh=True)
         return update
 
     def side_labels(self, conversation_id: str | None, rater: Rater | None, dialog=None) -> dict[str, str]:

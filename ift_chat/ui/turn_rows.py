@@ -35,7 +35,7 @@ def winner_choices(sides) -> list[tuple[str, str]]:
 
 
 def winner_label(winner: str | None, n_sides: int = 2) -> str:
-    labels = dict((v, k) for k, v in (PAIR_CHOICES if n_sides <= 2 else winner_choices("ABCD")))
+    labels = {v: k for k, v in (PAIR_CHOICES if n_sides <= 2 else winner_choices("ABCD"))}
     if n_sides > 2 and winner == "both_bad":
         return "👎 All are bad"
     return labels.get(winner, winner or "")
@@ -45,6 +45,15 @@ def rows_key(conversation_id: str | None, upto: int | None, rater_id: int | None
     """What the rows show; `fresh` forces a rebuild (a rating saved from the form)."""
     return {"c": conversation_id, "upto": upto, "rater": rater_id,
             "v": time.monotonic_ns() if fresh else 0}
+
+
+def latest_idx(dialog) -> int | None:
+    return dialog.turns[-1].turn.idx if dialog and dialog.turns else None
+
+
+def asked_messages(dialog) -> list:
+    """The latest turn's message, shown once above its replies."""
+    return [user_message(dialog.turns[-1])] if dialog and dialog.turns else []
 
 
 def vote_note(turn, rater_id: int | None, n_sides: int) -> str:
@@ -88,7 +97,17 @@ class TurnRows:
                 if turn.turn.idx < upto:
                     self._row(dialog, turn, labels, rater_id)
         _make_private(rows)
+        self.asked = chatbot(value=[], label="Latest turn", height=None, min_height=60, max_height=260,
+                             elem_id=f"{panes.p}-asked", elem_classes=["ift-pane", "ift-turn-message"],
+                             feedback_options=None)
         return self
+
+    def frame(self, conversation_id: str | None, rater, dialog) -> dict:
+        """The rows' key and the latest turn's message, for a conversation as `rater` sees it."""
+        latest = dialog.turns[-1] if dialog and dialog.turns else None
+        return {self.key: rows_key(conversation_id, latest_idx(dialog), rater.id if rater else None),
+                self.asked: gr.Chatbot(value=asked_messages(dialog),
+                                       label=f"Turn {latest.turn.idx}" if latest else "Latest turn")}
 
     def _row(self, dialog, turn, labels: dict[str, str], rater_id: int | None) -> None:
         p, idx = self.panes.p, turn.turn.idx
