@@ -15,7 +15,7 @@ from ift_chat.leaderboard.votes import vote_counts
 from tests.conftest import ARTIFACTS
 from tests.scripted_backend import ScriptedBackend
 from tests.ui.conftest import running_app, scripted_backends
-from tests.ui.test_browser import open_page, send_message, wait_for
+from tests.ui.test_browser import open_page, send_message, track_requests, wait_for, wait_for_quiet
 from tests.ui.test_inline_rating import NAME_BOX, verdicts
 
 pytestmark = pytest.mark.slow
@@ -82,9 +82,11 @@ def test_three_way_arena_best_pick_counts_as_two_wins(config, store, page):
     models = [ScriptedBackend(f"ckpt-{n}", reply=f"{n} says hello.") for n in ("alpha", "beta", "gamma")]
     with running_app(config, store, scripted_backends(store, *models)) as url:
         open_arena(page, url, "three-way")
+        open_requests = track_requests(page)
         page.locator("#arena-more-models input").click()
         page.get_by_role("option", name="ckpt-gamma").click()
         page.keyboard.press("Escape")
+        wait_for_quiet(page, open_requests)  # a changed model list starts a new conversation first
         send_message(page, "arena", "Say hello.")
         for side, n in zip("ABC", ("alpha", "beta", "gamma")):
             page.locator(f"#arena-chat-{side}").get_by_text(f"{n} says hello.").wait_for()
