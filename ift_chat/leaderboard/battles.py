@@ -20,10 +20,10 @@ from ..errors import StorageError
 from ..store.db import Transactor
 from .bradley_terry import PairTable
 from .style import STYLE_FEATURES, style_counts
-from .votes import OUTCOME_FOR_A, VoteFilters, vote_counts
+from .votes import OUTCOME_FOR_A, PAIR_WINNER, VoteFilters, vote_counts
 
-_VOTE_LEVEL_SELECT = """
-select v.id as vote_id, v.winner as winner, sa.checkpoint as a, sb.checkpoint as b,
+_VOTE_LEVEL_SELECT = f"""
+select v.id as vote_id, {PAIR_WINNER} as winner, sa.checkpoint as a, sb.checkpoint as b,
        t.id as turn_id, t.idx as round, es.name as eval_set, c.id as conversation_id,
        exists (select 1 from turn_images ti where ti.turn_id = t.id) as has_image,
        exists (select 1 from responses rr join response_checks rc on rc.response_id = rr.id

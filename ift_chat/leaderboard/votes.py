@@ -1,6 +1,7 @@
 """Arena and replay votes → pairwise outcome counts, aggregated in SQL.
 
-A vote is on a turn of a conversation with sides A and B. It counts when the
+A vote is on a turn of a conversation with sides A and B (or A..D: an N-way arena,
+whose best pick reads as a win over each other side, see _VOTES_SQL). It counts when the
 turn is current (not superseded by an edit) and no reply the rater could have
 seen named its checkpoint: neither a current reply nor a regenerated-away one
 that existed when the vote was cast (the rater may have voted on the name). A battle's
@@ -52,16 +53,24 @@ class VoteFilters:
                 "exclude_raters": sorted(self.exclude_raters)}
 
 
-_VOTES_SQL = """
-select sa.checkpoint as a, sb.checkpoint as b, v.winner as winner, count(*) as n
+# Every pair of sides of a conversation (A-B; with three sides A-B, A-C, B-C, ...) and the vote
+# as seen from that pair: a side picked as best of N beat each other side (N-1 pairwise wins, the
+# usual reading of a best pick); a pair without the picked side learns nothing and is left out;
+# a tie or "all bad" holds for every pair. With two sides this is the vote as cast.
+PAIR_WINNER = """case when v.winner = sa.side then 'A' when v.winner = sb.side then 'B'
+            else v.winner end"""
+_VOTES_SQL = f"""
+select sa.checkpoint as a, sb.checkpoint as b, {PAIR_WINNER} as winner, count(*) as n
 from votes v
 join turns t on t.id = v.turn_id and t.superseded = 0
 join conversations c on c.id = t.conversation_id
-join conversation_sides sa on sa.conversation_id = c.id and sa.side = 'A'
-join conversation_sides sb on sb.conversation_id = c.id and sb.side = 'B'
+join conversation_sides sa on sa.conversation_id = c.id and sa.side in ('A', 'B', 'C', 'D')
+join conversation_sides sb on sb.conversation_id = c.id and sb.side in ('A', 'B', 'C', 'D')
+                          and sb.side > sa.side
 left join eval_items ei on ei.id = c.eval_item_id
 left join eval_sets es on es.id = ei.eval_set_id
 where c.mode in (select value from json_each(:modes))
+  and v.winner in (sa.side, sb.side, 'tie', 'both_bad')
   and (:anonymous_only = 0 or v.anonymous = 1 or c.mode = 'replay')
   -- a battle counts once its owner revealed it, and only votes cast before that
   and (c.mode != 'arena-anonymous' or coalesce(v.updated, v.created) <= c.revealed)
@@ -83,7 +92,7 @@ where c.mode in (select value from json_each(:modes))
   and (:all_checkpoints = 1 or (sa.checkpoint in (select value from json_each(:checkpoints))
                                 and sb.checkpoint in (select value from json_each(:checkpoints))))
   and sa.checkpoint != sb.checkpoint
-group by sa.checkpoint, sb.checkpoint, v.winner
+group by 1, 2, 3
 """
 
 OUTCOME_FOR_A = {"A": 1.0, "B": 0.0, "tie": 0.5}

@@ -156,6 +156,10 @@ class Feedback:
 
     def vote(self, turn_id: int, rater_id: int, winner: str, *, anonymous: bool,
              reason: str | None = None) -> Vote:
+        """One vote per rater and turn: the better side of two, the best of three or more (a
+        best pick: the leaderboard reads it as a win over each other side, see
+        leaderboard.votes), a tie or all bad. Stored as one row, so an edit or a superseded
+        turn changes all that it implies at once."""
         if winner not in WINNERS:
             raise ValidationError(f"the vote must be one of {', '.join(WINNERS)}, not {winner!r}")
         if reason and len(check_text(reason, "reason")) > MAX_COMMENT:
@@ -168,6 +172,11 @@ class Feedback:
             conversation_id = db.execute("select conversation_id from turns where id = ?",
                                          [turn_id]).fetchone()[0]
             check_battle_open(db, conversation_id, rater_id, "vote")
+            sides = [r[0] for r in db.execute("select side from conversation_sides where conversation_id = ?",
+                                              [conversation_id])]
+            if winner not in ("tie", "both_bad") and winner not in sides:
+                raise ValidationError(f"this conversation has sides {', '.join(sorted(sides))}; "
+                                      f"there is no side {winner!r} to vote for")
             existing = list(db["votes"].rows_where("turn_id = ? and rater_id = ?", [turn_id, rater_id]))
             if existing:
                 db["votes"].update(existing[0]["id"], values)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 FOLLOWED = ("yes", "partial", "no")
-WINNERS = ("A", "B", "tie", "both_bad")
+WINNERS = ("A", "B", "C", "D", "tie", "both_bad")  # a side (best of N), a tie, all bad
 MODES = ("chat", "arena-named", "arena-anonymous", "replay")
 STATUSES = ("pending", "ok", "stopped", "error")
 ROLES = ("rater", "admin")

@@ -44,14 +44,13 @@ class ChatTab:
             self.status = gr.Markdown(status_markdown(self.ctx))
         self.panes = ConversationPanes(self.ctx, self.runner, sides=("single",), modes=("chat",),
                                        api_prefix="chat", start=self._start,
-                                       rater_name=self.rater_name)
-        self.panes.extra_inputs = [self.checkpoint]
+                                       rater_name=self.rater_name, extra_inputs=[self.checkpoint])
         self.panes.render().render_rating()
         self.panes.wire()
         self.checkpoint.input(self.panes.new, None, self.panes.reset_outputs, api_name=False,
                               concurrency_limit=None)
         self.recent.input(self._resume, [self.recent, self.rater_name],
-                          [*self.panes._outputs(), self.checkpoint], api_name="chat_resume",
+                          [*self.panes.outputs, self.checkpoint], api_name="chat_resume",
                           concurrency_limit=None)
         gr.Timer(5).tick(self._refresh, None, [self.checkpoint, self.status], api_name=False,
                          show_progress="hidden")
@@ -67,7 +66,7 @@ class ChatTab:
 
     @property
     def load_outputs(self) -> list:
-        return [*self.panes._outputs(), self.checkpoint, self.recent]
+        return [*self.panes.outputs, self.checkpoint, self.recent]
 
     def _start(self, rater, params, system_prompt, extra) -> str:
         (checkpoint,) = extra

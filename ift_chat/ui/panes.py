@@ -12,40 +12,56 @@ import gradio as gr
 from ..errors import IftChatError, ValidationError
 from ..runner import DialogRunner, Snapshot
 from ..store.models import Rater
-from .context import AppContext, ui_error
+from .context import AppContext, ui_guarded
 from .rating import FEEDBACK_OPTIONS, RatingPanel, feedback_values
-from .render import chat_messages, chatbot, live_message, names_hidden, pane_messages
+from .render import chatbot, live_message, names_hidden, pane_messages
 from .settings import SettingsPanel
+from .turn_rows import TurnRows, asked_messages, latest_idx, rows_key
 
 # start(rater, params, system_prompt, extra values) -> new conversation id
 StartFn = Callable[[Rater | None, object, str, Sequence], str]
 
 
 class ConversationPanes:
+    """One pane per side sharing one input. With several sides the panes are laid out by turn:
+    the earlier turns are rows (``TurnRows``), the latest turn's replies stream side by side in
+    the fixed panes below them, with `below_turn` (the vote row) under those.
+
+    Configured at construction: `extra_inputs` go to `start` (e.g. the model pickers);
+    `below_turn()` renders the controls under the latest turn and returns them (they join
+    `outputs`); `turn_update(conversation_id, finished)` gives their updates before and after
+    each turn."""
+
     def __init__(self, ctx: AppContext, runner: DialogRunner, *, sides: Sequence[str],
                  modes: Sequence[str], api_prefix: str, start: StartFn, rater_name: gr.Textbox,
-                 anonymous: bool = False):
+                 anonymous: bool = False, extra_inputs: Sequence = (),
+                 below_turn: Callable[[], list] | None = None,
+                 turn_update: Callable[[str | None, bool], dict] | None = None):
         self.ctx, self.runner, self.rater_name = ctx, runner, rater_name
         self.sides, self.modes, self.p = tuple(sides), tuple(modes), api_prefix
         self.start, self.anonymous = start, anonymous
-        self.extra_inputs: list = []
-        # Hooks a tab may set: extra updates before/after each turn (e.g. the vote row).
-        self.turn_hooks: list[Callable[[str | None, bool], dict]] = []
-        self.extra_outputs: list = []
+        self.extra_inputs = tuple(extra_inputs)
+        self.by_turn = self.sides != ("single",)
+        self._below_turn, self._turn_update = below_turn, turn_update
+        self.turn_controls: tuple = ()
 
     # -- layout ------------------------------------------------------------------
     def render(self) -> "ConversationPanes":
         self.conversation = gr.State(None)
         self.editing = gr.State(False)
         self.rating = None
-        with gr.Row(equal_height=True):
-            if self.sides == ("single",):  # one pane: the rating details sit beside it
+        if not self.by_turn:  # one pane: the rating details sit beside it
+            with gr.Row(equal_height=True):
                 with gr.Column(scale=3):
                     self.chatbots = {"single": self._chatbot("single")}
                 with gr.Column(scale=2):
                     self.render_rating()
-            else:
+        else:
+            self.rows = TurnRows(self).render()  # the earlier turns, then the latest turn's message
+            with gr.Row(equal_height=True, elem_id=f"{self.p}-live-row"):
                 self.chatbots = {side: self._chatbot(side) for side in self.sides}
+            if self._below_turn:
+                self.turn_controls = tuple(self._below_turn())
         self.input = gr.MultimodalTextbox(
             file_types=["image"], file_count="multiple", sources=["upload"],
             placeholder="Type a message; attach or drop images with the clip (several allowed)…",
@@ -57,14 +73,19 @@ class ConversationPanes:
             self.new_btn = gr.Button("🆕 New conversation", size="sm", elem_id=f"{self.p}-new")
         self.info = gr.Markdown("", elem_id=f"{self.p}-info")
         self.settings = SettingsPanel(self.ctx.config.limits, blind=self.anonymous).render()
+        if self.by_turn:
+            self.render_rating()
         return self
 
     def _chatbot(self, side: str) -> gr.Chatbot:
         # One bubble per message: each reply (earlier ones too) gets its own verdict buttons.
-        return chatbot(label=self._default_label(side), height=440, elem_id=f"{self.p}-chat-{side}",
+        # By turn, a pane holds one turn's replies: its height follows them.
+        size = dict(height=None, min_height=120, max_height=440) if self.by_turn else dict(height=440)
+        return chatbot(label=self._default_label(side), elem_id=f"{self.p}-chat-{side}",
                        elem_classes=["ift-pane", "ift-rate"], feedback_options=FEEDBACK_OPTIONS,
-                       group_consecutive_messages=False,
-                       placeholder="Upload an image and ask something about it.")
+                       group_consecutive_messages=False, visible=side in self.sides[:2],
+                       placeholder=None if self.by_turn else "Upload an image and ask something about it.",
+                       **size)
 
     def render_rating(self) -> "ConversationPanes":
         if self.rating is None:
@@ -104,68 +125,74 @@ class ConversationPanes:
                             api_name=f"{self.p}_edit", concurrency_limit=None)
         self.new_btn.click(self.new, None, self.reset_outputs, api_name=f"{self.p}_new",
                            concurrency_limit=None)
-        self.rating.wire(name, self.conversation, list(self.chatbots.values()), self._rerender_for)
-        rated = [self.rating.reply, *self.rating.fields, self.rating.saved, *self.chatbots.values()]
+        self.rating.wire(name, self.conversation, self._pane_outputs(), self._rerender_for)
         for side, bot in self.chatbots.items():
-            bot.like(self._like(side), [self.conversation, name], rated, api_name=False,
-                     show_progress="hidden", concurrency_limit=None
+            bot.like(self._like(side), [self.conversation, name], [*self.rating_outputs, *self._pane_outputs()],
+                     api_name=False, show_progress="hidden", concurrency_limit=None
                      ).failure(self.restore, [self.conversation, name], list(self.chatbots.values()),
                                api_name=False, show_progress="hidden", concurrency_limit=None)
 
-    def _outputs(self) -> list:
+    @property
+    def outputs(self) -> list:
         """Everything `show` sets (not the input: a resumed conversation keeps what is typed)."""
         return [*self._stream_outputs(), *self._after_outputs()]
 
     @property
     def reset_outputs(self) -> list:
-        return [*self._outputs(), self.input]
+        return [*self.outputs, self.input]
+
+    @property
+    def rating_outputs(self) -> list:
+        """What an inline verdict sets besides the panes: the form, pointed at that reply."""
+        return [self.rating.reply, *self.rating.fields, self.rating.saved]
+
+    def _pane_outputs(self) -> list:
+        """The panes, and by turn the earlier rows' key (a saved rating can be on a row)."""
+        return [*self.chatbots.values(), *([self.rows.key] if self.by_turn else [])]
 
     def _stream_outputs(self) -> list:
         # Each yield sets all of these but the states (a left-out state costs Gradio nothing).
-        return [self.conversation, self.editing, self.info, *self.chatbots.values()]
+        shown = [self.rows.key, self.rows.asked] if self.by_turn else []
+        return [self.conversation, self.editing, self.info, *shown, *self.chatbots.values()]
 
     def _after_outputs(self) -> list:
-        return [self.rating.reply, *self.rating.fields, self.rating.saved, *self.extra_outputs]
+        return [*self.rating_outputs, *self.turn_controls]
 
+    @ui_guarded
     async def send(self, conversation_id, message, editing, name, system_prompt, temperature,
                    top_p, max_tokens, seed, request: gr.Request, *extra):
-        try:
-            params = self.settings.params(temperature, top_p, max_tokens, seed)
+        params = self.settings.params(temperature, top_p, max_tokens, seed)
 
-            def begin(conversation_id):  # DB writes and file reads: in a thread, not on the event loop
-                rater = self._optional_rater(request, name)
-                text, images = self._read_message(message)
-                if conversation_id and not editing and self.anonymous and self.revealed(conversation_id):
-                    conversation_id = None  # a revealed battle is closed: this message starts a new one
-                if not conversation_id:
-                    self.runner.check_message(text, images)
-                    conversation_id = self.start(rater, params, system_prompt or "", extra)
-                return rater, text, images, conversation_id
+        def begin(conversation_id):  # DB writes and file reads: in a thread, not on the event loop
+            rater = self._optional_rater(request, name)
+            text, images = self._read_message(message)
+            if conversation_id and not editing and self.anonymous and self.revealed(conversation_id):
+                conversation_id = None  # a revealed battle is closed: this message starts a new one
+            if not conversation_id:
+                self.runner.check_message(text, images)
+                conversation_id = self.start(rater, params, system_prompt or "", extra)
+            return rater, text, images, conversation_id
 
-            rater, text, images, conversation_id = await asyncio.to_thread(begin, conversation_id)
-            rater_id = rater.id if rater else None
-            if editing:
-                stream = self.runner.edit_last(conversation_id, text, images or None, params,
-                                               rater_id=rater_id)
-            else:
-                stream = self.runner.send(conversation_id, text, images, params, rater_id=rater_id)
-            async for update in self._stream(conversation_id, stream, rater):
-                yield update
-        except IftChatError as exc:
-            raise ui_error(exc) from exc
+        rater, text, images, conversation_id = await asyncio.to_thread(begin, conversation_id)
+        rater_id = rater.id if rater else None
+        if editing:
+            stream = self.runner.edit_last(conversation_id, text, images or None, params,
+                                           rater_id=rater_id)
+        else:
+            stream = self.runner.send(conversation_id, text, images, params, rater_id=rater_id)
+        async for update in self._stream(conversation_id, stream, rater):
+            yield update
 
+    @ui_guarded
     async def regenerate(self, conversation_id, name, temperature, top_p, max_tokens, seed,
                          request: gr.Request):
-        try:
-            if not conversation_id:
-                raise ValidationError("nothing to regenerate yet: send a message first")
-            params = self.settings.params(temperature, top_p, max_tokens, seed)
-            rater = await asyncio.to_thread(self._optional_rater, request, name)
-            stream = self.runner.regenerate(conversation_id, params, rater_id=rater.id if rater else None)
-            async for update in self._stream(conversation_id, stream, rater):
-                yield update
-        except IftChatError as exc:
-            raise ui_error(exc) from exc
+        if not conversation_id:
+            raise ValidationError("nothing to regenerate yet: send a message first")
+        params = self.settings.params(temperature, top_p, max_tokens, seed)
+        rater = await asyncio.to_thread(self._optional_rater, request, name)
+        stream = self.runner.regenerate(conversation_id, params, rater_id=rater.id if rater else None)
+        async for update in self._stream(conversation_id, stream, rater):
+            yield update
 
     async def _stream(self, conversation_id: str, stream, rater: Rater | None):
         link, frames = self._link(conversation_id), {}
@@ -188,17 +215,11 @@ class ConversationPanes:
         return None
 
     def after_turn(self, conversation_id, name, request: gr.Request):
-        """Once a turn is in: the rating form offers its replies, the hooks (vote row) open."""
+        """Once a turn is in: the rating form offers its replies, the vote row opens."""
         rater = self._optional_rater(request, name)
         dialog = self._dialog(conversation_id, rater)
         update = self._after_update(conversation_id, self.side_labels(conversation_id, rater, dialog), dialog)
         return {out: update[out] for out in self._after_outputs() if out in update}
-
-    def _hooks_after_turn(self, conversation_id):
-        update = {}
-        for hook in self.turn_hooks:
-            update.update(hook(conversation_id, True))
-        return update
 
     def stop(self, conversation_id):
         if conversation_id and self.runner.stop(conversation_id):
@@ -232,13 +253,32 @@ class ConversationPanes:
         """The conversation as this rater sees it: one read for every pane, label and choice."""
         return self.ctx.store.dialogs.load(conversation_id, rater.id if rater else None) if conversation_id else None
 
+    def shown_sides(self, dialog) -> tuple[str, ...]:
+        """The panes a conversation uses (a new one: the first two)."""
+        return tuple(s for s in self.sides if s in dialog.sides) if dialog else self.sides[:2]
+
     def _panes_update(self, conversation_id: str | None, rater: Rater | None, dialog) -> dict:
         labels = self.side_labels(conversation_id, rater, dialog)
         update = {self.conversation: conversation_id, self.editing: False,
                   self.info: self._link(conversation_id) if conversation_id else ""}
+        shown = self.shown_sides(dialog)
         for side, bot in self.chatbots.items():
-            update[bot] = self._pane(conversation_id, side, rater, dialog, label=labels[side])
+            update[bot] = self._pane(conversation_id, side, rater, dialog, label=labels.get(side, side),
+                                     **({"visible": side in shown} if self.by_turn else {}))
+        if self.by_turn:
+            update.update(self.rows.frame(conversation_id, rater, dialog))
         return update
+
+    def _pairs(self, conversation_id: str | None, side: str, rater_id: int | None = None, dialog=None,
+               **live) -> list:
+        """(message, reply) of one pane: all of it, or by turn the latest turn's replies."""
+        if not self.by_turn:
+            return pane_messages(self.ctx.store, conversation_id, side, rater_id, dialog=dialog, **live)
+        if conversation_id and dialog is None:
+            dialog = self._dialog(conversation_id, None)
+        pairs = pane_messages(self.ctx.store, conversation_id, side, rater_id, dialog=dialog,
+                              only_turn=latest_idx(dialog), **live)
+        return [(m, r) for m, r in pairs if m["role"] == "assistant"]
 
     def _pane(self, conversation_id: str | None, side: str, rater: Rater | None, dialog=None,
               **props) -> gr.Chatbot:
@@ -246,7 +286,7 @@ class ConversationPanes:
         if dialog is None:
             dialog = self._dialog(conversation_id, rater)
         rater_id = rater.id if rater else None
-        pairs = pane_messages(self.ctx.store, conversation_id, side, rater_id, dialog=dialog)
+        pairs = self._pairs(conversation_id, side, rater_id, dialog=dialog)
         return gr.Chatbot(value=[m for m, _ in pairs],
                           feedback_value=feedback_values(self.ctx.store, pairs, rater_id, dialog), **props)
 
@@ -254,7 +294,7 @@ class ConversationPanes:
         """A verdict button under message `index` of this side's pane: the reply at that index."""
         def like(conversation_id, name, data: gr.LikeData, request: gr.Request):
             index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
-            pairs = pane_messages(self.ctx.store, conversation_id, side) if conversation_id else []
+            pairs = self._pairs(conversation_id, side) if conversation_id else []
             response = pairs[index][1] if isinstance(index, int) and 0 <= index < len(pairs) else None
             return self.rating.rate_inline(response, data.liked, name, conversation_id, request,
                                            self._rerender_for)
@@ -269,13 +309,15 @@ class ConversationPanes:
     def _after_update(self, conversation_id: str | None, labels: dict[str, str], dialog=None) -> dict:
         choices = self.rating.choices(conversation_id, labels, dialog)
         update = self.rating.blank(choices, choices[-1][1] if choices else None)
-        update.update(self._hooks_after_turn(conversation_id))
+        if self._turn_update:
+            update.update(self._turn_update(conversation_id, True))
         return update
 
     def _live(self, conversation_id: str, snapshot: Snapshot, rater: Rater | None, frames: dict) -> dict:
         """The panes while a turn streams. The stored part is read once per side (and once more
-        when the side finishes); each snapshot only swaps in the streaming reply's text."""
-        update = {}
+        when the side finishes); each snapshot only swaps in the streaming reply's text. By
+        turn, the first snapshot also moves the previous turn into the rows."""
+        update, first = {}, "frame" not in frames
         for side, bot in self.chatbots.items():
             finished = side in snapshot.finished
             key = (side, snapshot.turn_id, finished)
@@ -283,19 +325,33 @@ class ConversationPanes:
                 dialog = frames.get(("dialog", snapshot.finished))  # one read per change of finished sides
                 if dialog is None:
                     dialog = frames[("dialog", snapshot.finished)] = self._dialog(conversation_id, rater)
-                frames[key] = chat_messages(self.ctx.store, conversation_id, side, dialog=dialog,
-                                            live=None if finished else {}, live_turn=snapshot.turn_id)
+                frames[key] = [m for m, _ in self._pairs(conversation_id, side, dialog=dialog,
+                                                         live=None if finished else {},
+                                                         live_turn=snapshot.turn_id)]
             messages = frames[key]
             if not finished and messages:  # the streaming reply is the last message
                 messages = [*messages[:-1], live_message(snapshot.texts.get(side, ""))]
             update[bot] = messages
+        if self.by_turn:
+            if first:  # which panes show, the turn's message, the rows: once per turn
+                dialog = frames[("dialog", snapshot.finished)]
+                shown, frame = self.shown_sides(dialog), self.rows.frame(conversation_id, rater, dialog)
+                update = {bot: gr.Chatbot(value=update[bot], visible=side in shown)
+                          for side, bot in self.chatbots.items()}
+                update.update(frame)
+                frames["frame"] = {self.rows.key: frame[self.rows.key], self.rows.asked: asked_messages(dialog)}
+            else:
+                update.update(frames["frame"])
         return update
 
     def _rerender_for(self, response_id: int, rater: Rater) -> dict:
         response = self.ctx.store.conversations.response(response_id)
         conversation_id = self.ctx.store.conversations.turn(response.turn_id).conversation_id
         dialog = self._dialog(conversation_id, rater)
-        return {bot: self._pane(conversation_id, side, rater, dialog) for side, bot in self.chatbots.items()}
+        update = {bot: self._pane(conversation_id, side, rater, dialog) for side, bot in self.chatbots.items()}
+        if self.by_turn:  # the rated reply may be on an earlier row: rebuild the rows
+            update[self.rows.key] = rows_key(conversation_id, latest_idx(dialog), rater.id, fresh=True)
+        return update
 
     def side_labels(self, conversation_id: str | None, rater: Rater | None, dialog=None) -> dict[str, str]:
         if not conversation_id:
@@ -355,4 +411,5 @@ class ConversationPanes:
         """Replays open where their sides fit: one checkpoint in Chat, an A/B replay in the Arena."""
         if conversation.mode != "replay" or self.anonymous:
             return False
-        return set(self.ctx.store.conversations.sides(conversation.id)) == set(self.sides)
+        sides = set(self.ctx.store.conversations.sides(conversation.id))
+        return sides <= set(self.sides) and (len(sides) > 1) == self.by_turn

@@ -175,19 +175,23 @@ def chat_messages(store: Store, conversation_id: str | None, side: str, rater_id
 
 def pane_messages(store: Store, conversation_id: str | None, side: str, rater_id: int | None = None,
                   live: dict[str, str] | None = None, live_turn: int | None = None,
-                  dialog: Dialog | None = None) -> list[tuple[dict, Response | None]]:
+                  dialog: Dialog | None = None, only_turn: int | None = None
+                  ) -> list[tuple[dict, Response | None]]:
     """(message, the reply it shows or None) for one pane, in the Chatbot's order. Replies
     superseded by Regenerate or by an edit of their message stay, collapsed and marked, just
-    before the turn's current reply ("earlier reply 1 of 2"): they can still be read and rated."""
+    before the turn's current reply ("earlier reply 1 of 2"): they can still be read and rated.
+    `only_turn`: just the round with that index (the arena shows one row per round)."""
     if not conversation_id:
         return []
     dialog = dialog or store.dialogs.load(conversation_id, rater_id)
     earlier: dict[int, list[EarlierReply]] = {}  # by round: edited turns' replies, then regenerated ones
     for reply in dialog.earlier:
-        if reply.response.side == side:
+        if reply.response.side == side and only_turn in (None, reply.turn.idx):
             earlier.setdefault(reply.turn.idx, []).append(reply)
     out: list[tuple[dict, Response | None]] = []
     for turn in dialog.turns:
+        if only_turn is not None and turn.turn.idx != only_turn:
+            continue
         out.append((user_message(turn), None))
         replies = sorted(earlier.pop(turn.turn.idx, []), key=lambda e: (not e.turn.superseded, e.response.id))
         current = turn.responses.get(side)

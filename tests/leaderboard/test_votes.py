@@ -104,3 +104,37 @@ def test_known_strengths_are_recovered_from_stored_votes(arena):
     truth = 1000 + SCALE * strength
     assert np.corrcoef(rating, truth)[0, 1] > 0.99
     assert ((lower <= truth) & (truth <= upper)).mean() >= 0.9
+
+
+def test_a_best_pick_of_three_is_a_win_over_each_other_side(store):
+    """A 3-way named arena stores one vote per turn (the best side); the leaderboard reads it
+    as N-1 pairwise wins, learns nothing about the two others, and a tie holds for every pair."""
+    from ift_chat.leaderboard.votes import vote_counts
+
+    for name in ("m-a", "m-b", "m-c"):
+        store.checkpoints.register(name)
+    rater = store.raters.get_or_create("ann").id
+    conv = store.conversations.create("arena-named", sides={"A": "m-a", "B": "m-b", "C": "m-c"})
+    for n, winner in enumerate(["C", "tie"]):
+        turn = store.conversations.add_turn(conv.id, f"q{n}", [])
+        for side, name in (("A", "m-a"), ("B", "m-b"), ("C", "m-c")):
+            rid = store.conversations.start_response(turn.id, side, name)
+            store.conversations.finish_response(rid, text="r", status="ok")
+        store.feedback.vote(turn.id, rater, winner, anonymous=False)
+    counted = {(r["a"], r["b"], r["winner"]): r["n"] for r in vote_counts(store, VoteFilters(anonymous_only=False))}
+    assert counted == {("m-a", "m-c", "B"): 1, ("m-b", "m-c", "B"): 1,  # C beat A and B
+                       ("m-a", "m-b", "tie"): 1, ("m-a", "m-c", "tie"): 1, ("m-b", "m-c", "tie"): 1}
+    won = scores(store, VoteFilters(anonymous_only=False))  # what the Bradley-Terry fit reads
+    assert won[("m-c", "m-a")] == won[("m-c", "m-b")] == 1.5 and won[("m-a", "m-c")] == 0.5
+    assert won[("m-a", "m-b")] == won[("m-b", "m-a")] == 0.5
+
+
+def test_a_vote_names_a_side_of_its_conversation(store):
+    for name in ("m-a", "m-b"):
+        store.checkpoints.register(name)
+    rater = store.raters.get_or_create("ann").id
+    conv = store.conversations.create("arena-named", sides={"A": "m-a", "B": "m-b"})
+    turn = store.conversations.add_turn(conv.id, "q", [])
+    with pytest.raises(ValidationError, match="no side 'C'"):
+        store.feedback.vote(turn.id, rater, "C", anonymous=False)
+    assert store.query("select count(*) n from votes")[0]["n"] == 0

@@ -177,7 +177,10 @@ def test_chat_and_arena_refuse_unknown_checkpoint_names(files_app, store):
                                       1.0, 16, None, name)
             assert out is None and "not in the list of choices" in error  # Gradio checks dropdowns
             out, error, _ = page.call("arena_send", None, {"text": "hi", "files": []}, False, "ann", "", 0.7,
-                                      1.0, 16, None, "m1", name, "own")
+                                      1.0, 16, None, "m1", name, "own", [])
+            assert out is None and "not in the list of choices" in error
+            out, error, _ = page.call("arena_send", None, {"text": "hi", "files": []}, False, "ann", "", 0.7,
+                                      1.0, 16, None, "m1", "m2", "own", [name])  # a 3-way arena's C
             assert out is None and "not in the list of choices" in error
     assert store.query("select count(*) n from conversations where mode != 'chat' or id in "
                        "(select conversation_id from conversation_sides where checkpoint not in ('m1', 'm2'))"

@@ -60,11 +60,17 @@ def test_three_turn_blind_battle_then_reveal_and_reload(scripted_app, page, stor
     page.locator("#rater-name textarea, #rater-name input").first.fill("browser-rater")
     for turn, choice in enumerate(["A is better", "Both are bad", "Tie"], start=1):
         send_message(page, "battle", f"question number {turn}", image if turn == 1 else None)
+        page.locator("#battle-asked").get_by_text(f"question number {turn}").wait_for()
         for side in "AB":  # sides are shuffled: either reply may be on either side
             page.locator(f"#battle-chat-{side}").get_by_text(
-                re.compile(r"Reply (one|two) from the")).nth(turn - 1).wait_for()
+                re.compile(r"Reply (one|two) from the")).first.wait_for()
         if turn > 1:  # the turn's end resets the vote row (and clears the last vote's note): then vote
             page.locator("#battle-reveal").get_by_text(f"Turn {turn - 1}: you voted").wait_for(state="detached")
+            # The earlier turn is a row of its own: both replies side by side, its blind vote under them.
+            page.locator(f"#battle-turn-{turn - 1}-vote").get_by_text("Voted:").wait_for()
+            for side in "AB":
+                page.locator(f"#battle-turn-{turn - 1}-{side}").get_by_text(
+                    re.compile(r"Reply (one|two) from the")).wait_for()
         page.locator("#battle-winner").get_by_text(choice).click()
         page.locator("#battle-vote").click()
         page.locator("#battle-reveal").get_by_text(f"Turn {turn}: you voted").wait_for()
@@ -97,6 +103,8 @@ def test_three_turn_blind_battle_then_reveal_and_reload(scripted_app, page, stor
     page.locator("#battle-chat-A").get_by_text("Reply", exact=False).first.wait_for()
     page.locator("#battle-reveal").get_by_text("revealed").wait_for(state="detached")
     assert page.locator("#battle-chat-A").get_by_text("question number 1").count() == 0
+    assert page.locator("#battle-turn-1-A, #battle-turn-1-vote").count() == 0  # the old rows are gone
+    assert not any(s in page.content() for s in SECRET)
     assert not any(s in page.locator("#battle-chat-A, #battle-chat-B").all_inner_texts()[0] for s in SECRET)
     assert store.query("select count(*) n from conversations")[0]["n"] == 2
     votes = store.query("select v.winner, v.anonymous from votes v join turns t on t.id = v.turn_id order by t.idx")
@@ -161,13 +169,15 @@ def test_app_restart_during_an_arena_turn(config, store, page):
     with running_app(config, restarted, scripted_backends(restarted, *fresh)) as url:
         open_page(page, f"{url}/battle/?c={conv_id}")
         page.locator("#rater-name textarea, #rater-name input").first.fill("restart-rater")
-        page.locator("#battle-chat-A").get_by_text("question two").wait_for()
+        page.locator("#battle-asked").get_by_text("question two").wait_for()
         page.locator("#battle-chat-A").get_by_text(re.compile("app stopped")).wait_for()
         assert not any(s in page.content() for s in SECRET), "turn 2 is not voted yet: names stay hidden"
         page.screenshot(path=str(ARTIFACTS / "battle-after-restart.png"), full_page=True)
         page.locator("#battle-winner").get_by_text("Both are bad").click()
         page.locator("#battle-vote").click()
         page.locator("#battle-reveal").get_by_text("Turn 2: you voted").wait_for()
+        # (the page opened on a new port: no saved name, so the rater's votes show from here on)
+        page.locator("#battle-turn-1-vote").get_by_text("Voted: 👈 A is better").wait_for()  # kept
         assert not any(s in page.content() for s in SECRET), "votes stay blind"
         send_message(page, "battle", "question three")
         page.locator("#battle-chat-B").get_by_text(re.compile("again")).wait_for()

@@ -190,11 +190,24 @@ def _send_and_watch(page, watch: Watch, prefix: str, rater: str, label: str) -> 
     """Name the rater, send the joined vectors, wait for both panes, check nothing ran."""
     page.locator("#rater-name textarea, #rater-name input").first.fill(rater)
     send(page, prefix, JOINED)
+    page.locator(f"#{prefix}-asked").get_by_text("V12").first.wait_for()  # the message, once
     for side in "AB":
-        page.locator(f"#{prefix}-chat-{side}").get_by_text("V12").nth(1).wait_for()
+        page.locator(f"#{prefix}-chat-{side}").get_by_text("V12").first.wait_for()
     page.wait_for_timeout(1000)
     mark_content(page)
     watch.assert_inert(label)
+    # Voted with a hostile reason, then a second turn: turn 1 becomes a row with its vote note.
+    page.locator(f"#{prefix}-winner").get_by_text("A is better").click()
+    page.get_by_label("Why? (optional)").fill(JOINED[:2000])
+    page.locator(f"#{prefix}-vote").click()
+    page.locator(f"#{prefix}-reveal").get_by_text("Turn 1: you voted").wait_for()
+    send(page, prefix, JOINED)
+    for side in "AB":
+        page.locator(f"#{prefix}-turn-1-{side}").get_by_text("V12").first.wait_for()
+    page.locator(f"#{prefix}-turn-1-vote").get_by_text("Voted:").wait_for()
+    page.wait_for_timeout(1000)
+    mark_content(page)
+    watch.assert_inert(label + " by turn")
 
 
 def test_battle_and_named_arena(config, store, page):
