@@ -175,16 +175,15 @@ class JudgedCurve:
     table: object  # pandas DataFrame: checkpoint, round, responses, followed, lower, upper
 
 
-def judge_curve(store, rater_name: str, threshold: float = DEFAULT_THRESHOLD) -> JudgedCurve:
+def judge_curve(store, rater_name: str, threshold: float = DEFAULT_THRESHOLD, filters=None) -> JudgedCurve:
     """Opt-in: the leaderboard's per-round table (``following.by_round``) from one judge's
-    verdicts instead of people's, returned together with that judge's gate."""
-    import pandas as pd
+    verdicts instead of people's (under the same rating filters), together with its gate."""
+    from ..leaderboard.following import RatingFilters, by_round, load_judge_ratings
 
-    from ..leaderboard.following import RATING_COLUMNS, by_round
-
+    filters = filters or RatingFilters()
     info = store.judges.rater(rater_name)
-    frame = pd.DataFrame(store.judges.as_ratings(info["rater_id"]), columns=RATING_COLUMNS)
-    return JudgedCurve(gate(store, rater_name, threshold), by_round(frame))
+    frame = load_judge_ratings(store, info["rater_id"], filters)
+    return JudgedCurve(gate(store, rater_name, threshold), by_round(frame, filters.aggregate, filters.ci))
 
 
 def conversation_scores(verdicts: list[dict]) -> list[dict]:
