@@ -352,7 +352,9 @@ def _judgement(ratings: list[dict], judge: dict | None = None, use: str = "label
                          tags=tuple(json.loads(judge["tags"] or "[]")), judge_followed=judge["followed"],
                          judge_verdict_id=judge["id"], by_judge=True)
     corrected = [r for r in ratings if r["corrected_text"]]
-    extra = {"judge_followed": judge["followed"], "judge_verdict_id": judge["id"]} if judge else {}
+    # filter: the judge was consulted on what people passed (provenance names it); label: people win
+    extra = {"judge_followed": judge["followed"], "judge_verdict_id": judge["id"]} \
+        if judge is not None and use == "filter" else {}
     return Judgement(**extra,
         labels=tuple(r["followed"] for r in ratings),
         scores=tuple(r["score"] for r in ratings if r["score"] is not None),
