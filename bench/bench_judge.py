@@ -5,10 +5,12 @@
 A stub judge server (bench/rate_stub.py in its own process, answering a fixed JSON verdict
 as ``--tokens`` chunks after ``--prefill-ms``) serves both sides. "direct": the exact request
 bodies the app would send (built beforehand, outside the timing) streamed with raw httpx at
-the same concurrency. "app": ``run_job`` with ``force`` — one pooled judge client across rounds, as the Judges tab keeps it — history read from SQLite, prompt
-built, streamed through the OpenAI backend, parsed, the verdict row written (durably). Rounds
-alternate (direct, app, direct, app, ...) so load changes hit both; the ratio of medians is
-printed (goal: >= 0.95).
+the same concurrency, one pooled client. "app": ``run_job`` with ``force`` and one pooled judge
+client across rounds (as the Judges tab keeps it): history read from SQLite, prompt built,
+streamed through the OpenAI backend, parsed, the verdict row written (durably). Both sides
+share one event loop and are warmed up once; rounds alternate (direct, app, direct, app, ...)
+so load changes hit both; the ratio of medians and the median of per-round ratios are printed
+(goal: >= 0.95).
 """
 
 from __future__ import annotations

@@ -41,15 +41,18 @@ class RatingFilters:
             raise ValidationError(f"the interval level must be between 0 and 1, not {self.ci}")
 
 
-_RATINGS_SQL = """
+# A reply's turn, conversation and eval set: what the filters below read.
+_CONTEXT_JOINS = """join turns t on t.id = r.turn_id and t.superseded = 0
+join conversations c on c.id = t.conversation_id
+left join eval_items ei on ei.id = c.eval_item_id
+left join eval_sets es on es.id = ei.eval_set_id"""
+
+_RATINGS_SQL = f"""
 select r.id as response_id, r.checkpoint as checkpoint, t.idx as round,
        g.rater_id as rater_id, g.followed as followed, g.tags as tags
 from ratings g
 join responses r on r.id = g.response_id and r.superseded = 0
-join turns t on t.id = r.turn_id and t.superseded = 0
-join conversations c on c.id = t.conversation_id
-left join eval_items ei on ei.id = c.eval_item_id
-left join eval_sets es on es.id = ei.eval_set_id
+{_CONTEXT_JOINS}
 where g.rater_id not in (select value from json_each(:exclude_raters))
   -- a battle's ratings count once it is revealed: before, a changed row would name its model
   and (c.mode != 'arena-anonymous' or c.revealed is not null)
@@ -136,15 +139,12 @@ def by_tag(ratings: pd.DataFrame, ci: float = 0.95, per_round: bool = False) -> 
 
 
 # A judge's verdicts under the same filters as people's ratings (opt-in only: see judge/optin.py).
-_JUDGE_SQL = """
+_JUDGE_SQL = f"""
 select r.id as response_id, r.checkpoint as checkpoint, t.idx as round,
        v.rater_id as rater_id, v.followed as followed, v.tags as tags
 from judge_verdicts v
 join responses r on r.id = v.response_id and r.superseded = 0 and r.status in ('ok', 'stopped')
-join turns t on t.id = r.turn_id and t.superseded = 0
-join conversations c on c.id = t.conversation_id
-left join eval_items ei on ei.id = c.eval_item_id
-left join eval_sets es on es.id = ei.eval_set_id
+{_CONTEXT_JOINS}
 where v.rater_id = :rater and v.history_policy = 'own' and v.status = 'ok'
   and (c.mode != 'arena-anonymous' or c.revealed is not null)
   and (:since is null or v.created >= :since)
