@@ -2,8 +2,8 @@
 
 Admin actions, like the Data and Crowd admin tabs: running a judge spends compute and may
 send dialogs to a remote server, and the per-conversation table names conversations. Every
-judge carries its trust label; judge verdicts never enter the leaderboard, exports or crowd
-agreement (human-only).
+judge carries its trust label; judge verdicts enter the leaderboard or an export only on opt-in
+(judge/optin.py), never crowd agreement.
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ GATE_HEADERS = ["judge rater", "trust", "verdicts", "unparsable", "errors", "ove
 SCORE_HEADERS = ["conversation", "side", "checkpoint", "turns judged", "mean", "min over turns",
                  "first round not followed"]
 HONESTY = ("Judge verdicts are stored apart from human ratings: the leaderboard, exports and crowd "
-           "agreement use **people's ratings only**. A judge is *trusted* only when its Cohen's kappa "
+           "agreement use **people's ratings only** unless you opt in to a judge (the Leaderboard's *Include "
+           "judge*, `export --judge`), and then always with its agreement and trust label beside it. A judge's "
+           "verdict shows beside a reply only once a person rated it, so it cannot sway that rating. A judge is *trusted* only when its Cohen's kappa "
            f"against the human majority reaches the threshold (default {DEFAULT_THRESHOLD:g}) on replies both "
            "rated; below that, or with no overlap yet, it is **not trusted** and its numbers say little "
            "about what people would say. Pairwise verdicts count only when both orders (A,B) and (B,A) agree.")
