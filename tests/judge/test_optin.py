@@ -171,3 +171,12 @@ def test_pairwise_verdicts_vs_people_votes_from_the_store(jstore, judge_server):
     out = pair_agreement(jstore, spec.rater_name)
     assert (out["n"], out["human_splits"], out["matches_majority"]) == (2, 1, 0.5)
     assert out["confusion"]["A"]["A"] == 1 and out["confusion"]["B"]["A"] == 1
+
+
+def test_judges_tab_table_of_pairwise_vs_votes():
+    from ift_chat.ui.judge_tab import pair_vote_lines
+
+    rows = [{"judge_winner": j, "human_winners": json.dumps(h)} for j, h in (("A", ["A"]), ("B", ["A"]))]
+    text = "\n".join(pair_vote_lines(pair_vote_agreement(rows)))
+    assert "2 arena turns" in text and "people's majority on 50% of turns" in text
+    assert "| A | 1 | 0 | 0 |" in text and "| B | 1 | 0 | 0 |" in text
