@@ -30,12 +30,17 @@ def make_home(tmp_path):
     return home
 
 
-def test_run_from_the_registry_is_resumable_and_reports_the_gate(tmp_path, judge_server):
+def registry_home(tmp_path, judge_server):
+    """A data dir and a registry declaring [judges.stubby] (always answering GOOD): (home, env)."""
     judge_server.default = GOOD
     home, ckpts = make_home(tmp_path), tmp_path / "ckpts"
     ckpts.mkdir()
     (ckpts / "registry.toml").write_text(f'[judges.stubby]\nurl = "{judge_server.url}"\nmodel = "judge"\n')
-    env = {"IFT_CHAT_CHECKPOINTS": str(ckpts)}
+    return home, {"IFT_CHAT_CHECKPOINTS": str(ckpts)}
+
+
+def test_run_from_the_registry_is_resumable_and_reports_the_gate(tmp_path, judge_server):
+    home, env = registry_home(tmp_path, judge_server)
     first = invoke("judge", "run", "stubby", "--unrated", "--home", home, env=env)
     assert first.exit_code == 0, first.output
     assert "1 judged, 0 already judged, 0 unparsable, 0 errors (1 in scope" in first.output
@@ -76,11 +81,7 @@ def test_rubrics_are_copied_for_editing(tmp_path):
 
 
 def test_agreement_shows_min_over_turns_and_pairwise_vs_votes_and_opt_ins_refuse_untrusted(tmp_path, judge_server):
-    judge_server.default = GOOD
-    home, ckpts = make_home(tmp_path), tmp_path / "ckpts"
-    ckpts.mkdir()
-    (ckpts / "registry.toml").write_text(f'[judges.stubby]\nurl = "{judge_server.url}"\nmodel = "judge"\n')
-    env = {"IFT_CHAT_CHECKPOINTS": str(ckpts)}
+    home, env = registry_home(tmp_path, judge_server)
     assert invoke("judge", "run", "stubby", "--all", "--home", home, env=env).exit_code == 0
     rater = invoke("judge", "list", "--home", home, env=env).output.split("-> ")[1].split()[0]
     text = invoke("judge", "agreement", rater, "--home", home, env=env)
