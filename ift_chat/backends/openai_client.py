@@ -153,8 +153,11 @@ class OpenAIBackend:
             async with self._http().stream("POST", url, json=payload) as response:
                 if response.status_code != 200:
                     raise _http_error(self.name, response.status_code, await response.aread())
-                async for piece in _content(sse_lines(response.aiter_text()), reply):
+                chunks = response.aiter_text()
+                async for piece in _content(sse_lines(chunks), reply):
                     queue.put_nowait(piece)
+                async for _ in chunks:  # read past [DONE] to the end: the connection goes back to the pool
+                    pass
             self._last = BackendStatus("ready", self.base_url)
             queue.put_nowait(_END)
         except Exception as exc:  # handed to the consumer, which turns it into an error Completion

@@ -42,6 +42,11 @@ def export(
                                            "where one reply passed and the other failed become DPO pairs."),
     checks_only: bool = typer.Option(False, "--checks-only", help="With --checks: the checks decide alone (no "
                                                                   "ratings or votes needed; unrated replays too)."),
+    judge: Optional[str] = typer.Option(None, help="Opt-in: use this judge's verdicts (judge:NAME@HASH or NAME); "
+                                                   "report.json records it, its rubric hash and its agreement."),
+    judge_use: str = typer.Option("label", help="With --judge: label (its verdict labels replies no person rated) | "
+                                                "filter (it vetoes replies people passed that it says were not followed)."),
+    allow_untrusted_judge: bool = typer.Option(False, help="Use a judge below the kappa threshold anyway (warned)."),
     eval_set: Optional[str] = typer.Option(None, help="evalset format: dump this stored eval set instead."),
     images: str = typer.Option("inline", help="openai: inline (data: URLs) | url-prefix=https://… | relative."),
     llava_flavor: str = typer.Option("1.5", help="llava: 1.5 (image is one path; multi-image rows skipped) | next "
@@ -63,6 +68,11 @@ def export(
         raise typer.BadParameter("give one FORMAT and --out DIR (or: export explain ROW_ID)")
     result = _run(Config.from_env(home=home), fmt, out, force, locals())
     from ..dataloop.report import report_markdown
+    judged = result.report.get("choices", {}).get("judge")
+    if judged:
+        typer.echo(f"judge {judged['rater']} ({judged['use']}): {judged['label']}")
+        if judged["warning"]:
+            typer.echo(judged["warning"], err=True)
     typer.echo(f"wrote {result.row_count} rows to {result.path} (export {result.id}, sha256 {result.sha256[:16]}…)")
     typer.echo(report_markdown(result.report))
 
@@ -80,7 +90,8 @@ def _run(config, fmt: str, out: Path, force: bool, a: dict):
                       min_voters=a["min_voters"], use_corrections=not a["no_corrections"],
                       include_identity_leak=a["include_identity_leak"], dedup=not a["no_dedup"], split=a["split"],
                       eval_fraction=a["eval_fraction"], split_seed=a["split_seed"], checks=a["checks"],
-                      checks_only=a["checks_only"])
+                      checks_only=a["checks_only"], judge=a["judge"], judge_use=a["judge_use"],
+                      allow_untrusted_judge=a["allow_untrusted_judge"])
     options = {"image_tokens_in_text": a["image_tokens_in_text"]}
     if fmt == "openai":
         options["images"] = a["images"]

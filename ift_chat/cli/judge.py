@@ -141,17 +141,24 @@ def agreement_command(
     """The agreement gate: the judge vs the human majority on replies both rated."""
     from dataclasses import asdict
 
-    from ..judge import gate, pair_summary
-    from .judge_report import print_gate
+    from ..judge import conversation_scores, gate, pair_summary
+    from ..judge.agreement import pair_agreement
+    from .judge_report import print_conversations, print_gate, print_pair_votes
 
     with open_store(home) as store:
         g = gate(store, rater, threshold, history)
-        pairs = pair_summary(store.judges.pairs(store.judges.rater(rater)["rater_id"]))
+        rater_id = store.judges.rater(rater)["rater_id"]
+        pairs = pair_summary(store.judges.pairs(rater_id))
+        votes = pair_agreement(store, rater, history)
+        conversations = conversation_scores(store.judges.verdicts(rater_id))
         if as_json:
-            typer.echo(json.dumps({**asdict(g), "trusted": g.trusted, "label": g.label, "pairwise": pairs},
+            typer.echo(json.dumps({**asdict(g), "trusted": g.trusted, "label": g.label, "pairwise": pairs,
+                                   "pairwise_vs_votes": votes, "conversations": conversations},
                                   indent=2, default=str))
         else:
             print_gate(g, pairs)
+            print_pair_votes(votes)
+            print_conversations(conversations)
 
 
 @judge_app.command("list")

@@ -47,3 +47,40 @@ def print_gate(gate, pairs: dict, console: Console | None = None) -> None:
         console.print(f"pairwise: {pairs['pairs']} turns, {pairs['inconsistent']} of {pairs['both_orders_parsed']} "
                       f"changed verdict when A and B swapped (rate {fmt(pairs['inconsistency_rate'])}); "
                       f"{pairs['kept']} kept {pairs['winners']}")
+
+
+def print_pair_votes(votes: dict, console: Console | None = None) -> None:
+    """Position-consistent pairwise verdicts vs the human majority vote on the same turns."""
+    console = console or Console()
+    if not votes["n"]:
+        console.print(f"pairwise vs people's votes: no arena turn has both a consistent verdict and a "
+                      f"majority vote yet ({votes['human_splits']} where the votes split)", highlight=False)
+        return
+    table = Table(title=f"pairwise: judge winner (rows) vs people's majority vote (columns), n={votes['n']}")
+    labels = list(votes["confusion"])
+    table.add_column("judge")
+    for h in labels:
+        table.add_column(h, justify="right")
+    for j in labels:
+        table.add_row(j, *(str(votes["confusion"][j][h]) for h in labels))
+    console.print(table)
+    console.print(f"pairwise vs votes: kappa {fmt(votes['kappa'], votes['kappa_ci'])}; the judge's winner is "
+                  f"people's majority on {fmt(votes['matches_majority'])} of turns "
+                  f"({votes['human_splits']} turns with split votes left out)", highlight=False)
+
+
+def print_conversations(rows: list[dict], console: Console | None = None, limit: int = 50) -> None:
+    """MT-Bench-101 style per conversation: the minimum over turns shows the first break."""
+    console = console or Console()
+    if not rows:
+        return
+    table = Table(title="per conversation: judge score mean and minimum over turns (MT-Bench-101)")
+    for column in ("conversation", "side", "checkpoint", "turns", "mean", "min over turns",
+                   "first round not followed"):
+        table.add_column(column)
+    for r in sorted(rows, key=lambda r: (r["min"], r["mean"]))[:limit]:
+        table.add_row(r["conversation_id"][:12], r["side"], r["checkpoint"], str(r["turns"]), f"{r['mean']:.2f}",
+                      str(r["min"]), str(r["first_break_round"] or "-"))
+    console.print(table)
+    if len(rows) > limit:
+        console.print(f"(lowest {limit} of {len(rows)} conversations; --json for all)")

@@ -14,6 +14,21 @@ def _rater_ids(store, names: list[str]) -> frozenset[int]:
     return frozenset(store.raters.by_name(name).id for name in names)
 
 
+def _judge_beside(store, report, name: str):
+    from ..judge.optin import rounds_beside
+
+    return rounds_beside(store, name, report.rounds, report.options.ratings)
+
+
+def _write_judge(folder: Path, table, choice) -> None:
+    """The opt-in judge's files, beside (never inside) the human-only tables."""
+    import json
+
+    table.to_csv(folder / "rounds_with_judge.csv", index=False)
+    table.to_json(folder / "rounds_with_judge.json", orient="records", indent=1)
+    (folder / "judge.json").write_text(json.dumps(choice.figures, indent=1) + "\n")
+
+
 @app.command()
 def leaderboard(
     out: Path = typer.Option(..., "--out", help="Directory to create (refused if it exists, unless --force)."),
@@ -37,6 +52,9 @@ def leaderboard(
     from_round: int = typer.Option(3, "--from-round", help="Per-round leaderboard: votes on this round or later."),
     style_rounds: int = typer.Option(0, help="Bootstrap rounds for style control (0: sandwich intervals)."),
     no_png: bool = typer.Option(False, "--no-png", help="Skip PNG plots (they need Chromium)."),
+    include_judge: Optional[str] = typer.Option(
+        None, "--include-judge", help="Opt-in: a judge's per-round curve beside people's (judge:NAME@HASH or "
+                                      "NAME), labelled with its kappa vs people; written as rounds_with_judge.*"),
     home: Optional[Path] = typer.Option(None, help="Data dir (env IFT_CHAT_HOME)."),
 ) -> None:
     """Write ratings/pairs/rounds/tags, the per-round board, style control, categories and the
@@ -59,11 +77,21 @@ def leaderboard(
             rounds=rounds, seed=seed, ci=ci, anchor_value=anchor_value, anchor_model=anchor,
             min_gold_accuracy=min_gold_accuracy, min_gold=min_gold_items, from_round=from_round,
             style_rounds=style_rounds)
+        if include_judge:
+            from ..judge.optin import resolve
+            resolve(store, include_judge)  # a bad name fails before the long fit
         with tqdm(total=rounds, desc="bootstrap", unit="round", disable=rounds == 0) as bar:
             report = build_report(store, options, on_progress=bar.update)
+        beside = _judge_beside(store, report, include_judge) if include_judge else None
         summary = write_report(report, out, force=force, png=not no_png)
+        if beside is not None:
+            _write_judge(Path(summary["path"]), *beside)
     finally:
         store.close()
+    if beside is not None:
+        table, choice = beside
+        typer.echo(f"\nper-round following, people vs {choice.gate.rater} (opt-in): {choice.gate.label}")
+        typer.echo(table.round(3).to_string(index=False))
     if report.ratings.empty:
         typer.echo("no votes match these filters yet: the ratings table is empty")
     else:

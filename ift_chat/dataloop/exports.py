@@ -76,6 +76,10 @@ def run_export(store: Store, fmt: str, out: Path, filters: Filters, *, force: bo
                                     export_id, progress)
             if filters.checks != "off":
                 job.choices["automatic_checks"] = checks_choice(filters)
+            if selection.judge is not None:  # opt-in; its agreement and trust go with the data
+                job.choices["judge"] = selection.judge_choice()
+                if selection.judge_warning:
+                    log.warning("export %d: %s", export_id, selection.judge_warning)
             try:
                 count = spec.write(job)
             finally:

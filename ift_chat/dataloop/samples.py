@@ -78,9 +78,11 @@ def provenance(dialog: RatedDialog, turns, responses: list[RatedResponse], votes
     """The ids a row came from (``ratings`` defaults to every rating of ``responses``)."""
     if ratings is None:
         ratings = [rid for r in responses for rid in r.judgement.rating_ids]
-    return {"conversation": dialog.id, "side": None, "turns": [t.id for t in turns], "responses": [r.id for r in responses],
-            "ratings": list(ratings), "votes": list(votes),
-            "checks": [c["id"] for r in responses for c in r.checks]}
+    out = {"conversation": dialog.id, "side": None, "turns": [t.id for t in turns], "responses": [r.id for r in responses],
+           "ratings": list(ratings), "votes": list(votes),
+           "checks": [c["id"] for r in responses for c in r.checks]}
+    judged = [r.judgement.judge_verdict_id for r in responses if r.judgement.judge_verdict_id is not None]
+    return {**out, "judge_verdicts": judged} if judged else out  # only with --judge
 
 
 def history(dialog: RatedDialog, upto: int, side: str) -> list[SampleRound]:
@@ -255,5 +257,7 @@ def _kto_label(sel: Selection, resp: RatedResponse) -> bool | None:
     label = {"yes": True, "no": False}.get(resp.judgement.majority)
     if label is True and sel.check_passed(resp) is False:
         sel.skipped[SKIP_FAILED_CHECK] += 1
+        return None
+    if label is True and sel.judge_vetoes(resp):
         return None
     return label

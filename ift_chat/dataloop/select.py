@@ -27,6 +27,9 @@ CHECK_MODES = ("off", "strict", "loose")  # which stored automatic verdict (resp
 SKIP_FAILED_CHECK = "replies the raters passed but an automatic check failed (--checks): SFT dialogs end " \
                     "before them, KTO leaves them out, vote pairs with such a chosen reply are dropped"
 DEFAULT_SPLIT = {"sft": "train", "preference": "train", "unpaired": "train", "evalset": "eval"}
+JUDGE_USES = ("label", "filter")  # --judge: label replies no person rated, or veto what people passed
+SKIP_JUDGE_VETO = "replies the raters passed but the opted-in judge said were not fully followed (--judge-use filter)"
+JUDGE_LABELLED = "replies no person rated, labelled by the opted-in judge (--judge-use label)"
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,9 @@ class Filters:
     split_seed: int = 0
     checks: str = "off"  # off | strict | loose: a reply failing a stored automatic check does not pass
     checks_only: bool = False  # the automatic checks decide alone (no ratings or votes needed)
+    judge: str | None = None  # opt-in: a judge rater (judge:NAME@HASH or NAME); default people only
+    judge_use: str = "label"  # label | filter (see JUDGE_USES)
+    allow_untrusted_judge: bool = False  # else a judge below the kappa threshold is refused
 
     def validate(self) -> "Filters":
         DateRange.parse(self.since, self.until)  # a bad or empty range: a clear error
@@ -66,6 +72,8 @@ class Filters:
             raise ValidationError(f"split must be one of {', '.join(SPLITS)}, not {self.split!r}")
         if self.checks not in CHECK_MODES:
             raise ValidationError(f"checks must be one of {', '.join(CHECK_MODES)}, not {self.checks!r}")
+        if self.judge_use not in JUDGE_USES:
+            raise ValidationError(f"judge_use must be one of {', '.join(JUDGE_USES)}, not {self.judge_use!r}")
         if self.checks_only and self.checks == "off":
             raise ValidationError("checks-only needs checks strict or loose (which verdict decides)")
         return self
@@ -92,6 +100,9 @@ class Judgement:
     corrected: str | None = None  # the latest rater-written replacement, if any
     rating_ids: tuple[int, ...] = ()
     correction_id: int | None = None  # the rating that carries ``corrected``
+    judge_followed: str | None = None  # the opted-in judge's verdict (None: no judge, or none stored)
+    judge_verdict_id: int | None = None
+    by_judge: bool = False  # no person rated it: labels are the judge's (--judge-use label)
 
     @property
     def n(self) -> int:
@@ -172,6 +183,7 @@ class Selection:
         self.duplicates = 0
         self.skipped: Counter = Counter()  # reason → turns/rows left out (report.json "skipped")
         self.notes: Counter = Counter()  # what was done differently, with counts (report.json "notes")
+        self.judge, self.judge_warning = _opt_in_judge(store, self.filters)
 
     # -- reading -----------------------------------------------------------------
     def _task_set_id(self) -> int | None:
@@ -223,7 +235,11 @@ class Selection:
                 where c.id in ({marks})""", ids)}
         checks = (self.store.checks.for_responses(r["rid"] for r in rows if r["rid"] is not None)
                   if self.filters.checks != "off" else {})
-        return _assemble(rows, images, ratings, winners, references, self.excluded, checks)
+        judged = (self.store.judges.for_responses(self.judge.info["rater_id"], (r["rid"] for r in rows
+                                                                               if r["rid"] is not None))
+                  if self.judge else {})
+        return _assemble(rows, images, ratings, winners, references, self.excluded, checks,
+                         (judged, self.filters.judge_use))
 
     # -- which responses count ---------------------------------------------------
     def eligible(self, resp: RatedResponse | None, stopped_ok: bool = False) -> bool:
@@ -235,6 +251,8 @@ class Selection:
 
     def trusted(self, j: Judgement) -> bool:
         f = self.filters
+        if j.by_judge:  # opted in: the judge's one verdict stands for the raters no one was
+            return True
         return j.n >= f.min_raters and (f.min_agreement is None or j.agreement >= f.min_agreement)
 
     def check_passed(self, resp: RatedResponse | None) -> bool | None:
@@ -264,7 +282,27 @@ class Selection:
         if self.check_passed(resp) is False:
             self.skipped[SKIP_FAILED_CHECK] += 1
             return None
+        if self.judge_vetoes(resp):
+            return None
+        if j.by_judge:
+            self.notes[JUDGE_LABELLED] += 1
         return resp.text
+
+    def judge_vetoes(self, resp: RatedResponse) -> bool:
+        """--judge-use filter: the judge said a reply people passed was not fully followed."""
+        j = resp.judgement
+        if self.filters.judge_use != "filter" or j.judge_followed in (None, "yes"):
+            return False
+        self.skipped[SKIP_JUDGE_VETO] += 1
+        return True
+
+    def judge_choice(self) -> dict | None:
+        """report.json's record of the opted-in judge: who, which rubric, its agreement, how used."""
+        if self.judge is None:
+            return None
+        use = ("labels replies no person rated (people's ratings win wherever they exist)"
+               if self.filters.judge_use == "label" else "vetoes replies people passed that it said were not followed")
+        return {**self.judge.figures, "use": self.filters.judge_use, "how": use, "warning": self.judge_warning}
 
     # -- split and dedup ---------------------------------------------------------
     def in_split(self, conversation_id: str) -> bool:
@@ -289,9 +327,26 @@ class Selection:
         return (d for d in self.dialogs() if self.in_split(d.id))
 
 
-def _judgement(ratings: list[dict]) -> Judgement:
+def _opt_in_judge(store: Transactor, filters: Filters):
+    """(OptIn or None, warning or None); a judge below the kappa threshold is refused unless allowed."""
+    if not filters.judge:
+        return None, None
+    from ..judge.optin import opt_in, require_trusted
+
+    choice = opt_in(store, filters.judge)
+    return choice, require_trusted(choice, filters.allow_untrusted_judge)
+
+
+def _judgement(ratings: list[dict], judge: dict | None = None, use: str = "label") -> Judgement:
+    if judge is not None and use == "label" and not ratings:
+        return Judgement(labels=(judge["followed"],), scores=(judge["score"],) if judge["score"] else (),
+                         tags=tuple(json.loads(judge["tags"] or "[]")), judge_followed=judge["followed"],
+                         judge_verdict_id=judge["id"], by_judge=True)
     corrected = [r for r in ratings if r["corrected_text"]]
-    return Judgement(
+    # filter: the judge was consulted on what people passed (provenance names it); label: people win
+    extra = {"judge_followed": judge["followed"], "judge_verdict_id": judge["id"]} \
+        if judge is not None and use == "filter" else {}
+    return Judgement(**extra,
         labels=tuple(r["followed"] for r in ratings),
         scores=tuple(r["score"] for r in ratings if r["score"] is not None),
         tags=tuple(t for r in ratings for t in json.loads(r["tags"] or "[]")),
@@ -300,7 +355,7 @@ def _judgement(ratings: list[dict]) -> Judgement:
         correction_id=corrected[-1]["id"] if corrected else None)
 
 
-def _assemble(rows, images, ratings, winners, references, excluded, checks) -> list[RatedDialog]:
+def _assemble(rows, images, ratings, winners, references, excluded, checks, judged=({}, "label")) -> list[RatedDialog]:
     dialogs: dict[str, dict] = {}
     for row in rows:
         d = dialogs.setdefault(row["conv"], {"created": row["created"], "system": row["system_prompt"] or "",
@@ -312,7 +367,8 @@ def _assemble(rows, images, ratings, winners, references, excluded, checks) -> l
             turn["responses"][row["side"]] = RatedResponse(
                 id=row["rid"], side=row["side"], checkpoint=row["checkpoint"], text=row["text"] or "",
                 ok=row["status"] == "ok", status=row["status"] or "", identity_leak=bool(row["identity_leak"]),
-                in_task_set=bool(row["in_task"]), judgement=_judgement(ratings.get(row["rid"], [])),
+                in_task_set=bool(row["in_task"]),
+                judgement=_judgement(ratings.get(row["rid"], []), judged[0].get(row["rid"]), judged[1]),
                 created=row["resp_created"] or "", checks=tuple(checks.get(row["rid"], ())))
     def turn(tid: int, t: dict) -> RatedTurn:
         votes = winners.get(tid, [])

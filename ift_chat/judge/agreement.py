@@ -175,16 +175,15 @@ class JudgedCurve:
     table: object  # pandas DataFrame: checkpoint, round, responses, followed, lower, upper
 
 
-def judge_curve(store, rater_name: str, threshold: float = DEFAULT_THRESHOLD) -> JudgedCurve:
+def judge_curve(store, rater_name: str, threshold: float = DEFAULT_THRESHOLD, filters=None) -> JudgedCurve:
     """Opt-in: the leaderboard's per-round table (``following.by_round``) from one judge's
-    verdicts instead of people's, returned together with that judge's gate."""
-    import pandas as pd
+    verdicts instead of people's (under the same rating filters), together with its gate."""
+    from ..leaderboard.following import RatingFilters, by_round, load_judge_ratings
 
-    from ..leaderboard.following import RATING_COLUMNS, by_round
-
+    filters = filters or RatingFilters()
     info = store.judges.rater(rater_name)
-    frame = pd.DataFrame(store.judges.as_ratings(info["rater_id"]), columns=RATING_COLUMNS)
-    return JudgedCurve(gate(store, rater_name, threshold), by_round(frame))
+    frame = load_judge_ratings(store, info["rater_id"], filters)
+    return JudgedCurve(gate(store, rater_name, threshold), by_round(frame, filters.aggregate, filters.ci))
 
 
 def conversation_scores(verdicts: list[dict]) -> list[dict]:
@@ -218,3 +217,40 @@ def pair_summary(pairs: list[dict]) -> dict:
     return {"pairs": len(pairs), "both_orders_parsed": len(judged), "inconsistent": inconsistent,
             "inconsistency_rate": inconsistent / len(judged) if judged else None,
             "kept": sum(winners.values()), "winners": dict(winners)}
+
+
+PAIR_LABELS = ("A", "B", "tie")
+
+
+def vote_majority(winners: list[str]) -> str | None:
+    """People's winner of one turn: A, B or tie (a "both bad" vote counts as a tie: neither is
+    preferred), when more than half the votes say it; None when they split."""
+    labels = ["tie" if w == "both_bad" else w for w in winners]
+    top = max(PAIR_LABELS, key=labels.count)
+    return top if labels.count(top) * 2 > len(labels) else None
+
+
+def pair_vote_agreement(rows: list[dict]) -> dict:
+    """A judge's position-consistent pairwise winners vs the human majority vote on the same
+    arena turns: confusion table (judge rows, people columns), Cohen's kappa with a bootstrap
+    interval, and the share of turns where the judge's winner is the people's."""
+    judge, human, splits = [], [], 0
+    for row in rows:
+        majority_vote = vote_majority(json.loads(row["human_winners"]))
+        if majority_vote is None:
+            splits += 1
+            continue
+        judge.append(row["judge_winner"])
+        human.append(majority_vote)
+    confusion = {j: {h: 0 for h in PAIR_LABELS} for j in PAIR_LABELS}
+    for j, h in zip(judge, human):
+        confusion[j][h] += 1
+    kappa = lambda x, y: cohen_kappa(x, y, PAIR_LABELS)  # noqa: E731
+    return {"n": len(judge), "human_splits": splits, "confusion": confusion, "kappa": kappa(judge, human),
+            "kappa_ci": bootstrap(judge, human, kappa),
+            "matches_majority": sum(j == h for j, h in zip(judge, human)) / len(judge) if judge else None}
+
+
+def pair_agreement(store, rater_name: str, policy: str = "own") -> dict:
+    info = store.judges.rater(rater_name)
+    return pair_vote_agreement(store.judges.pairs_with_votes(info["rater_id"], policy))

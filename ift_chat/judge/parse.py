@@ -70,33 +70,46 @@ def _reason(value) -> str | None:
     return text[:MAX_REASON] or None
 
 
-def parse_single(raw: str) -> Parsed:
+def _parse(raw: str, key: str, words: dict, from_json, patterns, from_text) -> Parsed:
+    """JSON first (``obj[key]`` one of ``words``), then the first explicit label matched by
+    ``patterns``; neither: unparsable. ``from_json(obj, label)`` / ``from_text(raw, match)``
+    build the verdict."""
     raw = raw or ""
     obj = _json_object(raw)
     if obj is not None:
-        followed = FOLLOWED_WORDS.get(str(obj.get("followed", "")).strip().lower())
-        if followed is not None:
-            return Parsed("ok", "json", followed, _score(obj.get("score")), _tags(obj.get("tags")),
-                          _reason(obj.get("reason")))
-    match = _FOLLOWED_RE.search(raw) or _BARE_RE.search(raw)
+        label = words.get(str(obj.get(key, "")).strip().lower())
+        if label is not None:
+            return Parsed("ok", "json", **from_json(obj, label))
+    match = next((m for m in (p.search(raw) for p in patterns) if m), None)
     if match is None:
         return Parsed("unparsable", None)
-    score = _SCORE_RE.search(raw)
-    reason = _REASON_RE.search(raw)
-    tags = tuple(t for t in ERROR_TAGS if re.search(rf"\b{t}\b", raw))
-    return Parsed("ok", "fallback", FOLLOWED_WORDS[match.group(1).lower()],
-                  int(score.group(1)) if score else None, tags, _reason(reason.group(1) if reason else None))
+    return Parsed("ok", "fallback", **from_text(raw, match))
+
+
+def _single_json(obj: dict, followed: str) -> dict:
+    return {"followed": followed, "score": _score(obj.get("score")), "tags": _tags(obj.get("tags")),
+            "reason": _reason(obj.get("reason"))}
+
+
+def _single_text(raw: str, match: re.Match) -> dict:
+    score, reason = _SCORE_RE.search(raw), _REASON_RE.search(raw)
+    return {"followed": FOLLOWED_WORDS[match.group(1).lower()],
+            "score": int(score.group(1)) if score else None,
+            "tags": tuple(t for t in ERROR_TAGS if re.search(rf"\b{t}\b", raw)),
+            "reason": _reason(reason.group(1) if reason else None)}
+
+
+def _pair_json(obj: dict, winner: str) -> dict:
+    return {"winner": winner, "reason": _reason(obj.get("reason"))}
+
+
+def _pair_text(raw: str, match: re.Match) -> dict:
+    return {"winner": WINNER_WORDS.get(match.group(1).lower(), "tie")}  # [[C]]: MT-Bench's tie
+
+
+def parse_single(raw: str) -> Parsed:
+    return _parse(raw, "followed", FOLLOWED_WORDS, _single_json, (_FOLLOWED_RE, _BARE_RE), _single_text)
 
 
 def parse_pair(raw: str) -> Parsed:
-    raw = raw or ""
-    obj = _json_object(raw)
-    if obj is not None:
-        winner = WINNER_WORDS.get(str(obj.get("winner", "")).strip().lower())
-        if winner is not None:
-            return Parsed("ok", "json", winner=winner, reason=_reason(obj.get("reason")))
-    match = _WINNER_RE.search(raw) or _BRACKET_RE.search(raw)
-    if match is None:
-        return Parsed("unparsable", None)
-    word = match.group(1).lower()
-    return Parsed("ok", "fallback", winner=WINNER_WORDS.get(word, "tie"))  # [[C]]: MT-Bench's tie
+    return _parse(raw, "winner", WINNER_WORDS, _pair_json, (_WINNER_RE, _BRACKET_RE), _pair_text)

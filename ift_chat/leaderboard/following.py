@@ -48,15 +48,18 @@ class RatingFilters:
         return DateRange.parse(self.since, self.until)
 
 
-_RATINGS_SQL = """
+# A reply's turn, conversation and eval set: what the filters below read.
+_CONTEXT_JOINS = """join turns t on t.id = r.turn_id and t.superseded = 0
+join conversations c on c.id = t.conversation_id
+left join eval_items ei on ei.id = c.eval_item_id
+left join eval_sets es on es.id = ei.eval_set_id"""
+
+_RATINGS_SQL = f"""
 select r.id as response_id, r.checkpoint as checkpoint, t.idx as round,
        g.rater_id as rater_id, g.followed as followed, g.tags as tags
 from ratings g
 join responses r on r.id = g.response_id and r.superseded = 0
-join turns t on t.id = r.turn_id and t.superseded = 0
-join conversations c on c.id = t.conversation_id
-left join eval_items ei on ei.id = c.eval_item_id
-left join eval_sets es on es.id = ei.eval_set_id
+{_CONTEXT_JOINS}
 where g.rater_id not in (select value from json_each(:exclude_raters))
   -- a battle's ratings count once it is revealed: before, a changed row would name its model
   and (c.mode != 'arena-anonymous' or c.revealed is not null)
@@ -140,3 +143,41 @@ def by_tag(ratings: pd.DataFrame, ci: float = 0.95, per_round: bool = False) -> 
     table = table.sort_values([*keys, "tag"], ignore_index=True)
     table["tag"] = table["tag"].astype(str)
     return _with_interval(table, "rate", "responses", ci)[columns]
+
+
+# A judge's verdicts under the same filters as people's ratings (opt-in only: see judge/optin.py).
+_JUDGE_SQL = f"""
+select r.id as response_id, r.checkpoint as checkpoint, t.idx as round,
+       v.rater_id as rater_id, v.followed as followed, v.tags as tags
+from judge_verdicts v
+join responses r on r.id = v.response_id and r.superseded = 0 and r.status in ('ok', 'stopped')
+{_CONTEXT_JOINS}
+where v.rater_id = :rater and v.history_policy = 'own' and v.status = 'ok'
+  and (c.mode != 'arena-anonymous' or c.revealed is not null)
+  and (:since is null or v.created >= :since)
+  and (:until is null or substr(v.created, 1, length(:until)) <= :until)
+  and (:eval_set is null or es.name = :eval_set)
+  and (:all_checkpoints = 1 or r.checkpoint in (select value from json_each(:checkpoints)))
+"""
+JUDGE_COLUMNS = ["judge_responses", "judge_followed", "judge_lower", "judge_upper", "judge"]
+
+
+def load_judge_ratings(store: Transactor, rater_id: int, filters: RatingFilters = RatingFilters()) -> pd.DataFrame:
+    """One judge's parsed verdicts as rating rows (RATING_COLUMNS), filtered like people's."""
+    rows = store.query(_JUDGE_SQL, {
+        "rater": rater_id, "since": filters.since or None, "until": filters.until or None,
+        "eval_set": filters.eval_set or None, "all_checkpoints": int(not filters.checkpoints),
+        "checkpoints": json.dumps(list(filters.checkpoints))})
+    return pd.DataFrame(rows, columns=RATING_COLUMNS)
+
+
+def beside_judge(human: pd.DataFrame, judged: pd.DataFrame, label: str) -> pd.DataFrame:
+    """The per-round table of people (``by_round``) with a judge's columns beside it, every row
+    carrying the judge's trust label; rounds only one of them covers have blanks on the other side."""
+    keys = ["checkpoint", "round"]
+    renamed = judged.rename(columns={"responses": "judge_responses", "followed": "judge_followed",
+                                     "lower": "judge_lower", "upper": "judge_upper"})
+    ints = {"round": "int64"}
+    table = human.astype(ints).merge(renamed.astype(ints), on=keys, how="outer").sort_values(keys, ignore_index=True)
+    return table.assign(judge=label)[[*human.columns, *JUDGE_COLUMNS]] if len(table) else \
+        pd.DataFrame(columns=[*human.columns, *JUDGE_COLUMNS])

@@ -200,3 +200,38 @@ class Judges:
         rows = self.tx.query("select status, count(*) n from judge_verdicts where rater_id = ? "
                              "group by status", [rater_id])
         return {r["status"]: r["n"] for r in rows}
+
+    # -- opt-in readers (exports, reply badges, pairwise vs votes) -------------------------
+    def for_responses(self, rater_id: int, response_ids: Iterable[int], policy: str = "own") -> dict[int, dict]:
+        """This judge's parsed verdicts on these replies, by response id (an export that opted in)."""
+        ids = list(response_ids)
+        if not ids:
+            return {}
+        rows = self.tx.query(
+            f"""select id, response_id, followed, score, tags, reason from judge_verdicts
+                where rater_id = ? and history_policy = ? and status = 'ok'
+                  and response_id in ({', '.join('?' * len(ids))})""", [rater_id, policy, *ids])
+        return {r["response_id"]: r for r in rows}
+
+    def verdicts_of_responses(self, response_ids: Iterable[int], policy: str = "own") -> list[dict]:
+        """Every judge's verdict (any status) on these replies, with the judge's rater name."""
+        ids = list(response_ids)
+        if not ids:
+            return []
+        return self.tx.query(
+            f"""select v.response_id, v.rater_id, r.name as rater, j.judge_name, v.status, v.followed,
+                       v.score, v.tags, v.reason
+                from judge_verdicts v join raters r on r.id = v.rater_id
+                join judge_raters j on j.rater_id = v.rater_id
+                where v.history_policy = ? and v.response_id in ({', '.join('?' * len(ids))})
+                order by r.name""", [policy, *ids])
+
+    def pairs_with_votes(self, rater_id: int, policy: str = "own") -> list[dict]:
+        """Position-consistent pairwise verdicts of this judge on turns people voted on, with the
+        people's winners (JSON list of A / B / tie / both_bad)."""
+        return self.tx.query(
+            """select p.turn_id, p.winner as judge_winner, json_group_array(v.winner) as human_winners
+               from judge_pairs p join votes v on v.turn_id = p.turn_id
+               join raters h on h.id = v.rater_id and h.kind = 'human'
+               where p.rater_id = ? and p.history_policy = ? and p.consistent = 1 and p.winner is not null
+               group by p.id order by p.turn_id""", [rater_id, policy])

@@ -2,8 +2,8 @@
 
 Admin actions, like the Data and Crowd admin tabs: running a judge spends compute and may
 send dialogs to a remote server, and the per-conversation table names conversations. Every
-judge carries its trust label; judge verdicts never enter the leaderboard, exports or crowd
-agreement (human-only).
+judge carries its trust label; judge verdicts enter the leaderboard or an export only on opt-in
+(judge/optin.py), never crowd agreement.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import threading
 import gradio as gr
 
 from ..crowd.auth import admin_for_request
-from ..errors import IftChatError, NotFound, ValidationError
+from ..errors import NotFound, ValidationError
 from ..judge import conversation_scores, gate, judge_backend, load_judges, pair_summary, run_job
-from ..judge.agreement import DEFAULT_THRESHOLD
+from ..judge.agreement import DEFAULT_THRESHOLD, PAIR_LABELS, pair_agreement
 from ..store.models import FOLLOWED
-from .context import AppContext, ui_error
+from .context import AppContext, ui_guarded
 from .render import md_text
 
 SCOPES = [("Replies no person rated yet", "unrated"), ("An evaluation set's replays", "eval_set"),
@@ -27,7 +27,9 @@ GATE_HEADERS = ["judge rater", "trust", "verdicts", "unparsable", "errors", "ove
 SCORE_HEADERS = ["conversation", "side", "checkpoint", "turns judged", "mean", "min over turns",
                  "first round not followed"]
 HONESTY = ("Judge verdicts are stored apart from human ratings: the leaderboard, exports and crowd "
-           "agreement use **people's ratings only**. A judge is *trusted* only when its Cohen's kappa "
+           "agreement use **people's ratings only** unless you opt in to a judge (the Leaderboard's *Include "
+           "judge*, `export --judge`), and then always with its agreement and trust label beside it. A judge's "
+           "verdict shows beside a reply only once a person rated it, so it cannot sway that rating. A judge is *trusted* only when its Cohen's kappa "
            f"against the human majority reaches the threshold (default {DEFAULT_THRESHOLD:g}) on replies both "
            "rated; below that, or with no overlap yet, it is **not trusted** and its numbers say little "
            "about what people would say. Pairwise verdicts count only when both orders (A,B) and (B,A) agree.")
@@ -44,6 +46,17 @@ class JudgeDesk:
 
     def __init__(self, ctx: AppContext):
         self.ctx = ctx
+        # URL judges' clients, kept across runs: the backend pools connections per event loop, so
+        # a run does not pay connection set-up again (served checkpoints belong to the app)
+        self._clients: dict[tuple, object] = {}
+
+    def backend(self, spec):
+        if spec.checkpoint:
+            return judge_backend(spec, self.ctx.backends, self.ctx.config.limits)
+        key = (spec.name, spec.url, spec.model, spec.api_key_env, spec.timeout_s)
+        if key not in self._clients:
+            self._clients[key] = judge_backend(spec, None, self.ctx.config.limits)
+        return self._clients[key]
 
     def judges(self) -> dict:
         return load_judges(self.ctx.config.checkpoints_dir)
@@ -60,13 +73,8 @@ class JudgeDesk:
         target = (target or "").strip() or None
         if scope in ("eval_set", "task_set", "checkpoint") and not target:
             raise ValidationError("type the name of the evaluation set, task set or checkpoint to judge")
-        backend = judge_backend(spec, self.ctx.backends, self.ctx.config.limits)
-        try:
-            r = await run_job(self.ctx.store, backend, spec, scope=scope, target=target, policy=history,
-                              pairwise=bool(pairwise), force=bool(force), on_progress=on_progress, stop=stop)
-        finally:
-            if not spec.checkpoint:  # our own client; a served checkpoint belongs to the app
-                await backend.aclose()
+        r = await run_job(self.ctx.store, self.backend(spec), spec, scope=scope, target=target, policy=history,
+                          pairwise=bool(pairwise), force=bool(force), on_progress=on_progress, stop=stop)
         text = (f"**{md_text(r.rater)}**: {r.judged} judged, {r.skipped} already judged, {r.unparsable} "
                 f"unparsable, {r.errors} errors, {r.no_reference} without reference history "
                 f"({r.total} in scope, {r.seconds:.1f} s).")
@@ -104,11 +112,25 @@ class JudgeDesk:
         if g.self_preference.get("bias") is not None:
             lines.append(f"\nSelf-preference: judge minus people on its own checkpoint's replies vs others' "
                          f"= {g.self_preference['bias']:+.2f} (positive: it favours itself).")
+        lines += pair_vote_lines(pair_agreement(self.ctx.store, rater.strip()))
         info = self.ctx.store.judges.rater(rater.strip())
         scores = [[s["conversation_id"][:12], s["side"], s["checkpoint"], s["turns"], round(s["mean"], 2),
                    s["min"], s["first_break_round"]]
                   for s in conversation_scores(self.ctx.store.judges.verdicts(info["rater_id"]))]
         return "\n".join(lines), scores
+
+
+def pair_vote_lines(votes: dict) -> list[str]:
+    """Pairwise verdicts (position-consistent only) vs people's majority vote on the same turns."""
+    if not votes["n"]:
+        return ["", f"Pairwise vs people's votes: no arena turn has both a consistent judge verdict and a "
+                    f"majority vote yet ({votes['human_splits']} with split votes)."]
+    lines = ["", f"**Pairwise vs people's votes** ({votes['n']} arena turns; {votes['human_splits']} with split "
+                 f"votes left out): kappa {_ci(votes['kappa'], votes['kappa_ci'])}; the judge's winner is the "
+                 f"people's majority on {votes['matches_majority']:.0%} of turns.",
+             "", "| judge \\ people's vote | " + " | ".join(PAIR_LABELS) + " |", "|---|" + "---|" * len(PAIR_LABELS)]
+    return lines + [f"| {j} | " + " | ".join(str(votes["confusion"][j][h]) for h in PAIR_LABELS) + " |"
+                    for j in PAIR_LABELS]
 
 
 def render(ctx: AppContext) -> JudgeDesk:
@@ -140,30 +162,24 @@ def render(ctx: AppContext) -> JudgeDesk:
 
 
 def _wire(desk: JudgeDesk, c: dict) -> None:
+    @ui_guarded
     async def run(name, scope, target, history, pairwise, force, request: gr.Request,
                   progress=gr.Progress()):
         stop = threading.Event()
-        try:
-            progress((0, None), desc="judging")
-            message = await desk.run(request, name, scope, target, history, pairwise, force,
-                                     lambda done, total: progress((done, total), desc="judging"), stop)
-            return message, desk.gate_rows()
-        except IftChatError as exc:
-            raise ui_error(exc) from exc
+        progress((0, None), desc="judging")
+        message = await desk.run(request, name, scope, target, history, pairwise, force,
+                                 lambda done, total: progress((done, total), desc="judging"), stop)
+        return message, desk.gate_rows()
 
+    @ui_guarded
     def show_gate(request: gr.Request):
-        try:
-            admin_for_request(desk.ctx.store, request)
-            return desk.gate_rows()
-        except IftChatError as exc:
-            raise ui_error(exc) from exc
+        admin_for_request(desk.ctx.store, request)
+        return desk.gate_rows()
 
+    @ui_guarded
     def show_detail(rater, request: gr.Request):
-        try:
-            admin_for_request(desk.ctx.store, request)
-            return desk.detail(rater)
-        except IftChatError as exc:
-            raise ui_error(exc) from exc
+        admin_for_request(desk.ctx.store, request)
+        return desk.detail(rater)
 
     event = c["run_button"].click(run, [c["name"], c["scope"], c["target"], c["history"], c["pairwise"],
                                         c["force"]], [c["run_md"], c["table"]], api_name="judge_run",

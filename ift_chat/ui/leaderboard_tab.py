@@ -11,10 +11,12 @@ from __future__ import annotations
 import gradio as gr
 import pandas as pd
 
-from ..errors import IftChatError, ValidationError
+from ..errors import ValidationError
+from ..judge.optin import rounds_beside
 from ..leaderboard import RatingFilters, Report, ReportOptions, VoteFilters, build_report
 from ..leaderboard.pairs import battles_needed
-from .context import AppContext, ui_error
+from .context import AppContext, ui_guarded
+from .render import md_text
 
 ANY = ""
 NEEDED_COLUMNS = ["checkpoint", "opponent", "rating_gap", "votes", "extra_votes_to_separate"]
@@ -77,14 +79,43 @@ def choices(ctx: AppContext) -> tuple[list[str], list[str]]:
             [ANY, *[c.name for c in ctx.store.checkpoints.all()]])
 
 
-def refresh_outputs(ctx: AppContext, options: ReportOptions) -> tuple:
+def judge_choices(ctx: AppContext) -> list[str]:
+    """"" (people only, the default) and every judge rater with verdicts."""
+    return [ANY, *[r["name"] for r in ctx.store.judges.raters()]]
+
+
+def add_judge_lines(figure, table: pd.DataFrame, label: str):
+    """The judge's per-round shares as dashed lines beside people's, named with its trust."""
+    import plotly.graph_objects as go
+
+    for checkpoint, rows in table.dropna(subset=["judge_followed"]).groupby("checkpoint"):
+        figure.add_trace(go.Scatter(x=rows["round"], y=rows["judge_followed"], mode="lines+markers",
+                                    line={"dash": "dash"}, name=f"{checkpoint}: {label}"))
+    return figure
+
+
+def with_judge(ctx: AppContext, report: Report, figures: dict, judge: str | None) -> tuple[str, pd.DataFrame]:
+    """Opt-in: (the judge's markdown line, people's per-round table with the judge beside it);
+    without a judge, ("", people's table) and the figures untouched."""
+    if not judge:
+        return "", report.rounds.round(3)
+    table, choice = rounds_beside(ctx.store, judge, report.rounds, report.options.ratings)
+    add_judge_lines(figures["rounds"], table, choice.short_label())
+    trust = "" if choice.gate.trusted else " Its numbers say little about what people would say."
+    text = (f"\n\n**Judge beside people (opt-in): {md_text(choice.gate.rater)} is {md_text(choice.gate.label)}.**"
+            f"{trust} Dashed lines and the judge_* columns are its verdicts; the rest stays human-only.")
+    return text, table.round(3)
+
+
+def refresh_outputs(ctx: AppContext, options: ReportOptions, judge: str | None = None) -> tuple:
     report = build_report(ctx.store, options)
     figures = report.figures()
+    judge_text, rounds_table = with_judge(ctx, report, figures, _text(judge))
     needed = battles_needed(report.pairs) if len(report.pairs) else pd.DataFrame(columns=NEEDED_COLUMNS)
     eval_sets, checkpoints = choices(ctx)  # new eval sets / checkpoints since the page loaded
     v = report.views
-    return (summary_markdown(report), figures["ratings"], report.ratings, figures["rounds"],
-            report.rounds.round(3), figures["win_rate"], needed[NEEDED_COLUMNS], figures["tags"],
+    return (summary_markdown(report) + judge_text, figures["ratings"], report.ratings, figures["rounds"],
+            rounds_table, figures["win_rate"], needed[NEEDED_COLUMNS], figures["tags"],
             gr.Dropdown(choices=eval_sets), gr.Dropdown(choices=checkpoints),
             gr.Dropdown(choices=checkpoints[1:]),
             # the further views (file stems as in the `leaderboard --out` report)
@@ -123,6 +154,8 @@ def render(ctx: AppContext) -> None:
                                maximum=100)
         style_rounds = gr.Number(0, label="Style control bootstrap rounds (0: sandwich intervals)",
                                  precision=0, minimum=0, maximum=1000)
+        judge = gr.Dropdown(judge_choices(ctx), value=ANY, allow_custom_value=True,
+                            label="Include judge (opt-in; none: people only) beside the per-round curve")
     refresh = gr.Button("Refresh leaderboard", variant="primary")
     summary = gr.Markdown("Press **Refresh leaderboard** to compute.")
     gr.Markdown("### Per-round leaderboard: who still wins, and still follows, in later rounds")
@@ -160,15 +193,16 @@ def render(ctx: AppContext) -> None:
                                      interactive=False)
     tags_plot = gr.Plot(label="Error tags")
 
+    @ui_guarded
     def on_refresh(*values):
-        try:
-            return refresh_outputs(ctx, report_options(*values))
-        except IftChatError as exc:
-            raise ui_error(exc) from exc
+        *values, judge_name = values
+        return refresh_outputs(ctx, report_options(*values), judge_name)
 
     refresh.click(on_refresh,
                   [rounds, both_bad, include_named, include_replays, aggregate, eval_set, since, until,
-                   anchor, min_gold, only, from_round, style_rounds],
+                   anchor, min_gold, only, from_round, style_rounds, judge],
                   [summary, ratings_plot, ratings_table, rounds_plot, rounds_table, win_plot,
                    needed_table, tags_plot, eval_set, anchor, only, *(view[name] for name in VIEW_OUTPUTS)],
                   api_name="leaderboard_refresh")
+    # judges that got verdicts since the page was built (never a default: people only)
+    judge.focus(lambda: gr.Dropdown(choices=judge_choices(ctx)), None, judge, api_name=False)

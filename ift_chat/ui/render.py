@@ -21,6 +21,7 @@ import gradio as gr
 import nh3
 from markdown_it import MarkdownIt
 
+from ..judge import optin
 from ..store import Dialog, DialogTurn, Store
 from ..store.dialog import EarlierReply
 from ..store.models import Rating, Response
@@ -110,9 +111,23 @@ def auto_badge(checks: list[dict]) -> str:
     return text + "".join(f" — ✗ {c['kind'].replace('_', ' ')}: {c['detail']}" for c in failed[:2])
 
 
-def reply_html(text: str, status: str, error: str | None, badge: str = "", auto: str = "") -> str:
-    """A reply as HTML: its markdown rendered, then its status, error, rating and automatic
-    checks as plain text."""
+def judge_badge(verdicts: list[dict]) -> str:
+    """Judge verdicts of one reply (judge/optin.badges) as a badge, each with its trust label:
+    "judge j1: ✅ followed · 4/5 (not trusted (kappa 0.20 < 0.6 vs people, n=12))". Never a rating."""
+    shown = []
+    for v in verdicts:
+        if v["status"] != "ok":
+            verdict = "no verdict (unparsable)" if v["status"] == "unparsable" else "no verdict (judge failed)"
+        else:
+            verdict = FOLLOWED_BADGES.get(v["followed"], v["followed"]) + (f" · {v['score']}/5" if v["score"] else "")
+        shown.append(f"judge {v['judge']}: {verdict} ({v['label']})")
+    return "; ".join(shown)
+
+
+def reply_html(text: str, status: str, error: str | None, badge: str = "", auto: str = "",
+               judge: str = "") -> str:
+    """A reply as HTML: its markdown rendered, then its status, error, rating, automatic
+    checks and judge verdicts as plain text."""
     notes = []
     if status == "error":
         notes.append(f"{STATUS_NOTES['error']}: {error or 'unknown error'}")
@@ -122,6 +137,8 @@ def reply_html(text: str, status: str, error: str | None, badge: str = "", auto:
         notes.append(f"rated: {badge}")
     if auto:  # plain text like every note (check details can quote the reply)
         notes.append(f"🤖 {auto}")
+    if judge:  # plain text too: judge names and labels come from the registry and the store
+        notes.append(f"⚖ {judge}")
     body = safe_html(text) if text else ""
     if notes:
         body += f"<p><em>{text_html(' — '.join(notes))}</em></p>"
@@ -188,6 +205,7 @@ def pane_messages(store: Store, conversation_id: str | None, side: str, rater_id
     for reply in dialog.earlier:
         if reply.response.side == side and only_turn in (None, reply.turn.idx):
             earlier.setdefault(reply.turn.idx, []).append(reply)
+    judged = _judged(store, dialog, side)
     out: list[tuple[dict, Response | None]] = []
     for turn in dialog.turns:
         if only_turn is not None and turn.turn.idx != only_turn:
@@ -204,19 +222,31 @@ def pane_messages(store: Store, conversation_id: str | None, side: str, rater_id
         elif current is not None:
             note = f"reply {total} of {total} (latest)" if total > 1 else ""
             out.append((_reply_message(store, dialog, current, turn.ratings.get(current.id),
-                                       turn.checks.get(current.id, []), note), current))
+                                       turn.checks.get(current.id, []), note, judged.get(current.id, ())),
+                        current))
     for replies in earlier.values():  # an edit whose new message never got stored
         for reply in replies:
             out.append((_earlier_message(store, dialog, reply, "1 of 1"), reply.response))
     return out
 
 
+def _judged(store: Store, dialog: Dialog, side: str) -> dict[int, list[dict]]:
+    """Judge verdicts of the replies this viewer has rated: shown beside a person's rating only
+    once it is given, so a judge never anchors the ratings it is measured against."""
+    if dialog.names_hidden:
+        return {}
+    rated = [r.id for t in dialog.turns if (r := t.responses.get(side)) is not None
+             and t.ratings.get(r.id) is not None]
+    return optin.badges(store, rated) if rated else {}
+
+
 def _reply_message(store: Store, dialog: Dialog, response: Response, rating: Rating | None,
-                   checks, note: str = "") -> dict:
+                   checks, note: str = "", judged=()) -> dict:
     error = response.error
     if error and response.status == "error" and dialog.names_hidden:
         error = redact_identities(store, dialog.id, error)
-    markup = reply_html(response.text, response.status, error, rating_badge(rating), auto_badge(list(checks)))
+    markup = reply_html(response.text, response.status, error, rating_badge(rating), auto_badge(list(checks)),
+                        judge_badge(list(judged)))
     if note:
         markup = clean_html(f"<p><em>{text_html(note)}</em></p>{markup}")
     return {"role": "assistant", "content": [html_message(markup)]}

@@ -41,6 +41,7 @@ def test_admin_runs_a_judge_and_sees_it_not_trusted(judged_world, judge_server):
         assert "0 judged, 2 already judged" in again
         detail, scores = boss.predict(row[0], api_name="/judge_detail")
         assert "not trusted" in detail and "| yes | 0 | 0 | 1 |" in detail
+        assert "Pairwise vs people's votes: no arena turn" in detail
         assert scores["data"][0][5] == 5  # min over turns
         rita = Client(url, auth=("rita", "rater-password"), verbose=False)
         with pytest.raises(Exception, match="only an admin"):

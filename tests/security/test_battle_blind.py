@@ -142,7 +142,7 @@ def side_response(store, side: str) -> int:
 def leaderboard(http, url) -> str:
     """The public leaderboard exactly as its Refresh button returns it (bootstrap off: exact)."""
     page = PageSession(http, url)
-    out, error, _ = page.call("leaderboard_refresh", 0, "tie", False, True, "mean", "", "", "", "", 0, [], 3, 0)
+    out, error, _ = page.call("leaderboard_refresh", 0, "tie", False, True, "mean", "", "", "", "", 0, [], 3, 0, "")
     assert not error, error
     return json.dumps(out, sort_keys=True)
 
