@@ -32,19 +32,67 @@ sys.path.insert(0, str(HERE))
 
 import httpx  # noqa: E402
 
-from bench_ui_latency import (CHROMIUM, GOAL_MS, NAME, ROOT, ChatPage, direct_round, free_port,  # noqa: E402
-                              load, pct, start_floor_app, wait_for_app)
+from bench_ui_latency import (CHROMIUM, GOAL_MS, NAME, PAGE_HOOKS, ROOT, ChatPage, direct_round,  # noqa: E402
+                              free_port, load, pct, start_floor_app, wait_for_app)
 from ift_chat.backends import SamplingParams  # noqa: E402
 from ift_chat.backends.openai_client import OpenAIBackend  # noqa: E402
 from ift_chat.config import Limits  # noqa: E402
 from ift_chat.dialog import Round, build_messages  # noqa: E402
 
 
-class StubChatPage(ChatPage):
-    """ChatPage without setting the sampling params in the page: the stub ignores them."""
+# The first reply text in a bubble newer than the ones before Enter (the conversation goes on
+# from round to round: the app's New conversation button is not part of what is timed).
+WATCH_NEW_BUBBLE = r"""
+(() => {
+  const pane = document.querySelector('#chat-chat-single');
+  new MutationObserver(() => {
+    const b = window.__bench;
+    if (!b.armed || b.t0 === null || b.tDom !== null) return;
+    const bots = pane.querySelectorAll('.bot-row');
+    if (bots.length <= window.__benchBefore) return;
+    const text = bots[bots.length - 1].textContent.replace('…', '').trim();
+    if (text) {
+      b.tDom = performance.now();
+      b.text = text.slice(0, 40);
+      requestAnimationFrame(() => { b.tFrame = performance.now(); });
+    }
+  }).observe(pane, {subtree: true, childList: true, characterData: true});
+})()
+"""
 
-    def _set_params(self, params: SamplingParams) -> None:
-        pass
+
+class StubChatPage(ChatPage):
+    """bench_ui_latency's ChatPage, one conversation for all rounds, sampling params left as they
+    are (the stub ignores them)."""
+
+    def __init__(self, browser, url: str, params: SamplingParams, app_pid: int):
+        self.app_pid = app_pid
+        self.page = browser.new_context(viewport={"width": 1400, "height": 1100}).new_page()
+        self.page.set_default_timeout(60_000)
+        self.page.add_init_script(PAGE_HOOKS)
+        self.cdp = self.page.context.new_cdp_session(self.page)
+        self.cdp.send("Performance.enable")
+        self._watch_network()
+        self.page.goto(url + "/")
+        self.page.locator("#rater-name textarea, #rater-name input").first.wait_for()
+        self.page.wait_for_timeout(1500)
+        self.page.locator("#rater-name textarea, #rater-name input").first.fill("bench")
+        self.page.evaluate(WATCH_NEW_BUBBLE)
+
+    def round(self, prompt: str) -> float:
+        page = self.page
+        box = page.locator("#chat-input textarea")
+        page.wait_for_function("document.querySelector('#chat-input textarea').value === ''")
+        page.evaluate("window.__benchBefore = document.querySelectorAll('#chat-chat-single .bot-row').length")
+        box.fill(prompt)
+        page.evaluate("Object.assign(window.__bench, {armed: true, t0: null, tDom: null, tFrame: null, "
+                      "tDone: null, text: null, chunks: []})")
+        box.press("Enter")
+        page.wait_for_function("window.__bench.tFrame !== null && window.__bench.tDone !== null")
+        page.wait_for_function("document.querySelectorAll('#chat-chat-single .ift-live').length === 0")
+        page.wait_for_timeout(300)  # the turn's after-events finish
+        b = page.evaluate("() => { window.__bench.armed = false; return Object.assign({}, window.__bench); }")
+        return b["tDom"] - b["t0"]
 
 
 def start_stub(tmp: Path, rate: float, prefill_ms: float) -> tuple[subprocess.Popen, str]:
@@ -93,7 +141,7 @@ def run(args, tmp: Path) -> dict[str, list[float]]:
                 "--disable-component-update", "--disable-sync"])
             pages = {name: StubChatPage(browser, url, params, proc.pid) for name, (proc, url) in apps.items()}
             arms = {"direct": lambda: direct_round(client, stub_url, body)[0],
-                    **{name: (lambda page=page: page.round(args.prompt).ttft_ms) for name, page in pages.items()}}
+                    **{name: (lambda page=page: page.round(args.prompt)) for name, page in pages.items()}}
             for _ in range(args.warmup):
                 for run_arm in arms.values():
                     run_arm()
