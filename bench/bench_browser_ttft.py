@@ -22,8 +22,8 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 import tempfile
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -31,14 +31,24 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 import httpx  # noqa: E402
+from bench_ui_latency import (  # noqa: E402
+    CHROMIUM,
+    GOAL_MS,
+    NAME,
+    ROOT,
+    ChatPage,
+    direct_round,
+    free_port,
+    load,
+    pct,
+    start_floor_app,
+    wait_for_app,
+)
 
-from bench_ui_latency import (CHROMIUM, GOAL_MS, NAME, PAGE_HOOKS, ROOT, ChatPage, direct_round,  # noqa: E402
-                              free_port, load, pct, start_floor_app, wait_for_app)
 from ift_chat.backends import SamplingParams  # noqa: E402
 from ift_chat.backends.openai_client import OpenAIBackend  # noqa: E402
 from ift_chat.config import Limits  # noqa: E402
 from ift_chat.dialog import Round, build_messages  # noqa: E402
-
 
 # The first reply text in a bubble newer than the ones before Enter (the conversation goes on
 # from round to round: the app's New conversation button is not part of what is timed).
@@ -65,18 +75,10 @@ class StubChatPage(ChatPage):
     """bench_ui_latency's ChatPage, one conversation for all rounds, sampling params left as they
     are (the stub ignores them)."""
 
-    def __init__(self, browser, url: str, params: SamplingParams, app_pid: int):
-        self.app_pid = app_pid
-        self.page = browser.new_context(viewport={"width": 1400, "height": 1100}).new_page()
-        self.page.set_default_timeout(60_000)
-        self.page.add_init_script(PAGE_HOOKS)
-        self.cdp = self.page.context.new_cdp_session(self.page)
-        self.cdp.send("Performance.enable")
-        self._watch_network()
-        self.page.goto(url + "/")
-        self.page.locator("#rater-name textarea, #rater-name input").first.wait_for()
-        self.page.wait_for_timeout(1500)
-        self.page.locator("#rater-name textarea, #rater-name input").first.fill("bench")
+    def _set_params(self, params: SamplingParams) -> None:
+        # ChatPage.__init__ calls this just before it installs its watch (the last bubble's
+        # first text): install this bench's (a new bubble's) instead.
+        self.page.evaluate("window.__benchWatch = () => {}")
         self.page.evaluate(WATCH_NEW_BUBBLE)
 
     def round(self, prompt: str) -> float:

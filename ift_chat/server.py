@@ -42,7 +42,8 @@ from .backends import Backends
 from .config import Config
 from .store import Store
 from .ui.app import CSS, build_app, build_battle_app
-from .ui.live import LIVE_CSS, LIVE_JS, ROUTE as LIVE_ROUTE, LiveReplies
+from .ui.live import LIVE_CSS, LIVE_JS, LiveReplies
+from .ui.live import ROUTE as LIVE_ROUTE
 
 # A FileData input whose path is a URL: Gradio would download it on the server. (Its "url"
 # field is fine: browsers send one with every upload, and Gradio ignores it for inputs.)
