@@ -8,8 +8,8 @@ value — per token batch, growing with the conversation (py-spy at 64 users: 47
 CPU in ``Blocks.process_api``). Gradio has no way to send part of a value.
 
 So a turn's text goes out on a small server-sent-events route of the same ASGI app instead:
-the send handler yields to Gradio twice per turn (the panes with the user's message and a
-placeholder reply, plus a per-turn stream token; then the final panes, rendered and sanitised as
+the send handler yields to Gradio twice per turn (the panes with the user's message and the
+reply's first text, plus a per-turn stream token; then the final panes, rendered and sanitised as
 always), and in between publishes the runner's snapshots to ``LiveTurn``. The page (``LIVE_JS``)
 opens ``<app root>/ift_live/<token>`` when the token arrives and shows the text with
 ``textContent`` only, in its own element in the reply's bubble, until the final message
@@ -142,10 +142,13 @@ class LivePanes:
             shown = False
             async for snapshot in stream:
                 turn.publish(snapshot)
-                if not shown:  # the user's message and a placeholder reply; the text follows by SSE
+                # The first text goes with Gradio's update, like without SSE (one stream already
+                # open: a first token sent by SSE waited for the page to open it, +120 ms p50 in
+                # bench/bench_browser_ttft.py); the page follows the rest by SSE.
+                if not shown and (any(snapshot.texts.values()) or snapshot.finished):
                     shown = True
-                    placeholder = Snapshot(snapshot.turn_id, {side: "" for side in snapshot.texts}, frozenset())
-                    update = panes._live(conversation_id, placeholder, rater, {})
+                    first = Snapshot(snapshot.turn_id, snapshot.texts, frozenset())
+                    update = panes._live(conversation_id, first, rater, {})
                     update.update({panes.conversation: conversation_id, panes.editing: False,
                                    panes.info: panes._link(conversation_id), self.token_box: token})
                     yield update
