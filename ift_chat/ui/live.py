@@ -8,8 +8,8 @@ value — per token batch, growing with the conversation (py-spy at 64 users: 47
 CPU in ``Blocks.process_api``). Gradio has no way to send part of a value.
 
 So a turn's text goes out on a small server-sent-events route of the same ASGI app instead:
-the send handler yields to Gradio twice per turn (the panes with the user's message and the
-reply's first text, plus a per-turn stream token; then the final panes, rendered and sanitised as
+the send handler yields to Gradio three times per turn (the panes with the user's message and a
+placeholder reply, plus a per-turn stream token; the reply's first text; then the final panes, rendered and sanitised as
 always), and in between publishes the runner's snapshots to ``LiveTurn``. The page (``LIVE_JS``)
 opens ``<app root>/ift_live/<token>`` when the token arrives and shows the text with
 ``textContent`` only, in its own element in the reply's bubble, until the final message
@@ -139,14 +139,14 @@ class LivePanes:
     async def stream(self, conversation_id: str, stream, rater):
         panes, token, turn = self.panes, *self.replies.open()
         try:
-            shown = False
+            shown = 0  # Gradio updates: the turn's start (placeholder), then its first text
             async for snapshot in stream:
                 turn.publish(snapshot)
-                # The first text goes with Gradio's update, like without SSE (one stream already
-                # open: a first token sent by SSE waited for the page to open it, +120 ms p50 in
-                # bench/bench_browser_ttft.py); the page follows the rest by SSE.
-                if not shown and (any(snapshot.texts.values()) or snapshot.finished):
-                    shown = True
+                # The first text also goes with a (small) Gradio update, on the stream the page
+                # already has open: sent by SSE only, it waited for the page to open its stream
+                # (+120 ms p50 in bench/bench_browser_ttft.py). The rest goes by SSE only.
+                if shown < 2 and (not shown or any(snapshot.texts.values()) or snapshot.finished):
+                    shown += 1
                     first = Snapshot(snapshot.turn_id, snapshot.texts, frozenset())
                     update = panes._live(conversation_id, first, rater, {})
                     update.update({panes.conversation: conversation_id, panes.editing: False,
