@@ -25,7 +25,7 @@ WHAT_IFS = ("vote-unlimited", "skip-noop-updates", "static-images")
 
 
 def serve(checkpoints: Path, port: int, what_if: list[str], max_sessions: int | None = None,
-          monitoring_every: int | None = None, prefill_events: int = 0) -> None:
+          monitoring_every: int | None = None, prefill_events: int = 0, live_replies: str | None = None) -> None:
     """Child process: what ``python -m ift_chat serve`` runs, plus optional what-if changes
     (to measure a proposed fix without editing the app; never on by default)."""
     from ift_chat import server
@@ -56,7 +56,8 @@ def serve(checkpoints: Path, port: int, what_if: list[str], max_sessions: int | 
     if os.environ.get("BENCH_CENSUS"):
         census_on_signal(Path(os.environ["BENCH_CENSUS"]))
     run_app(Config.from_env(host="127.0.0.1", port=port, checkpoints_dir=checkpoints, demo=False,
-                            max_sessions=max_sessions, gradio_monitoring_every=monitoring_every))
+                            max_sessions=max_sessions, gradio_monitoring_every=monitoring_every,
+                            live_replies=live_replies))
 
 
 def prefill_queue_records(server, n: int) -> None:
@@ -249,9 +250,10 @@ def main() -> None:
     parser.add_argument("--gradio-monitoring-every", type=int, default=None,
                         help="serve --gradio-monitoring-every (1 = Gradio 6.31's default: after every event)")
     parser.add_argument("--prefill-events", type=int, default=0)
+    parser.add_argument("--live-replies", choices=("sse", "gradio"), default=None)
     args = parser.parse_args()
     serve(args.checkpoints, args.port, args.what_if, args.max_sessions, args.gradio_monitoring_every,
-          args.prefill_events)
+          args.prefill_events, args.live_replies)
 
 
 if __name__ == "__main__":

@@ -62,10 +62,12 @@ class GradioApp:
             raise ApiError(f"fn {fn_index}: HTTP {r.status_code} {r.text[:200]}")
         return r.json()["data"]
 
-    async def call(self, api_name: str | int, data: list, chatbots: dict[str, int] | None = None) -> TurnResult:
+    async def call(self, api_name: str | int, data: list, chatbots: dict[str, int] | None = None,
+                   live: int | None = None) -> TurnResult:
         """Run one event (by api name or fn index) to completion; ``chatbots`` maps side → output
-        index to watch for text."""
-        result, start = TurnResult(), time.perf_counter()
+        index to watch for text; ``live``: the output index of the turn's SSE stream token (the app's
+        live_replies = sse), followed as the page does."""
+        result, start, follow = TurnResult(), time.perf_counter(), None
         fn_index = api_name if isinstance(api_name, int) else self.fn_index[api_name]
         join = await self.http.post(f"{self.base}/gradio_api/queue/join", json={
             "data": data, "fn_index": fn_index, "session_hash": self.session,
@@ -91,6 +93,8 @@ class GradioApp:
                 elif kind == "process_generating":
                     result.messages += 1
                     outputs = _apply(outputs, msg["output"]["data"])
+                    if live is not None and follow is None and outputs[live]:
+                        follow = asyncio.create_task(self.follow_live(outputs[live], result, start))
                     if chatbots:
                         _note_first_text(result, outputs, chatbots, start)
                 elif kind == "process_completed":
@@ -100,6 +104,8 @@ class GradioApp:
                         output = msg.get("output") or {}
                         raise ApiError(f"{api_name}: {output.get('title') or ''} {output.get('error')}")
                     final = msg["output"]["data"]
+                    if follow is not None:
+                        await asyncio.wait_for(follow, 30)
                     if chatbots:
                         _note_first_text(result, final, chatbots, start)
                         result.texts = {side: _last_reply(final[i]) for side, i in chatbots.items()}
@@ -107,6 +113,20 @@ class GradioApp:
                 elif kind in ("unexpected_error", "close_stream"):
                     raise ApiError(f"{api_name}: {kind} {msg.get('message', '')}")
         raise ApiError(f"{api_name}: the event stream ended before process_completed")
+
+
+    async def follow_live(self, token: str, result: TurnResult, start: float) -> None:
+        """GET <app>/ift_live/<token>: note when each side's first text arrives (ui/live.py)."""
+        async with self.http.stream("GET", f"{self.base}/ift_live/{token}") as sse:
+            if sse.status_code != 200:
+                return  # the turn ended before the page asked: the final message has the text
+            async for line in sse.aiter_lines():
+                if line.startswith("event: done"):
+                    return
+                if line.startswith("data:"):
+                    for side, delta in json.loads(line[5:]).items():
+                        if delta and side not in result.ttft_ms:
+                            result.ttft_ms[side] = (time.perf_counter() - start) * 1000
 
 
 def _apply(outputs: list | None, data: list) -> list:

@@ -170,6 +170,8 @@ def start_app(args, work: Path, backend_url: str, models: dict[str, str], childr
         env["BENCH_CENSUS"] = str(work)
     monitoring = (["--gradio-monitoring-every", str(args.gradio_monitoring_every)]
                   if args.gradio_monitoring_every is not None else [])
+    if args.live_replies:
+        monitoring += ["--live-replies", args.live_replies]
     if args.workers > 1:  # serve --workers N: nginx on `port`; CPU and RSS are the supervisor's tree
         proc = children.spawn([sys.executable, "-m", "ift_chat", "serve", "--workers", str(args.workers),
                                "--port", str(port), "--home", str(home), "--checkpoints", str(checkpoints),
@@ -202,6 +204,8 @@ def page_plan(config: dict) -> dict:
         "after": [(d["id"], d["inputs"]) for d in deps
                   if d.get("trigger_after") == send["id"] and d.get("trigger_only_on_success")],
         "input": ids["battle-input"], "name": ids["rater-name"],
+        # live_replies = sse: the send's output that carries the turn's stream token
+        "live": send["outputs"].index(ids["battle-live"]) if "battle-live" in ids else None,
     }
 
 
@@ -320,7 +324,7 @@ async def send_as_the_page_does(tab: GradioApp, env: Env, message: dict, name: s
         return [message if i == page["input"] else name if i == page["name"] else None for i in inputs]
 
     send = tab.call("battle_send", [None, message, False, name, "", 0.7, 1.0, env.args.max_tokens,
-                                    None, "own"], page["chatbots"])
+                                    None, "own"], page["chatbots"], page["live"])
     results = await asyncio.gather(send, *(tab.run_unqueued(fn, data(inputs))
                                            for fn, inputs in page["alongside"]))
     for fn, inputs in page["after"]:
@@ -672,6 +676,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--gradio-monitoring-every", type=int, default=None,
                         help="the app's serve --gradio-monitoring-every (default the app's: off; 1 = "
                              "Gradio 6.31's own default, the summary after every event)")
+    parser.add_argument("--live-replies", choices=("sse", "gradio"), default=None,
+                        help="the app's serve --live-replies (default the app's)")
     parser.add_argument("--py-spy", type=Path, default=None,
                         help="py-spy the app during the load phase into this file (collapsed stacks)")
     parser.add_argument("--prefill-events", type=int, default=0,

@@ -5,7 +5,8 @@ fixed token rate) per user count, each variant in its own fresh app, interleaved
     .venv/bin/python bench/bench_stream_cost.py --users 64 --rounds 2 --duration 60
 
 Variants: ``before`` = Gradio 6.31's queue analytics (``--gradio-monitoring-every 1``, what the
-app ran until the fix), ``after`` = the app as served. Each run measures its own direct phase (the
+app ran until the fix), ``after`` = the app as served; ``gradio`` / ``sse`` = reply text as Gradio
+updates or over the app's SSE route (``--live-replies``; run ``--variants gradio sse``). Each run measures its own direct phase (the
 same users straight to the backend), so every app figure is printed next to its direct figure and
 as a ratio; CPU is the app process's own (user+system) per 1,000 delivered tokens.
 """
@@ -21,6 +22,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 VARIANTS = {"before": ["--gradio-monitoring-every", "1"], "after": [],
+            # how reply text reaches the page (serve --live-replies): Gradio updates vs the SSE route
+            "gradio": ["--live-replies", "gradio"], "sse": ["--live-replies", "sse"],
             # a proposed next step, not in the app: history images as Gradio static files
             "after+static-images": ["--what-if", "static-images"],
             "workers2": ["--workers", "2"]}  # the app as serve --workers 2 behind nginx
@@ -85,7 +88,8 @@ def main() -> None:
         mine = {v: [r for r in results if r["users"] == users and r["variant"] == v and "failed" not in r]
                 for v in VARIANTS}
         mean = lambda rs, k: sum(r[k] for r in rs) / len(rs)  # noqa: E731
-        for new, old in (("after", "before"), ("after+static-images", "after"), ("workers2", "after")):
+        for new, old in (("after", "before"), ("after+static-images", "after"), ("workers2", "after"),
+                         ("sse", "gradio")):
             if mine[new] and mine[old]:
                 print(f"{users} users, {new}/{old}: CPU per 1k tokens x"
                       f"{mean(mine[new], 'app_cpu_per_1k') / mean(mine[old], 'app_cpu_per_1k'):.2f}, "

@@ -52,6 +52,10 @@ class Config:
     # past events after every queued event (28 % of the app's CPU at 64 users,
     # bench/bench_stream_cost.py); N > 0 turns the dashboard on, its summary redone every N events.
     gradio_monitoring_every: int = 0
+    # How a streaming reply's text reaches the page: "sse" = a small server-sent-events route
+    # beside Gradio (ui/live.py; Gradio sends a turn's start and its final message), "gradio" =
+    # every token batch as a Gradio update of the whole panes (bench/bench_stream_cost.py).
+    live_replies: str = "sse"
     limits: Limits = field(default_factory=Limits)
 
     @property
@@ -100,6 +104,8 @@ class Config:
             raise ValidationError("timeouts must be positive numbers of seconds")
         if self.gradio_monitoring_every < 0:
             raise ValidationError("gradio monitoring interval must be 0 (off) or a number of events")
+        if self.live_replies not in ("sse", "gradio"):
+            raise ValidationError(f"live replies must be sse or gradio, not {self.live_replies!r}")
         if self.max_sessions < 1:
             raise ValidationError("max sessions must be at least 1")
         if not 0 < self.limits.max_upload_bytes <= 2 * 1024**3:

@@ -220,6 +220,9 @@ class DialogRunner:
         group = asyncio.gather(*tasks, return_exceptions=True)
         self._tasks.add(group)
         group.add_done_callback(lambda _: self._release(conversation.id, cancel, group))
+        # The turn is stored and its sides are asked: shown at once (the user's message, a
+        # placeholder reply), not only with the first token.
+        yield Snapshot(turn.id, dict(texts), frozenset())
         loop, shown_at = asyncio.get_running_loop(), float("-inf")
         while len(finished) < len(sides):
             urgent = _take(await queue.get(), texts, finished)

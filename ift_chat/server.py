@@ -42,6 +42,8 @@ from .backends import Backends
 from .config import Config
 from .store import Store
 from .ui.app import CSS, build_app, build_battle_app
+from .ui.live import LIVE_CSS, LIVE_JS, LiveReplies
+from .ui.live import ROUTE as LIVE_ROUTE
 
 # A FileData input whose path is a URL: Gradio would download it on the server. (Its "url"
 # field is fine: browsers send one with every upload, and Gradio ignores it for inputs.)
@@ -57,11 +59,15 @@ _BEFORE_LOGIN_PREFIXES = ("/assets/", "/static/", "/svelte/")
 
 
 def make_asgi_app(config: Config, store: Store, backends: Backends, auth=None) -> FastAPI:
-    battle, main = build_battle_app(config, store, backends), build_app(config, store, backends)
+    sse = config.live_replies == "sse"
+    battle_live, main_live = (LiveReplies(), LiveReplies()) if sse else (None, None)
+    battle = build_battle_app(config, store, backends, battle_live)
+    main = build_app(config, store, backends, main_live)
     app = FastAPI(title="ift-chat", docs_url=None, redoc_url=None, openapi_url=None,
                   lifespan=_housekeeping([battle, main]))
     common = dict(auth=auth, allowed_paths=[str(config.images_dir)], blocked_paths=_blocked(config),
-                  show_error=True, max_file_size=config.limits.max_upload_bytes, ssr_mode=False, css=CSS,
+                  show_error=True, max_file_size=config.limits.max_upload_bytes, ssr_mode=False,
+                  css=CSS + LIVE_CSS, js=LIVE_JS if sse else None,
                   enable_monitoring=config.gradio_monitoring_every > 0)
     for blocks in (battle, main):
         quiet_queue_analytics(blocks, config.gradio_monitoring_every)
@@ -73,6 +79,9 @@ def make_asgi_app(config: Config, store: Store, backends: Backends, auth=None) -
     # live under it: the proxy forwards /ift/... unchanged. Each mount gets its root path
     # explicitly, else X-Forwarded-Host makes Gradio drop "/battle" from the page's links.
     prefix = urlparse(main.root_path or "").path.rstrip("/")
+    if sse:  # each app's reply streams under its own mount (its login cookie), before the mounts
+        app.add_route(f"{prefix}/battle{LIVE_ROUTE}", battle_live.endpoint, methods=["GET"])
+        app.add_route(f"{prefix}{LIVE_ROUTE}", main_live.endpoint, methods=["GET"])
     # The more specific mount first: "/" would swallow "/battle".
     gr.mount_gradio_app(app, battle, path=f"{prefix}/battle", root_path=f"{prefix}/battle", **common)
     with warnings.catch_warnings():  # "SSR ... not supported with multi-page apps": it is off

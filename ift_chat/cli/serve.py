@@ -36,6 +36,8 @@ def serve(
                                 help="Run as one worker of `serve --workers N` (its supervisor did the start-up work)."),
     gradio_monitoring_every: int = typer.Option(0, help="Gradio's /monitoring dashboard, its summary redone "
                                                         "every N events; 0 = off (it costs CPU per event)."),
+    live_replies: str = typer.Option("sse", help="How streaming replies reach the page: sse (a small event "
+                                                 "stream beside Gradio) | gradio (Gradio updates per token batch)."),
 ) -> None:
     """Start the web app on the checkpoints found (demo checkpoints if none)."""
     from ..app_factory import run_app
@@ -45,6 +47,7 @@ def serve(
                              backend=backend, auth_file=auth_file, demo=not no_demo,
                              request_timeout_s=timeout, max_sessions=max_sessions,
                              health_probe_s=probe_interval, gradio_monitoring_every=gradio_monitoring_every,
+                             live_replies=live_replies,
                              limits=Limits(max_upload_bytes=int(max_upload_mb * 1024 * 1024),
                                            max_reply_chars=max_reply_chars, max_turn_seconds=max_turn_seconds))
     if workers > 1:

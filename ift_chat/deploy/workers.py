@@ -111,7 +111,7 @@ def worker_command(config: Config, port: int, checkpoints: Path) -> list[str]:
             "--max-upload-mb", str(limits.max_upload_bytes / 1024 / 1024),
             "--max-sessions", str(config.max_sessions), "--max-reply-chars", str(limits.max_reply_chars),
             "--max-turn-seconds", str(limits.max_turn_seconds), "--probe-interval", str(config.health_probe_s),
-            "--gradio-monitoring-every", str(config.gradio_monitoring_every),
+            "--gradio-monitoring-every", str(config.gradio_monitoring_every), "--live-replies", config.live_replies,
             *(["--auth-file", str(config.auth_file.absolute())] if config.auth_file else [])]
 
 

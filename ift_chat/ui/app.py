@@ -15,6 +15,7 @@ from .arena_tab import ArenaTab
 from .chat_tab import ChatTab
 from .context import AppContext
 from .identity import Identity, render_identity, wire_identity
+from .live import LiveReplies
 from .rating import RATE_CSS
 
 TITLE = "ift-chat"
@@ -31,8 +32,8 @@ DEMO_BANNER = (
     "(see its README) and restart.")
 
 
-def build_app(config: Config, store: Store, backends: Backends) -> gr.Blocks:
-    ctx = AppContext(config, store, backends)
+def build_app(config: Config, store: Store, backends: Backends, live: LiveReplies | None = None) -> gr.Blocks:
+    ctx = AppContext(config, store, backends, live)
     runner = DialogRunner(store, backends, config.limits)
     with gr.Blocks(title=TITLE, analytics_enabled=False) as blocks:
         who = render_identity(config, "ift-chat — talk to, compare and rate your checkpoints")
@@ -58,8 +59,9 @@ def build_app(config: Config, store: Store, backends: Backends) -> gr.Blocks:
     return blocks
 
 
-def build_battle_app(config: Config, store: Store, backends: Backends) -> gr.Blocks:
-    ctx = AppContext(config, store, backends)
+def build_battle_app(config: Config, store: Store, backends: Backends,
+                     live: LiveReplies | None = None) -> gr.Blocks:
+    ctx = AppContext(config, store, backends, live)
     runner = DialogRunner(store, backends, config.limits)
     with gr.Blocks(title=f"{TITLE} — anonymous battle", analytics_enabled=False) as blocks:
         who = render_identity(config, "ift-chat — anonymous battle")

@@ -7,6 +7,7 @@ import functools
 import html
 import inspect
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import gradio as gr
 
@@ -17,6 +18,9 @@ from ..store import Store
 from ..store.models import Rater
 from ..crowd.auth import require_active
 
+if TYPE_CHECKING:
+    from .live import LiveReplies
+
 
 @dataclass(frozen=True)
 class AppContext:
@@ -25,6 +29,7 @@ class AppContext:
     config: Config
     store: Store
     backends: Backends
+    live: "LiveReplies | None" = None  # the app's SSE reply streams (ui/live.py); None = Gradio streams
 
     def rater_for(self, request: gr.Request | None, typed_name: str | None) -> Rater:
         """Who is acting: the logged-in user when auth is on, else the typed name."""

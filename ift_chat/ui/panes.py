@@ -13,6 +13,7 @@ from ..errors import IftChatError, ValidationError
 from ..runner import DialogRunner, Snapshot
 from ..store.models import Rater
 from .context import AppContext, ui_guarded
+from .live import LivePanes
 from .rating import FEEDBACK_OPTIONS, RatingPanel, feedback_values
 from .render import chatbot, live_message, names_hidden, pane_messages
 from .settings import SettingsPanel
@@ -73,6 +74,7 @@ class ConversationPanes:
             self.new_btn = gr.Button("🆕 New conversation", size="sm", elem_id=f"{self.p}-new")
         self.info = gr.Markdown("", elem_id=f"{self.p}-info")
         self.settings = SettingsPanel(self.ctx.config.limits, blind=self.anonymous).render()
+        self.live = LivePanes(self, self.ctx.live).render()  # reply text over SSE (ui/live.py)
         if self.by_turn:
             self.render_rating()
         return self
@@ -108,8 +110,9 @@ class ConversationPanes:
         turns = [
             self.input.submit(self.send, [self.conversation, self.input, self.editing, name,
                                           *self.settings.inputs, *self.extra_inputs],
-                              self._stream_outputs(), api_name=f"{self.p}_send", **streaming),
-            self.regen_btn.click(self.regenerate, base, self._stream_outputs(),
+                              [*self._stream_outputs(), *self.live.outputs], api_name=f"{self.p}_send",
+                            **streaming),
+            self.regen_btn.click(self.regenerate, base, [*self._stream_outputs(), *self.live.outputs],
                                  api_name=f"{self.p}_regenerate", **streaming),
         ]
         # The input clears at once, in a parallel unqueued event rather than in the stream's
@@ -117,6 +120,7 @@ class ConversationPanes:
         # parallel: a parallel event can land after the turn's own updates (seen in CI).
         self.input.submit(self._take_input, [self.input], [self.input], queue=False,
                           api_name=False, show_progress="hidden")
+        self.live.wire()
         for turn in turns:
             turn.success(self.after_turn, [self.conversation, name], self._after_outputs(), **quiet)
         self.stop_btn.click(self.stop, [self.conversation], [self.info], api_name=f"{self.p}_stop",
@@ -195,6 +199,10 @@ class ConversationPanes:
             yield update
 
     async def _stream(self, conversation_id: str, stream, rater: Rater | None):
+        if self.live.enabled:  # the text goes by SSE; Gradio gets the start and the end
+            async for update in self.live.stream(conversation_id, stream, rater):
+                yield update
+            return
         link, frames = self._link(conversation_id), {}
         async for snapshot in stream:
             update = self._live(conversation_id, snapshot, rater, frames)
