@@ -12,7 +12,7 @@ import pytest
 
 from ift_chat.crowd.auth import make_auth_check, set_account
 from tests.scripted_backend import ScriptedBackend
-from tests.ui.conftest import log_in, running_app, scripted_backends
+from tests.ui.conftest import running_app, scripted_backends
 from tests.ui.test_browser import open_page, send_message
 
 XSS = '<img src=x onerror="window.__xss=1"> <script>window.__xss=2</script> **bold** tail'
