@@ -73,22 +73,36 @@ def wait_rated(store: Store, count: int, page) -> None:
     raise RuntimeError("the rating was not stored")
 
 
-def dialog(page, prefix: str, pane: str, turns: int = 3) -> None:
+def reply_verdicts(page, prefix: str, pane: str, sides: int, turn: int | None):
+    """The verdict buttons under side A's reply to `turn` (None: the latest turn). The chat has
+    one pane with every turn; the arena shows the latest turn in its panes and earlier turns as
+    rows (#arena-turn-N-A)."""
+    if sides == 1:
+        replies = page.locator(f"#{pane} .extra-feedback-options")
+        return replies.nth(replies.count() - 1 if turn is None else turn - 1)
+    where = f"#{pane}" if turn is None else f"#{prefix}-turn-{turn}-A"
+    return page.locator(f"{where} .extra-feedback-options").last
+
+
+def dialog(page, prefix: str, pane: str, sides: int, turns: int = 3) -> None:
     for n in range(1, turns + 1):
         box = page.locator(f"#{prefix}-input textarea")
         box.fill(f"Question {n}: answer in one word.")
         box.press("Enter")
-        page.locator(f"#{pane} .extra-feedback-options").nth(n - 1).wait_for()
+        if sides == 1:
+            page.locator(f"#{pane} .extra-feedback-options").nth(n - 1).wait_for()
+        elif n > 1:  # the previous turn has moved into its row
+            reply_verdicts(page, prefix, pane, sides, n - 1).wait_for()
+        reply_verdicts(page, prefix, pane, sides, None).wait_for()
         page.wait_for_timeout(700)  # the turn's end resets the form
 
 
 def measure(page, store: Store, prefix: str, pane: str, sides: int) -> list[tuple[str, int, float]]:
     rows, done = [], 0
-    replies = page.locator(f"#{pane} .extra-feedback-options")
-    for label, index in (("inline, latest turn", -1), ("inline, turn 1 of 3", 0)):
+    for label, turn in (("inline, latest turn", None), ("inline, turn 1 of 3", 1)):
         meter = Meter(page)
-        target = replies.nth(index if index >= 0 else replies.count() - 1)
-        meter.click(target.get_by_text("Partially" if index else "Followed", exact=True))
+        target = reply_verdicts(page, prefix, pane, sides, turn)
+        meter.click(target.get_by_text("Partially" if turn else "Followed", exact=True))
         done += 1
         wait_rated(store, done, page)
         rows.append((label, meter.clicks, meter.scroll))
@@ -119,11 +133,11 @@ def main() -> None:
         page.goto(url + "/")
         page.locator("#rater-name textarea, #rater-name input").first.fill("bench-rater")
         page.wait_for_timeout(1500)
-        dialog(page, "chat", "chat-chat-single")
+        dialog(page, "chat", "chat-chat-single", 1)
         results["chat"] = measure(page, store, "chat", "chat-chat-single", 1)
         page.get_by_role("tab", name="Arena (named)").click()
         page.wait_for_timeout(500)
-        dialog(page, "arena", "arena-chat-A")
+        dialog(page, "arena", "arena-chat-A", 2)
         results["arena"] = measure(page, store, "arena", "arena-chat-A", 2)
         browser.close()
     store.db.close()

@@ -17,10 +17,11 @@ from .context import AppContext
 from .identity import Identity, render_identity, wire_identity
 from .live import LiveReplies
 from .rating import RATE_CSS
+from .turn_rows import ROWS_CSS
 
 TITLE = "ift-chat"
 MANAGE_PAGE = "Leaderboard, tasks & data"
-CSS = ".ift-pane .message-wrap { font-size: 0.95rem; }" + RATE_CSS
+CSS = ".ift-pane .message-wrap { font-size: 0.95rem; }" + RATE_CSS + ROWS_CSS
 DEMO_BANNER = (
     "**Demo mode**: two checkpoints with the real weights of SmolLM2-135M-Instruct, a very small "
     "text model. `smollm2-135m-instruct` is text only and refuses images; `smolvlm-smollm2-randvision` "

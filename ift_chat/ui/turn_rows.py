@@ -26,6 +26,15 @@ PAIR_CHOICES = [("👈 A is better", "A"), ("👉 B is better", "B"), ("🤝 Tie
                 ("👎 Both are bad", "both_bad")]
 
 
+# A scroll box shown from its end: a column-reverse flex box starts scrolled to its last child
+# (one inner column, so the rows keep their order).
+ROWS_CSS = """
+.ift-turn-rows { max-height: 42vh; overflow-y: auto; display: flex; flex-direction: column-reverse;
+  flex-wrap: nowrap; }
+.ift-turn-rows:not(:has(.ift-turn)) { display: none; }
+"""
+
+
 def winner_choices(sides) -> list[tuple[str, str]]:
     """The vote's choices for a turn between `sides` (2: which is better; 3+: which is best)."""
     sides = list(sides)
@@ -85,18 +94,23 @@ class TurnRows:
         self.key = gr.State(rows_key(None, None, None))
         panes = self.panes
 
-        @gr.render(inputs=[self.key], triggers=[self.key.change], show_progress="hidden")
-        def rows(key):
-            conversation_id, upto = (key or {}).get("c"), (key or {}).get("upto")
-            if not conversation_id or upto is None:
-                return
-            rater_id = key.get("rater")
-            dialog = panes.ctx.store.dialogs.load(conversation_id, rater_id)
-            labels = panes.side_labels(conversation_id, None, dialog)
-            for turn in dialog.turns:
-                if turn.turn.idx < upto:
-                    self._row(dialog, turn, labels, rater_id)
-        _make_private(rows)
+        # The rows scroll in a box of their own that starts at its end (ROWS_CSS), so the latest
+        # turn, its vote and the input stay on screen as the dialog grows
+        # (bench/bench_rating_clicks.py: 1,356 px of page scroll to rate turn 3 without it).
+        with gr.Column(elem_id=f"{panes.p}-rows", elem_classes=["ift-turn-rows"]):
+            @gr.render(inputs=[self.key], triggers=[self.key.change], show_progress="hidden")
+            def rows(key):
+                conversation_id, upto = (key or {}).get("c"), (key or {}).get("upto")
+                if not conversation_id or upto is None:
+                    return
+                rater_id = key.get("rater")
+                dialog = panes.ctx.store.dialogs.load(conversation_id, rater_id)
+                labels = panes.side_labels(conversation_id, None, dialog)
+                with gr.Column(elem_classes=["ift-turn-rows-inner"]):
+                    for turn in dialog.turns:
+                        if turn.turn.idx < upto:
+                            self._row(dialog, turn, labels, rater_id)
+            _make_private(rows)
         self.asked = chatbot(value=[], label="Latest turn", height=None, min_height=60, max_height=260,
                              elem_id=f"{panes.p}-asked", elem_classes=["ift-pane", "ift-turn-message"],
                              feedback_options=None)
