@@ -138,7 +138,8 @@ def sft_samples(sel: Selection) -> Iterator[Sample]:
 
 
 def preference_pairs(sel: Selection) -> Iterator[Pair]:
-    """Arena turns with a majority winner A or B (ties and both-bad never make a pair),
+    """Arena turns with a majority winner (ties and both-bad never make a pair; a best pick of
+    N sides makes one pair per other side),
     then corrected responses (the correction chosen over the original); with ``checks`` on,
     also arena turns nobody voted on where one reply passed every automatic check and the
     other failed one (``checks_only``: those alone)."""
@@ -151,12 +152,6 @@ def preference_pairs(sel: Selection) -> Iterator[Pair]:
                     yield from _correction_pairs(sel, dialog, n, turn)
             if f.checks != "off" and (f.checks_only or not turn.winners):
                 yield from _check_pair(sel, dialog, n, turn)
-
-
-def same_history(dialog: RatedDialog, n: int) -> bool:
-    """Did sides A and B see the same earlier rounds? Always in round 1, and in winner-continued
-    arenas or replays with references; in own-history arenas only while their replies were equal."""
-    return history(dialog, n, "A") == history(dialog, n, "B")
 
 
 def _pair_allowed(sel: Selection, chosen: RatedResponse | None, rejected: RatedResponse | None) -> bool:
@@ -173,13 +168,15 @@ def _pair_allowed(sel: Selection, chosen: RatedResponse | None, rejected: RatedR
 
 def _same_prompt_pair(sel: Selection, dialog: RatedDialog, n: int, turn: RatedTurn, chosen: RatedResponse,
                       rejected: RatedResponse, source: str, votes=()) -> Iterator[Pair]:
-    if not same_history(dialog, n):
+    if history(dialog, n, chosen.side) != history(dialog, n, rejected.side):
         sel.skipped[SKIP_OWN_HISTORY] += 1
         return
     prompt = (*history(dialog, n, chosen.side), SampleRound(turn.text, turn.images))
     if sel.is_new("pair", images_of(prompt), [r.text for r in prompt], chosen.text, rejected.text):
         prov = provenance(dialog, dialog.turns[:n + 1], [chosen, rejected], votes=votes)
-        yield Pair(f"{PAIR_ID_PREFIX[source]}-{turn.id}", prompt, chosen.text, rejected.text, source,
+        # An N-way turn makes one pair per losing side: the side names the row (…-vote-<turn>-C).
+        row = f"{PAIR_ID_PREFIX[source]}-{turn.id}" + (f"-{rejected.side}" if len(turn.responses) > 2 else "")
+        yield Pair(row, prompt, chosen.text, rejected.text, source,
                    chosen.checkpoint, rejected.checkpoint, dialog.system_prompt, prov)
 
 
@@ -187,17 +184,22 @@ def _vote_pair(sel: Selection, dialog: RatedDialog, n: int, turn: RatedTurn) -> 
     if len(turn.winners) < sel.filters.min_voters:
         return
     winner, count = Counter(turn.winners).most_common(1)[0]
-    if winner not in ("A", "B") or count * 2 <= len(turn.winners):
+    if winner not in turn.responses or count * 2 <= len(turn.winners):  # a tie or "all bad": none
         return
     if sel.filters.min_agreement is not None and count / len(turn.winners) < sel.filters.min_agreement:
         return
-    chosen, rejected = turn.responses.get(winner), turn.responses.get("B" if winner == "A" else "A")
-    if not _pair_allowed(sel, chosen, rejected):
+    chosen = turn.responses[winner]
+    # A best pick of N is chosen over each other side (as the leaderboard counts it).
+    rejected_sides = [side for side in sorted(turn.responses) if side != winner]
+    if not any(_pair_allowed(sel, chosen, turn.responses[side]) for side in rejected_sides):
         return
     if sel.check_passed(chosen) is False:
         sel.skipped[SKIP_FAILED_CHECK] += 1
         return
-    yield from _same_prompt_pair(sel, dialog, n, turn, chosen, rejected, "vote", turn.vote_ids)
+    for side in rejected_sides:
+        if _pair_allowed(sel, chosen, turn.responses[side]):
+            yield from _same_prompt_pair(sel, dialog, n, turn, chosen, turn.responses[side], "vote",
+                                         turn.vote_ids)
 
 
 def _check_pair(sel: Selection, dialog: RatedDialog, n: int, turn: RatedTurn) -> Iterator[Pair]:

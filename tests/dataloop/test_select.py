@@ -156,3 +156,29 @@ def test_prompt_history_is_what_the_model_saw(world, tmp_path):
     replayed = next(u for c, u in examples.items() if "Q2 ref" in c)
     assert [r.reply for r in replayed.prompt] == ["THE-REFERENCE", None]
     assert [r.reply for r in examples["B-SECOND"].prompt] == ["A-FIRST", None]
+
+
+def test_a_best_pick_of_three_makes_a_pair_over_each_other_side(store):
+    """An N-way arena vote (C is best) becomes two pairs, C over A and C over B, each traceable
+    to its turn and the losing side; a 3-way tie makes none."""
+    from tests.dataloop.conftest import World, add_turn
+
+    w = World(store)
+    for name in ("r1", "r2"):
+        w.raters[name] = store.raters.create(name).id
+    for ckpt in ("ckpt-a", "ckpt-b", "ckpt-c"):
+        store.checkpoints.register(ckpt)
+    w.convs["n3"] = store.conversations.create(
+        "arena-named", sides={"A": "ckpt-a", "B": "ckpt-b", "C": "ckpt-c"}).id
+    add_turn(w, "n3", "t1", "Say hello in one word.", [], {"A": "Hello there friend.", "B": "Hi to you.",
+                                                           "C": "Hello."})
+    add_turn(w, "n3", "t2", "And goodbye.", [], {"A": "Bye.", "B": "Bye!", "C": "Goodbye."})
+    for r in ("r1", "r2"):
+        store.feedback.vote(w.turns["t1"], w.raters[r], "C", anonymous=False)
+        store.feedback.vote(w.turns["t2"], w.raters[r], "tie", anonymous=False)
+    pairs = list(preference_pairs(Selection(store, Filters(split="all"))))
+    got = {(p.id, p.chosen, p.rejected, p.chosen_checkpoint, p.rejected_checkpoint) for p in pairs}
+    turn = w.turns["t1"]
+    assert got == {(f"vote-{turn}-A", "Hello.", "Hello there friend.", "ckpt-c", "ckpt-a"),
+                   (f"vote-{turn}-B", "Hello.", "Hi to you.", "ckpt-c", "ckpt-b")}
+    assert all(p.prompt[-1].text == "Say hello in one word." for p in pairs)
